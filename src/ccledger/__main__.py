@@ -1,0 +1,5 @@
+"""Run ccledger as ``python -m ccledger``."""
+
+from .cli import main
+
+main()

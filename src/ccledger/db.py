@@ -1,0 +1,172 @@
+"""The ledger: one SQLite file, its schema as readable DDL, and the one way to open it.
+
+Every schema change is a new named migration, applied on open. The ledger is the user's long
+memory (Claude Code deletes transcripts after 30 days), so migrations only ever add.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+from . import paths
+
+__all__ = ["MIGRATIONS", "open_db", "write_transaction"]
+
+# How long a writer waits for another process's transaction before giving up. Indexing one
+# file commits in milliseconds, so this only runs out when something is badly wrong.
+BUSY_TIMEOUT_SECONDS = 60.0
+
+SCHEMA_SQL = textwrap.dedent("""
+    -- One row per transcript file ever seen. A file Claude Code deleted keeps its row (and
+    -- its responses keep theirs); missing_since_utc records when it went.
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        root TEXT NOT NULL,               -- the Claude config dir it was found under
+        device INTEGER,                   -- (device, inode) tell a replaced file from an appended one
+        inode INTEGER,
+        size INTEGER NOT NULL DEFAULT 0,  -- bytes, when last read
+        mtime_ns INTEGER NOT NULL DEFAULT 0,
+        head_sha1 TEXT,                   -- of the first head_len bytes: catches a rewrite in place
+        head_len INTEGER NOT NULL DEFAULT 0,
+        read_offset INTEGER NOT NULL DEFAULT 0, -- just past the last complete line read
+        lines INTEGER NOT NULL DEFAULT 0, -- complete lines read
+        usage_lines INTEGER NOT NULL DEFAULT 0, -- lines that recorded a response (before de-duplication)
+        bad_lines INTEGER NOT NULL DEFAULT 0,
+        first_indexed_utc TEXT NOT NULL,
+        last_read_utc TEXT,
+        missing_since_utc TEXT,
+        error TEXT                        -- why it could not be read on the last attempt
+    );
+
+    -- One row per API response, de-duplicated across all files (see transcript.Response).
+    -- Tokens only: prices live in their own table so a price fix applies to all history.
+    CREATE TABLE responses (
+        key TEXT PRIMARY KEY,             -- message.id:requestId, else sessionId:message.id
+        message_id TEXT,
+        request_id TEXT,
+        timestamp_utc TEXT NOT NULL,      -- YYYY-MM-DDTHH:MM:SS.mmmZ
+        session_id TEXT,
+        agent_id TEXT,                    -- the subagent that made the call, if any
+        is_sidechain INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_write_5m_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        web_search_requests INTEGER NOT NULL,
+        speed TEXT,                       -- "fast" is priced apart
+        service_tier TEXT,
+        inference_geo TEXT,
+        cwd TEXT,
+        git_branch TEXT,
+        repo_id TEXT,                     -- see repos
+        machine TEXT NOT NULL,
+        cc_version TEXT,                  -- the Claude Code version that wrote it
+        from_progress INTEGER NOT NULL,   -- known only from a progress-line echo
+        file_id INTEGER REFERENCES files(id)
+    );
+    CREATE INDEX responses_time ON responses(timestamp_utc);
+    CREATE INDEX responses_message ON responses(message_id);
+    CREATE INDEX responses_session ON responses(session_id, timestamp_utc);
+    CREATE INDEX responses_repo ON responses(repo_id, timestamp_utc);
+
+    -- Lines that could not be used, counted per file and kind. Never their content.
+    CREATE TABLE file_problems (
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        kind TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        last_offset INTEGER,              -- byte offset of the latest such line
+        PRIMARY KEY (file_id, kind)
+    );
+
+    -- Repo identity per working directory, resolved once and kept after the directory goes.
+    CREATE TABLE repos (
+        cwd TEXT PRIMARY KEY,
+        repo_id TEXT NOT NULL,            -- github.com/owner/name, else the repo's root path
+        root TEXT,                        -- the main working tree (worktrees folded in)
+        remote TEXT,                      -- normalised origin URL, credentials stripped
+        how TEXT NOT NULL,                -- remote | git-root | path
+        resolved_utc TEXT NOT NULL
+    );
+
+    CREATE TABLE index_runs (
+        id INTEGER PRIMARY KEY,
+        started_utc TEXT NOT NULL,
+        finished_utc TEXT,
+        files_seen INTEGER,
+        files_read INTEGER,
+        new_responses INTEGER,
+        updated_responses INTEGER,
+        bad_lines INTEGER,
+        seconds REAL
+    );
+""").strip()
+
+MIGRATIONS = Migrations("ccledger")
+
+
+@MIGRATIONS(name="m001_initial")
+def _m001_initial(db: Database) -> None:
+    for statement in _statements(SCHEMA_SQL):
+        db.execute(statement)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into statements (executescript() would commit the open transaction)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+
+
+def open_db(path: Path | str | None = None) -> Database:
+    """Open the ledger (``CCLEDGER_DB`` by default), creating it or upgrading its schema.
+
+    Safe to call from several processes at once: pending migrations are applied under a
+    write lock and re-checked once it is held.
+    """
+    path = Path(path) if path is not None else paths.db_path()
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    # mcp runs sync tools on worker threads, so the connection must not be pinned to one.
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; at worst a crash loses a commit
+    db = Database(conn)
+    if _pending(db):
+        with write_transaction(db):
+            MIGRATIONS.apply(db)
+    return db
+
+
+def _pending(db: Database) -> bool:
+    try:
+        return bool(MIGRATIONS.pending(db))
+    except sqlite3.OperationalError:
+        return True
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """A transaction that takes the write lock up front.
+
+    ``BEGIN IMMEDIATE`` makes a second writer wait (up to the busy timeout) at the start,
+    instead of failing with "database is locked" when a read transaction tries to upgrade.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()

@@ -1,0 +1,74 @@
+"""Where Claude Code keeps its transcripts, and where the ledger and its config live.
+
+Roots follow Claude Code itself: ``CLAUDE_CONFIG_DIR`` (a comma-separated list) replaces the
+defaults, which are ``$XDG_CONFIG_HOME/claude`` (``~/.config/claude``) and ``~/.claude``.
+Transcripts are every ``*.jsonl`` below ``<root>/projects``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+__all__ = [
+    "claude_roots",
+    "config_path",
+    "db_path",
+    "machine_name",
+    "projects_dir",
+]
+
+
+def _xdg(var: str, default: str) -> Path:
+    value = os.environ.get(var, "").strip()
+    return Path(value).expanduser() if value else Path.home() / default
+
+
+def claude_roots() -> list[Path]:
+    """The Claude config directories to read, deduplicated, in order.
+
+    A root given as its ``projects`` folder is accepted too. Roots that do not exist are kept:
+    the indexer reports them, and a root that comes back (a mounted archive) is read again.
+    """
+    raw = os.environ.get("CLAUDE_CONFIG_DIR", "")
+    if raw.strip():
+        candidates = [Path(part.strip()).expanduser() for part in raw.split(",") if part.strip()]
+    else:
+        candidates = [_xdg("XDG_CONFIG_HOME", ".config") / "claude", Path.home() / ".claude"]
+    roots: list[Path] = []
+    seen: set[str] = set()
+    for candidate in candidates:
+        root = candidate.parent if candidate.name == "projects" else candidate
+        root = Path(os.path.abspath(root))
+        identity = os.path.realpath(root)
+        if identity not in seen:
+            seen.add(identity)
+            roots.append(root)
+    return roots
+
+
+def projects_dir(root: Path) -> Path:
+    """The folder under a root that holds the session transcripts."""
+    return root / "projects"
+
+
+def db_path() -> Path:
+    """The ledger file: ``CCLEDGER_DB``, else ``$XDG_DATA_HOME/ccledger/ledger.db``."""
+    value = os.environ.get("CCLEDGER_DB", "").strip()
+    if value:
+        return Path(value).expanduser()
+    return _xdg("XDG_DATA_HOME", ".local/share") / "ccledger" / "ledger.db"
+
+
+def config_path() -> Path:
+    """The config file: ``CCLEDGER_CONFIG``, else ``$XDG_CONFIG_HOME/ccledger/config.toml``."""
+    value = os.environ.get("CCLEDGER_CONFIG", "").strip()
+    if value:
+        return Path(value).expanduser()
+    return _xdg("XDG_CONFIG_HOME", ".config") / "ccledger" / "config.toml"
+
+
+def machine_name() -> str:
+    """The name this machine's rows carry: ``CCLEDGER_MACHINE``, else the host name."""
+    return os.environ.get("CCLEDGER_MACHINE", "").strip() or socket.gethostname()
