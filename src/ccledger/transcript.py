@@ -1,0 +1,392 @@
+"""One Claude Code transcript line in, one billable API response (or a named problem) out.
+
+Pure functions over bytes: no files, no database. Claude Code writes one ``assistant`` line per
+content block of an API response, each repeating the response's ``message.id``, ``requestId``
+and ``usage``; de-duplicating those copies is the ledger's job (see ``index.py``), keyed by
+:attr:`Response.key`. Subagent responses may also be echoed inside ``progress`` lines of the
+parent transcript; they parse to the same key, flagged ``from_progress``.
+
+Only metadata is extracted. Message content (prompts, code, tool input) is never decoded into
+Python objects, let alone returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+
+__all__ = [
+    "SYNTHETIC_MODEL",
+    "UNKNOWN_MODEL",
+    "Parsed",
+    "Problem",
+    "Response",
+    "might_hold_usage",
+    "parse_line",
+]
+
+SYNTHETIC_MODEL = "<synthetic>"
+UNKNOWN_MODEL = "<unknown>"
+
+# A line that does not contain this byte string cannot carry usage. Checking it first is what
+# makes a cold index fast: most bytes in a transcript are user/tool-result lines.
+_USAGE_MARKER = b'"usage"'
+
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class Problem:
+    """Names of the ways a line can be wrong. Stored per file and reported by ``index_status``."""
+
+    INVALID_JSON = "invalid_json"
+    INVALID_USAGE = "invalid_usage"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    NON_UTF8 = "non_utf8_repaired"
+
+
+class _CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: Count | None = None
+    ephemeral_1h_input_tokens: Count | None = None
+
+
+class _ServerToolUse(msgspec.Struct):
+    web_search_requests: Count = 0
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: Count
+    output_tokens: Count
+    cache_creation_input_tokens: Count = 0
+    cache_read_input_tokens: Count = 0
+    cache_creation: _CacheCreation | None = None
+    server_tool_use: _ServerToolUse | None = None
+    speed: str | None = None
+    service_tier: str | None = None
+    inference_geo: str | None = None
+
+
+class _Message(msgspec.Struct):
+    id: str | None = None
+    model: str | None = None
+    usage: _Usage | None = None
+
+
+class _Nested(msgspec.Struct, rename="camel"):
+    """The assistant line a ``progress`` line embeds as ``data.message``."""
+
+    message: _Message | None = None
+    request_id: str | None = None
+    timestamp: str | None = None
+    uuid: str | None = None
+    is_sidechain: bool | None = None
+
+
+class _ProgressData(msgspec.Struct, rename="camel"):
+    message: _Nested | None = None
+    agent_id: str | None = None
+
+
+class _Line(msgspec.Struct, rename="camel"):
+    type: str | None = None
+    timestamp: str | None = None
+    uuid: str | None = None
+    session_id: str | None = None
+    request_id: str | None = None
+    cwd: str | None = None
+    git_branch: str | None = None
+    version: str | None = None
+    is_sidechain: bool | None = None
+    agent_id: str | None = None
+    message: _Message | None = None
+    data: msgspec.Raw | None = None
+
+
+_LINE = msgspec.json.Decoder(_Line)
+_PROGRESS = msgspec.json.Decoder(_ProgressData)
+_ANY = msgspec.json.Decoder()
+
+
+@dataclass(slots=True)
+class Response:
+    """The metadata of one API response, as one transcript line records it."""
+
+    key: str
+    message_id: str | None
+    request_id: str | None
+    timestamp_utc: str
+    session_id: str | None
+    agent_id: str | None
+    is_sidechain: bool
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    cache_read_tokens: int
+    web_search_requests: int
+    speed: str | None
+    service_tier: str | None
+    inference_geo: str | None
+    cwd: str | None
+    git_branch: str | None
+    cc_version: str | None
+    from_progress: bool
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_write_5m_tokens
+            + self.cache_write_1h_tokens
+            + self.cache_read_tokens
+        )
+
+    def outranks(self, other: Response) -> bool:
+        """Whether this copy should replace ``other`` as the record of the same response.
+
+        Claude Code streams a response as several lines whose ``output_tokens`` grows, and
+        resumed or forked sessions copy lines into new files. The copy to keep is the parent's
+        (not a sidechain replay), then the one with the most tokens, then one that records
+        ``speed``, then a real line over a ``progress`` echo; on a full tie the copy already
+        kept stays, so re-reading a file never changes anything.
+        """
+        return self.rank() > other.rank()
+
+    def rank(self) -> tuple[bool, int, bool, bool]:
+        """The ordering :meth:`outranks` uses, comparable with the ledger's stored copies."""
+        return (not self.is_sidechain, self.total_tokens, self.speed is not None, not self.from_progress)
+
+
+@dataclass(slots=True)
+class Parsed:
+    """What one line yielded: a response, a problem, both (a repaired line) or neither."""
+
+    response: Response | None = None
+    problem: str | None = None
+    synthetic: bool = False
+
+
+_NOTHING = Parsed()
+
+
+def might_hold_usage(line: bytes) -> bool:
+    """A cheap test that rules out most lines without decoding them."""
+    return _USAGE_MARKER in line
+
+
+def parse_line(line: bytes) -> Parsed:
+    """Parse one complete transcript line (without its newline)."""
+    if _USAGE_MARKER not in line:
+        return _NOTHING
+    try:
+        record = _LINE.decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return _parse_leniently(line)
+    # The decoder skips fields it does not read without checking their bytes, so invalid
+    # UTF-8 inside message content would pass unnoticed. isascii() is a fast scan that
+    # spares the full check for nearly every line.
+    problem = None
+    if not line.isascii():
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            problem = Problem.NON_UTF8
+    return _from_record(record, line, problem=problem)
+
+
+def _parse_leniently(line: bytes) -> Parsed:
+    """The slow path: find out what is wrong with a line and keep what is good in it."""
+    problem = None
+    try:
+        obj = _ANY.decode(line)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        try:
+            line.decode("utf-8")
+            return Parsed(problem=Problem.INVALID_JSON)
+        except UnicodeDecodeError:
+            pass
+        try:
+            obj = _ANY.decode(line.decode("utf-8", "replace").encode())
+        except msgspec.DecodeError:
+            return Parsed(problem=Problem.INVALID_JSON)
+        problem = Problem.NON_UTF8
+    if not isinstance(obj, dict):
+        return Parsed(problem=problem)
+    # Envelope fields of an unexpected type are dropped (a `cwd` of 123 says nothing); usage
+    # fields of an unexpected type make the whole line unusable, because guessing a token
+    # count would put a made-up number in the ledger.
+    for _ in range(8):
+        try:
+            record = msgspec.convert(_without_raw(obj), _Line)
+        except msgspec.ValidationError as exc:
+            path = _error_path(str(exc))
+            if path is None or path[:2] == ["message", "usage"]:
+                return Parsed(problem=Problem.INVALID_USAGE)
+            if not _drop(obj, path):
+                return Parsed(problem=Problem.INVALID_USAGE)
+            continue
+        record.data = msgspec.Raw(msgspec.json.encode(obj["data"])) if "data" in obj else None
+        return _from_record(record, line, problem=problem)
+    return Parsed(problem=Problem.INVALID_USAGE)
+
+
+def _without_raw(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k != "data"}
+
+
+_PATH_RE = re.compile(r" - at `\$((?:\.\w+|\[\d+\])*)`$")
+
+
+def _error_path(message: str) -> list[str] | None:
+    match = _PATH_RE.search(message)
+    if not match:
+        return None
+    return re.findall(r"\.(\w+)", match.group(1))
+
+
+def _drop(obj: dict[str, Any], path: list[str]) -> bool:
+    target: Any = obj
+    for part in path[:-1]:
+        target = target.get(part) if isinstance(target, dict) else None
+    if isinstance(target, dict) and path and path[-1] in target:
+        target[path[-1]] = None
+        return True
+    return False
+
+
+def _from_record(record: _Line, line: bytes, problem: str | None) -> Parsed:
+    message = record.message
+    if record.type == "progress" and record.data is not None:
+        return _from_progress(record, line, problem)
+    if message is None or message.usage is None or record.type not in ("assistant", None):
+        return Parsed(problem=problem)
+    return _response(
+        message=message,
+        request_id=record.request_id,
+        timestamp=record.timestamp,
+        uuid=record.uuid,
+        envelope=record,
+        agent_id=record.agent_id,
+        is_sidechain=bool(record.is_sidechain),
+        from_progress=False,
+        line=line,
+        problem=problem,
+    )
+
+
+def _from_progress(record: _Line, line: bytes, problem: str | None) -> Parsed:
+    assert record.data is not None
+    try:
+        data = _PROGRESS.decode(record.data)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return Parsed(problem=problem)  # other progress kinds (hooks, bash) carry no usage
+    nested = data.message
+    if nested is None or nested.message is None or nested.message.usage is None:
+        return Parsed(problem=problem)
+    return _response(
+        message=nested.message,
+        request_id=nested.request_id,
+        timestamp=nested.timestamp or record.timestamp,
+        uuid=nested.uuid,
+        envelope=record,
+        agent_id=data.agent_id,
+        is_sidechain=True,  # progress lines echo a subagent's (sidechain) responses
+        from_progress=True,
+        line=line,
+        problem=problem,
+    )
+
+
+def _response(
+    *,
+    message: _Message,
+    request_id: str | None,
+    timestamp: str | None,
+    uuid: str | None,
+    envelope: _Line,
+    agent_id: str | None,
+    is_sidechain: bool,
+    from_progress: bool,
+    line: bytes,
+    problem: str | None,
+) -> Parsed:
+    usage = message.usage
+    assert usage is not None
+    model = message.model or UNKNOWN_MODEL
+    if model == SYNTHETIC_MODEL:
+        return Parsed(problem=problem, synthetic=True)
+    timestamp_utc = normalize_timestamp(timestamp)
+    if timestamp_utc is None:
+        return Parsed(problem=Problem.INVALID_TIMESTAMP)
+    split = usage.cache_creation
+    if split is not None and (
+        split.ephemeral_5m_input_tokens is not None or split.ephemeral_1h_input_tokens is not None
+    ):
+        write_5m = split.ephemeral_5m_input_tokens or 0
+        write_1h = split.ephemeral_1h_input_tokens or 0
+    else:
+        # Before the 5m/1h split was logged (Claude Code < 1.0.8x) every write was 5-minute.
+        write_5m, write_1h = usage.cache_creation_input_tokens, 0
+    message_id = message.id or None
+    request_id = request_id or None
+    session_id = envelope.session_id or None
+    if message_id and request_id:
+        key = f"{message_id}:{request_id}"
+    elif message_id:
+        key = f"{session_id or ''}:{message_id}"
+    elif uuid:
+        key = f"uuid:{uuid}"
+    else:
+        key = "line:" + hashlib.sha1(line).hexdigest()
+    response = Response(
+        key=key,
+        message_id=message_id,
+        request_id=request_id,
+        timestamp_utc=timestamp_utc,
+        session_id=session_id,
+        agent_id=agent_id or None,
+        is_sidechain=is_sidechain,
+        model=model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_write_5m_tokens=write_5m,
+        cache_write_1h_tokens=write_1h,
+        cache_read_tokens=usage.cache_read_input_tokens,
+        web_search_requests=usage.server_tool_use.web_search_requests if usage.server_tool_use else 0,
+        speed=usage.speed or None,
+        service_tier=usage.service_tier or None,
+        inference_geo=usage.inference_geo or None,
+        cwd=envelope.cwd or None,
+        git_branch=envelope.git_branch or None,
+        cc_version=envelope.version or None,
+        from_progress=from_progress,
+    )
+    return Parsed(response=response, problem=problem)
+
+
+_CANONICAL_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
+def normalize_timestamp(value: str | None) -> str | None:
+    """An ISO-8601 timestamp as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC, or None if it is not one.
+
+    This fixed shape sorts as text, so range queries on the ledger need no date functions.
+    """
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if _CANONICAL_TIMESTAMP.fullmatch(value):
+        return value  # Claude Code's own shape, by far the most common: no need to reformat
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    parsed = parsed.astimezone(UTC)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
