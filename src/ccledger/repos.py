@@ -1,0 +1,170 @@
+"""Which repository a working directory belongs to.
+
+Claude Code's project folder names are a lossy encoding of the cwd (``my.repo`` and ``my-repo``
+collide), so repo identity comes from the ``cwd`` each line records: the git root above it,
+worktrees folded into their main repository, and the normalised ``origin`` remote as the id so
+that two machines agree (``github.com/owner/name``). Without a remote the id is the main
+working tree's path; outside git it is the cwd itself.
+
+Git's files are read directly instead of running ``git``: it is faster, needs no git on PATH,
+and works on a repository whose tools are broken. A cwd that no longer exists is resolved from
+what is known: Claude Code's own agent worktrees (``<repo>/.claude/worktrees/<name>``) fold
+into ``<repo>``, a path under a repository root resolved earlier belongs to that repository,
+and otherwise the nearest existing ancestor decides.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["RepoIdentity", "normalize_remote", "resolve_repo"]
+
+
+@dataclass(frozen=True, slots=True)
+class RepoIdentity:
+    """Where a cwd belongs: ``how`` is ``remote``, ``git-root``, ``known`` or ``path``."""
+
+    repo_id: str
+    root: str | None
+    remote: str | None
+    how: str
+
+
+_CLAUDE_WORKTREE = re.compile(r"^(.+?)[/\\]\.claude[/\\]worktrees[/\\][^/\\]+")
+
+
+def resolve_repo(cwd: str, known_roots: Mapping[str, str] | None = None) -> RepoIdentity:
+    """Resolve a working directory to its repository (see the module docstring).
+
+    ``known_roots`` maps repository roots resolved before to their ids; it decides for
+    directories that no longer exist.
+    """
+    if os.path.isdir(cwd):
+        return _from_git(cwd, Path(cwd))
+    if match := _CLAUDE_WORKTREE.match(cwd):
+        return resolve_repo(match.group(1), known_roots)
+    for root in sorted(known_roots or (), key=len, reverse=True):
+        if cwd == root or cwd.startswith(root.rstrip("/\\") + os.sep):
+            assert known_roots is not None
+            return RepoIdentity(repo_id=known_roots[root], root=root, remote=None, how="known")
+    return _from_git(cwd, _nearest_existing(cwd))
+
+
+def _from_git(cwd: str, start: Path | None) -> RepoIdentity:
+    found = _find_git(start) if start is not None else None
+    if found is None:
+        return RepoIdentity(repo_id=cwd, root=None, remote=None, how="path")
+    root, common_dir = found
+    remote = _origin_remote(common_dir)
+    if remote:
+        return RepoIdentity(repo_id=remote, root=str(root), remote=remote, how="remote")
+    return RepoIdentity(repo_id=str(root), root=str(root), remote=None, how="git-root")
+
+
+def _nearest_existing(cwd: str) -> Path | None:
+    if not cwd or not os.path.isabs(cwd):
+        return None
+    path = Path(cwd)
+    for candidate in (path, *path.parents):
+        try:
+            if candidate.is_dir():
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def _find_git(start: Path) -> tuple[Path, Path] | None:
+    """The main working tree and the common git dir for the repository holding ``start``."""
+    for directory in (start, *start.parents):
+        dot_git = directory / ".git"
+        try:
+            if dot_git.is_dir():
+                git_dir = dot_git
+            elif dot_git.is_file():
+                git_dir = _gitdir_from_file(dot_git)
+                if git_dir is None:
+                    continue
+            else:
+                continue
+        except OSError:
+            continue
+        common_dir = _common_dir(git_dir)
+        if common_dir.name == ".git":
+            return common_dir.parent, common_dir  # a linked worktree folds into its main repo
+        return directory, common_dir  # a submodule or a worktree of a bare repository
+    return None
+
+
+def _gitdir_from_file(dot_git: Path) -> Path | None:
+    try:
+        text = dot_git.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    match = re.match(r"gitdir:\s*(.+)", text.strip())
+    if not match:
+        return None
+    return (dot_git.parent / match.group(1).strip()).resolve()
+
+
+def _common_dir(git_dir: Path) -> Path:
+    try:
+        relative = (git_dir / "commondir").read_text(encoding="utf-8").strip()
+    except OSError:
+        return git_dir
+    return (git_dir / relative).resolve() if relative else git_dir
+
+
+_SECTION = re.compile(r'^\s*\[\s*remote\s+"origin"\s*\]\s*$', re.IGNORECASE)
+_ANY_SECTION = re.compile(r"^\s*\[")
+_URL = re.compile(r"^\s*url\s*=\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def _origin_remote(common_dir: Path) -> str | None:
+    try:
+        lines = (common_dir / "config").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    in_origin = False
+    for line in lines:
+        if _ANY_SECTION.match(line):
+            in_origin = bool(_SECTION.match(line))
+        elif in_origin and (match := _URL.match(line)):
+            return normalize_remote(match.group(1).strip('"'))
+    return None
+
+
+_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[A-Za-z0-9.-]{2,}):(?!//)(?P<path>.+)$")
+
+
+def normalize_remote(url: str) -> str | None:
+    """``host/owner/name`` for a network remote, lower-cased and without credentials.
+
+    ``git@github.com:Owner/Name.git``, ``https://user:token@github.com/owner/name`` and
+    ``ssh://git@github.com:22/owner/name.git`` all give ``github.com/owner/name``. Local
+    paths and ``file://`` remotes are not portable identities and give None.
+    """
+    url = url.strip()
+    if not url:
+        return None
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.scheme == "file" or not parts.hostname:
+            return None
+        host, path = parts.hostname, parts.path
+    elif match := _SCP_LIKE.match(url):
+        host, path = match.group("host"), match.group("path")
+    else:
+        return None
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[: -len(".git")]
+    path = path.strip("/")
+    if not path:
+        return None
+    return f"{host}/{path}".lower()
