@@ -1,0 +1,486 @@
+"""The indexer against real files on disk and a real SQLite ledger."""
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REAL_PROJECTS, assistant_line, totals, write_lines
+
+from ccledger import index
+from ccledger.db import open_db
+
+# ../shared/corpora/README.md: ccusage 20.0.24 agrees with these to the token.
+REAL_PROJECTS_TOTALS = {
+    "responses": 878,
+    "input_tokens": 60_832,
+    "output_tokens": 181_363,
+    "cache_write_5m_tokens": 2_353_992,
+    "cache_write_1h_tokens": 111_225,
+    "cache_read_tokens": 36_970_931,
+}
+
+
+def session_file(claude_dir: Path, name: str = "s1.jsonl", project: str = "-home-u-repo") -> Path:
+    return claude_dir / "projects" / project / name
+
+
+def test_real_projects_totals_are_exact(db, real_projects):
+    stats = index.refresh(db, [real_projects])
+    assert totals(db) == REAL_PROJECTS_TOTALS
+    assert stats.new_responses == 878
+    assert stats.files_seen == stats.files_read == 99
+    assert stats.bad_lines == 0 and stats.errors == []
+
+
+def test_a_second_refresh_reads_nothing(db, real_projects):
+    index.refresh(db, [real_projects])
+    again = index.refresh(db, [real_projects])
+    assert (again.files_read, again.new_responses, again.updated_responses) == (0, 0, 0)
+    assert totals(db) == REAL_PROJECTS_TOTALS
+
+
+def test_default_roots_come_from_claude_config_dir(db, real_projects, monkeypatch, tmp_path):
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{tmp_path / 'absent'}, {real_projects / 'projects'}")
+    stats = index.refresh(db)
+    assert stats.roots == [str(tmp_path / "absent"), str(real_projects)]
+    assert totals(db)["responses"] == 878
+
+
+def test_xdg_and_home_roots_when_claude_config_dir_is_unset(db, monkeypatch, tmp_path):
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR")
+    xdg = tmp_path / "home" / ".config" / "claude"
+    home = tmp_path / "home" / ".claude"
+    write_lines(xdg / "projects" / "p" / "a.jsonl", assistant_line(message_id="m1"))
+    write_lines(home / "projects" / "p" / "b.jsonl", assistant_line(message_id="m2"))
+    stats = index.refresh(db)
+    assert stats.roots == [str(xdg), str(home)]
+    assert totals(db)["responses"] == 2
+
+
+def test_subagent_files_are_found_recursively(db, claude_dir):
+    write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
+    sub = claude_dir / "projects" / "-home-u-repo" / "s1" / "subagents" / "agent-a1.jsonl"
+    write_lines(sub, assistant_line(message_id="m2", sidechain=True, agent_id="a1"))
+    index.refresh(db, [claude_dir])
+    row = db.execute(
+        "select agent_id, is_sidechain, session_id from responses where message_id='m2'"
+    ).fetchone()
+    assert row == ("a1", 1, "session-1")
+
+
+def test_incremental_append_reads_only_new_lines(db, claude_dir):
+    path = write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
+    index.refresh(db, [claude_dir])
+    size_before = path.stat().st_size
+    with path.open("a") as handle:
+        handle.write(assistant_line(message_id="m2") + "\n")
+    stats = index.refresh(db, [claude_dir])
+    assert stats.files_read == 1 and stats.new_responses == 1
+    assert stats.bytes_read == path.stat().st_size - size_before
+    assert totals(db)["responses"] == 2
+
+
+def test_streaming_copies_keep_the_largest(db, claude_dir):
+    # Claude Code writes one line per content block; output_tokens grows.
+    write_lines(
+        session_file(claude_dir),
+        assistant_line(output_tokens=1),
+        assistant_line(output_tokens=1502),
+        assistant_line(output_tokens=7),
+    )
+    index.refresh(db, [claude_dir])
+    assert totals(db)["output_tokens"] == 1502 and totals(db)["responses"] == 1
+
+
+def test_copies_across_files_count_once_whatever_the_order(db, claude_dir):
+    # Resumed sessions copy earlier lines into the new session's file.
+    write_lines(session_file(claude_dir, "new.jsonl"), assistant_line(output_tokens=10, session_id="new"))
+    index.refresh(db, [claude_dir])
+    write_lines(session_file(claude_dir, "old.jsonl"), assistant_line(output_tokens=900, session_id="old"))
+    stats = index.refresh(db, [claude_dir])
+    assert stats.updated_responses == 1
+    assert totals(db)["output_tokens"] == 900 and totals(db)["responses"] == 1
+    assert db.execute("select session_id from responses").fetchone()[0] == "old"  # the whole line wins
+
+
+def test_sidechain_replay_with_new_request_id_counts_once(db, claude_dir):
+    write_lines(
+        session_file(claude_dir, "btw.jsonl", "-home-u-repo/s1/subagents"),
+        assistant_line(request_id="req_replay", sidechain=True, output_tokens=350),
+    )
+    index.refresh(db, [claude_dir])
+    write_lines(session_file(claude_dir), assistant_line(request_id="req_1", output_tokens=350))
+    index.refresh(db, [claude_dir])
+    rows = db.execute("select key, is_sidechain from responses").fetchall()
+    assert rows == [("msg_1:req_1", 0)]  # the parent's copy replaced the replay
+
+
+def test_same_message_id_different_requests_both_count_outside_sidechains(db, claude_dir):
+    write_lines(
+        session_file(claude_dir), assistant_line(request_id="req_a"), assistant_line(request_id="req_b")
+    )
+    index.refresh(db, [claude_dir])
+    assert totals(db)["responses"] == 2
+
+
+def progress_echo(message_id: str, request_id: str, output_tokens: int) -> str:
+    sub = json.loads(
+        assistant_line(
+            message_id=message_id, request_id=request_id, output_tokens=output_tokens, sidechain=True
+        )
+    )
+    return json.dumps(
+        {
+            "type": "progress",
+            "sessionId": "session-1",
+            "cwd": "/home/u/repo",
+            "timestamp": "2026-11-20T09:06:00.000Z",
+            "data": {
+                "type": "agent_progress",
+                "agentId": "a1",
+                "message": {
+                    "type": "assistant",
+                    "timestamp": sub["timestamp"],
+                    "message": sub["message"],
+                    "requestId": request_id,
+                },
+            },
+        }
+    )
+
+
+def test_progress_echoes_count_once_and_fill_gaps(db, claude_dir):
+    write_lines(
+        session_file(claude_dir),
+        progress_echo("msg_sub", "req_sub", 5),
+        progress_echo("msg_only_echoed", "req_x", 40),
+    )
+    write_lines(
+        claude_dir / "projects" / "-home-u-repo" / "session-1" / "subagents" / "agent-a1.jsonl",
+        assistant_line(
+            message_id="msg_sub", request_id="req_sub", output_tokens=5, sidechain=True, agent_id="a1"
+        ),
+    )
+    index.refresh(db, [claude_dir])
+    rows = dict(db.execute("select message_id, from_progress from responses").fetchall())
+    assert rows == {"msg_sub": 0, "msg_only_echoed": 1}  # the real line wins a tie; the echo fills a gap
+
+
+def test_half_written_last_line_is_read_next_time(db, claude_dir):
+    path = session_file(claude_dir)
+    full = assistant_line(message_id="m2")
+    write_lines(path, assistant_line(message_id="m1"))
+    with path.open("a") as handle:
+        handle.write(full[:100])  # Claude Code is mid-write
+    stats = index.refresh(db, [claude_dir])
+    assert stats.bad_lines == 0 and totals(db)["responses"] == 1
+    with path.open("a") as handle:
+        handle.write(full[100:] + "\n")
+    stats = index.refresh(db, [claude_dir])
+    assert stats.new_responses == 1 and stats.bad_lines == 0
+    assert totals(db)["responses"] == 2
+
+
+def test_a_complete_last_line_without_newline_counts_once(db, claude_dir):
+    path = write_lines(session_file(claude_dir), assistant_line(message_id="m1"), newline_at_end=False)
+    index.refresh(db, [claude_dir])
+    assert totals(db)["responses"] == 1
+    with path.open("a") as handle:
+        handle.write("\n" + assistant_line(message_id="m2") + "\n")
+    index.refresh(db, [claude_dir])
+    index.refresh(db, [claude_dir])
+    assert totals(db)["responses"] == 2
+    assert db.execute("select lines, read_offset, size from files").fetchone() == (
+        2,
+        path.stat().st_size,
+        path.stat().st_size,
+    )
+
+
+def test_a_shrunk_file_is_read_again_without_double_counting(db, claude_dir):
+    path = write_lines(
+        session_file(claude_dir), assistant_line(message_id="m1"), assistant_line(message_id="m2")
+    )
+    index.refresh(db, [claude_dir])
+    write_lines(path, assistant_line(message_id="m3"))
+    stats = index.refresh(db, [claude_dir])
+    assert stats.files_read == 1
+    assert totals(db)["responses"] == 3  # nothing lost, nothing doubled
+
+
+def test_a_replaced_file_is_read_again(db, claude_dir):
+    path = write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
+    index.refresh(db, [claude_dir])
+    replacement = path.with_suffix(".tmp")
+    write_lines(
+        replacement,
+        assistant_line(message_id="m1"),
+        assistant_line(message_id="m2"),
+        assistant_line(message_id="m3"),
+    )
+    os.replace(replacement, path)  # a new inode under the same name
+    index.refresh(db, [claude_dir])
+    assert totals(db)["responses"] == 3
+
+
+def test_a_rewrite_in_place_of_the_same_size_is_noticed(db, claude_dir):
+    path = write_lines(session_file(claude_dir), assistant_line(message_id="mA", output_tokens=111))
+    index.refresh(db, [claude_dir])
+    with path.open("r+") as handle:  # same inode, same length, new content
+        handle.write(assistant_line(message_id="mB", output_tokens=222))
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    index.refresh(db, [claude_dir])
+    assert {r[0] for r in db.execute("select message_id from responses")} == {"mA", "mB"}
+
+
+def test_deleted_files_keep_their_rows_forever(db, claude_dir):
+    path = write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
+    index.refresh(db, [claude_dir])
+    path.unlink()
+    stats = index.refresh(db, [claude_dir])
+    assert stats.files_missing == 1
+    assert totals(db)["responses"] == 1
+    assert db.execute("select missing_since_utc is not null from files").fetchone() == (1,)
+    write_lines(path, assistant_line(message_id="m1"), assistant_line(message_id="m2"))
+    index.refresh(db, [claude_dir])
+    assert db.execute("select missing_since_utc from files").fetchone() == (None,)
+    assert totals(db)["responses"] == 2
+
+
+def test_an_absent_root_does_not_mark_its_files_missing(db, claude_dir, tmp_path):
+    write_lines(session_file(claude_dir), assistant_line())
+    index.refresh(db, [claude_dir])
+    shutil.move(claude_dir, tmp_path / "unmounted")
+    assert index.refresh(db, [claude_dir]).files_missing == 0
+
+
+def test_rows_record_repo_machine_and_file(db, claude_dir, tmp_path):
+    repo = tmp_path / "work" / "api"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "config").write_text('[remote "origin"]\n\turl = git@github.com:acme/api.git\n')
+    (repo / "sub").mkdir()
+    write_lines(session_file(claude_dir), assistant_line(cwd=str(repo / "sub")))
+    index.refresh(db, [claude_dir])
+    row = db.execute(
+        "select repo_id, machine, files.path from responses join files on files.id = file_id"
+    ).fetchone()
+    assert row == ("github.com/acme/api", "test-machine", str(session_file(claude_dir)))
+    assert db.execute("select how from repos").fetchone() == ("remote",)
+
+
+def test_the_ledger_never_stores_content(db, claude_dir, tmp_path):
+    write_lines(session_file(claude_dir), assistant_line())
+    index.refresh(db, [claude_dir])
+    db.close()
+    for name in os.listdir(tmp_path):
+        if name.startswith("ledger.db"):
+            assert b"secret prompt-derived text" not in (tmp_path / name).read_bytes()
+
+
+# --- bad input: each is counted and reported, none stops the run, nothing good is lost -------------
+
+
+def good_lines() -> list[str]:
+    return [assistant_line(message_id="good1"), assistant_line(message_id="good2")]
+
+
+def index_with(db, claude_dir, *bad: bytes):
+    path = session_file(claude_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    first, second = good_lines()
+    path.write_bytes(first.encode() + b"\n" + b"\n".join(bad) + b"\n" + second.encode() + b"\n")
+    stats = index.refresh(db, [claude_dir])
+    assert totals(db)["responses"] == 2, "a good line was lost"
+    return stats
+
+
+@pytest.mark.parametrize(
+    ("bad", "kind"),
+    [
+        (b'{"type":"assistant","message":{"usage":', "invalid_json"),
+        (assistant_line(message_id="cut").encode()[:-40], "invalid_json"),  # truncated mid-file
+        (assistant_line(message_id="wrong", output_tokens="12").encode(), "invalid_usage"),
+        (assistant_line(message_id="wrong", output_tokens=None).encode(), "invalid_usage"),
+        (assistant_line(message_id="wrong", input_tokens=-5).encode(), "invalid_usage"),
+        (assistant_line(message_id="wrong", cache_read=None).encode(), "invalid_usage"),
+    ],
+)
+def test_bad_lines_are_counted_by_kind(db, claude_dir, bad, kind):
+    stats = index_with(db, claude_dir, bad)
+    assert stats.problems == {kind: 1} and stats.bad_lines == 1
+    assert db.execute("select kind, count from file_problems").fetchall() == [(kind, 1)]
+    assert db.execute("select bad_lines from files").fetchone() == (1,)
+
+
+def test_non_utf8_lines_are_repaired_and_counted(db, claude_dir):
+    line = assistant_line(message_id="latin1").encode().replace(b"secret", b"caf\xe9")
+    stats = index_with(db, claude_dir)
+    path = session_file(claude_dir)
+    with path.open("ab") as handle:
+        handle.write(line + b"\n")
+    stats = index.refresh(db, [claude_dir])
+    assert stats.problems == {"non_utf8_repaired": 1}
+    assert totals(db)["responses"] == 3  # the usage in it was kept
+
+
+def test_a_50_mb_line(db, claude_dir):
+    huge = json.loads(assistant_line(message_id="huge", output_tokens=4242))
+    huge["message"]["content"] = [
+        {"type": "tool_use", "name": "Write", "input": {"content": "x" * 50_000_000}}
+    ]
+    huge_user = b'{"type":"user","message":{"content":"' + b'"usage" ' * 6_000_000 + b'"}}'
+    first, second = good_lines()
+    path = session_file(claude_dir)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\n".join([first.encode(), json.dumps(huge).encode(), huge_user, second.encode(), b""]))
+    stats = index.refresh(db, [claude_dir])
+    assert stats.new_responses == 3 and stats.bad_lines == 1  # the user line's quotes are not JSON
+    assert db.execute("select output_tokens from responses where message_id = 'huge'").fetchone() == (4242,)
+
+
+def test_an_empty_file_and_blank_lines(db, claude_dir):
+    empty = session_file(claude_dir, "empty.jsonl")
+    empty.parent.mkdir(parents=True)
+    empty.touch()
+    stats = index_with(db, claude_dir, b"", b"   ")
+    assert stats.bad_lines == 0 and stats.errors == []
+
+
+def test_a_directory_named_jsonl(db, claude_dir):
+    folder = claude_dir / "projects" / "p" / "x.jsonl"
+    folder.mkdir(parents=True)
+    write_lines(folder / "inside.jsonl", assistant_line(message_id="inside"))
+    stats = index.refresh(db, [claude_dir])
+    assert [(e.path, e.error) for e in stats.errors] == [(str(folder), "not a regular file")]
+    assert totals(db)["responses"] == 1  # the transcript inside the folder still counts
+    assert db.execute("select error from files where path = ?", [str(folder)]).fetchone() == (
+        "not a regular file",
+    )
+    assert index.refresh(db, [claude_dir]).errors[0].path == str(folder)  # reported every run
+
+
+def test_a_dangling_symlink(db, claude_dir):
+    link = claude_dir / "projects" / "p" / "gone.jsonl"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(claude_dir / "nowhere.jsonl")
+    stats = index_with(db, claude_dir)
+    assert [e.path for e in stats.errors] == [str(link)]
+
+
+def without_root_file_access() -> None:
+    """In the child before exec: make even root obey file permissions.
+
+    Dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set removes them from
+    the program about to run, so chmod 000 means what it says whoever runs the tests.
+    """
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_an_unreadable_file(claude_dir, tmp_path):
+    first, second = good_lines()
+    write_lines(session_file(claude_dir), first, second)
+    locked = write_lines(session_file(claude_dir, "locked.jsonl"), assistant_line(message_id="locked"))
+    locked.chmod(0)
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude_dir)}
+    command = [sys.executable, "-m", "ccledger", "index", "--json"]
+    run = subprocess.run(
+        command, env=env, capture_output=True, text=True, preexec_fn=without_root_file_access
+    )
+    assert run.returncode == 0, run.stderr
+    stats = json.loads(run.stdout)
+    assert stats["errors"] == [{"path": str(locked), "error": "permission denied"}]
+    assert stats["new_responses"] == 2
+    ledger = open_db()
+    assert ledger.execute("select error from files where path = ?", [str(locked)]).fetchone() == (
+        "permission denied",
+    )
+    ledger.close()
+    locked.chmod(0o644)  # readable again: read next time, the error cleared
+    run = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert json.loads(run.stdout)["new_responses"] == 1
+    ledger = open_db()
+    assert ledger.execute("select error from files where path = ?", [str(locked)]).fetchone() == (None,)
+    ledger.close()
+
+
+# --- several processes ------------------------------------------------------------------------------
+
+
+def many_files(claude_dir: Path, copies: int) -> None:
+    """The real corpus, hard-linked ``copies`` times: many files, the same responses."""
+    for n in range(copies):
+        for source in (REAL_PROJECTS / "projects").rglob("*.jsonl"):
+            target = claude_dir / "projects" / f"copy{n}" / source.relative_to(REAL_PROJECTS / "projects")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
+
+
+def run_index(env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ccledger", "index", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_indexers_at_once_neither_fail_nor_double_count(claude_dir, tmp_path):
+    many_files(claude_dir, 4)
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude_dir), "CCLEDGER_DB": str(tmp_path / "shared.db")}
+    procs = [run_index(env) for _ in range(3)]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    for proc, (_, stderr) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, stderr
+    ledger = open_db(tmp_path / "shared.db")
+    assert totals(ledger) == REAL_PROJECTS_TOTALS
+    assert ledger.execute("select count(*), sum(lines) from files").fetchone() == (4 * 99, 4 * 3031)
+    new = sum(json.loads(stdout)["new_responses"] for stdout, _ in outputs)
+    assert new == 878
+    ledger.close()
+
+
+def test_a_killed_run_is_completed_exactly_by_the_next(claude_dir, tmp_path):
+    many_files(claude_dir, 12)
+    db_path = tmp_path / "killed.db"
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude_dir), "CCLEDGER_DB": str(db_path)}
+    proc = run_index(env)
+    deadline = time.monotonic() + 60
+    read = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            ledger = open_db(db_path)
+            read = ledger.execute("select count(*) from files").fetchone()[0]
+            ledger.close()
+        except Exception:
+            read = 0
+        if read >= 100:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert 0 < read < 12 * 99, "the run was not caught half-way"
+    result = subprocess.run(
+        [sys.executable, "-m", "ccledger", "index", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout)["files_read"] < 12 * 99
+    ledger = open_db(db_path)
+    assert totals(ledger) == REAL_PROJECTS_TOTALS
+    assert ledger.execute("select sum(lines) from files").fetchone() == (12 * 3031,)
+    ledger.close()
