@@ -30,9 +30,7 @@ def test_reopening_applies_nothing_twice(tmp_path):
 def test_processes_opening_a_new_ledger_at_once(tmp_path):
     path = tmp_path / "race.db"
     code = "import sys; from ccledger.db import open_db; open_db(sys.argv[1]).close()"
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(6)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(6)]
     for proc in procs:
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 0, stderr.decode()

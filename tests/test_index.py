@@ -69,9 +69,7 @@ def test_subagent_files_are_found_recursively(db, claude_dir):
     sub = claude_dir / "projects" / "-home-u-repo" / "s1" / "subagents" / "agent-a1.jsonl"
     write_lines(sub, assistant_line(message_id="m2", sidechain=True, agent_id="a1"))
     index.refresh(db, [claude_dir])
-    row = db.execute(
-        "select agent_id, is_sidechain, session_id from responses where message_id='m2'"
-    ).fetchone()
+    row = db.execute("select agent_id, is_sidechain, session_id from responses where message_id='m2'").fetchone()
     assert row == ("a1", 1, "session-1")
 
 
@@ -123,18 +121,14 @@ def test_sidechain_replay_with_new_request_id_counts_once(db, claude_dir):
 
 
 def test_same_message_id_different_requests_both_count_outside_sidechains(db, claude_dir):
-    write_lines(
-        session_file(claude_dir), assistant_line(request_id="req_a"), assistant_line(request_id="req_b")
-    )
+    write_lines(session_file(claude_dir), assistant_line(request_id="req_a"), assistant_line(request_id="req_b"))
     index.refresh(db, [claude_dir])
     assert totals(db)["responses"] == 2
 
 
 def progress_echo(message_id: str, request_id: str, output_tokens: int) -> str:
     sub = json.loads(
-        assistant_line(
-            message_id=message_id, request_id=request_id, output_tokens=output_tokens, sidechain=True
-        )
+        assistant_line(message_id=message_id, request_id=request_id, output_tokens=output_tokens, sidechain=True)
     )
     return json.dumps(
         {
@@ -164,9 +158,7 @@ def test_progress_echoes_count_once_and_fill_gaps(db, claude_dir):
     )
     write_lines(
         claude_dir / "projects" / "-home-u-repo" / "session-1" / "subagents" / "agent-a1.jsonl",
-        assistant_line(
-            message_id="msg_sub", request_id="req_sub", output_tokens=5, sidechain=True, agent_id="a1"
-        ),
+        assistant_line(message_id="msg_sub", request_id="req_sub", output_tokens=5, sidechain=True, agent_id="a1"),
     )
     index.refresh(db, [claude_dir])
     rows = dict(db.execute("select message_id, from_progress from responses").fetchall())
@@ -205,9 +197,7 @@ def test_a_complete_last_line_without_newline_counts_once(db, claude_dir):
 
 
 def test_a_shrunk_file_is_read_again_without_double_counting(db, claude_dir):
-    path = write_lines(
-        session_file(claude_dir), assistant_line(message_id="m1"), assistant_line(message_id="m2")
-    )
+    path = write_lines(session_file(claude_dir), assistant_line(message_id="m1"), assistant_line(message_id="m2"))
     index.refresh(db, [claude_dir])
     write_lines(path, assistant_line(message_id="m3"))
     stats = index.refresh(db, [claude_dir])
@@ -268,9 +258,7 @@ def test_rows_record_repo_machine_and_file(db, claude_dir, tmp_path):
     (repo / "sub").mkdir()
     write_lines(session_file(claude_dir), assistant_line(cwd=str(repo / "sub")))
     index.refresh(db, [claude_dir])
-    row = db.execute(
-        "select repo_id, machine, files.path from responses join files on files.id = file_id"
-    ).fetchone()
+    row = db.execute("select repo_id, machine, files.path from responses join files on files.id = file_id").fetchone()
     assert row == ("github.com/acme/api", "test-machine", str(session_file(claude_dir)))
     assert db.execute("select how from repos").fetchone() == ("remote",)
 
@@ -332,9 +320,7 @@ def test_non_utf8_lines_are_repaired_and_counted(db, claude_dir):
 
 def test_a_50_mb_line(db, claude_dir):
     huge = json.loads(assistant_line(message_id="huge", output_tokens=4242))
-    huge["message"]["content"] = [
-        {"type": "tool_use", "name": "Write", "input": {"content": "x" * 50_000_000}}
-    ]
+    huge["message"]["content"] = [{"type": "tool_use", "name": "Write", "input": {"content": "x" * 50_000_000}}]
     huge_user = b'{"type":"user","message":{"content":"' + b'"usage" ' * 6_000_000 + b'"}}'
     first, second = good_lines()
     path = session_file(claude_dir)
@@ -360,9 +346,7 @@ def test_a_directory_named_jsonl(db, claude_dir):
     stats = index.refresh(db, [claude_dir])
     assert [(e.path, e.error) for e in stats.errors] == [(str(folder), "not a regular file")]
     assert totals(db)["responses"] == 1  # the transcript inside the folder still counts
-    assert db.execute("select error from files where path = ?", [str(folder)]).fetchone() == (
-        "not a regular file",
-    )
+    assert db.execute("select error from files where path = ?", [str(folder)]).fetchone() == ("not a regular file",)
     assert index.refresh(db, [claude_dir]).errors[0].path == str(folder)  # reported every run
 
 
@@ -395,17 +379,13 @@ def test_an_unreadable_file(claude_dir, tmp_path):
     locked.chmod(0)
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(claude_dir)}
     command = [sys.executable, "-m", "ccledger", "index", "--json"]
-    run = subprocess.run(
-        command, env=env, capture_output=True, text=True, preexec_fn=without_root_file_access
-    )
+    run = subprocess.run(command, env=env, capture_output=True, text=True, preexec_fn=without_root_file_access)
     assert run.returncode == 0, run.stderr
     stats = json.loads(run.stdout)
     assert stats["errors"] == [{"path": str(locked), "error": "permission denied"}]
     assert stats["new_responses"] == 2
     ledger = open_db()
-    assert ledger.execute("select error from files where path = ?", [str(locked)]).fetchone() == (
-        "permission denied",
-    )
+    assert ledger.execute("select error from files where path = ?", [str(locked)]).fetchone() == ("permission denied",)
     ledger.close()
     locked.chmod(0o644)  # readable again: read next time, the error cleared
     run = subprocess.run(command, env=env, capture_output=True, text=True, check=True)

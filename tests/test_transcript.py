@@ -11,9 +11,7 @@ def parse(line: str | bytes):
 
 
 def test_assistant_line_becomes_a_response():
-    parsed = parse(
-        assistant_line(cache_write_5m=1000, cache_write_1h=500, web_search_requests=2, speed="fast")
-    )
+    parsed = parse(assistant_line(cache_write_5m=1000, cache_write_1h=500, web_search_requests=2, speed="fast"))
     r = parsed.response
     assert parsed.problem is None
     assert r.key == "msg_1:req_1"
@@ -94,9 +92,7 @@ def test_tool_result_usage_is_not_billed():
 
 
 def test_progress_echo_has_the_subagent_lines_key():
-    sub = json.loads(
-        assistant_line(message_id="msg_sub", request_id="req_sub", sidechain=True, agent_id="a1")
-    )
+    sub = json.loads(assistant_line(message_id="msg_sub", request_id="req_sub", sidechain=True, agent_id="a1"))
     progress = {
         "type": "progress",
         "isSidechain": False,

@@ -409,9 +409,7 @@ def _parse_into(read: _Read, line: bytes, offset: int, *, complete: bool) -> Non
         read.responses.append(parsed.response)
 
 
-def _record_error(
-    db: Database, item: _Found, error: str, previous: _Known | None, errors: list[FileError]
-) -> None:
+def _record_error(db: Database, item: _Found, error: str, previous: _Known | None, errors: list[FileError]) -> None:
     errors.append(FileError(path=item.path, error=error))
     if previous is not None and previous.error == error:
         return
@@ -429,9 +427,7 @@ def _sha1(data: bytes) -> str:
 
 def _mark_missing(db: Database, known: dict[str, _Known], seen: set[str], roots: list[Path]) -> int:
     """Note files that were under a scanned root and are gone. Their responses stay."""
-    live_roots = [
-        str(paths.projects_dir(root)) + os.sep for root in roots if paths.projects_dir(root).is_dir()
-    ]
+    live_roots = [str(paths.projects_dir(root)) + os.sep for root in roots if paths.projects_dir(root).is_dir()]
     gone = [
         entry.id
         for path, entry in known.items()
@@ -477,8 +473,7 @@ class _RepoCache:
         now = _now()
         for cwd, identity in identities.items():
             self._db.execute(
-                "insert or ignore into repos (cwd, repo_id, root, remote, how, resolved_utc) "
-                "values (?, ?, ?, ?, ?, ?)",
+                "insert or ignore into repos (cwd, repo_id, root, remote, how, resolved_utc) values (?, ?, ?, ?, ?, ?)",
                 [cwd, identity.repo_id, identity.root, identity.remote, identity.how, now],
             )
 
