@@ -1,0 +1,85 @@
+import sqlite3
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ccledger.periods import PeriodError, local_time_sql, resolve_period
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)  # a Sunday; 16:30 in Berlin
+
+
+def window(since, until=None, zone=BERLIN):
+    w = resolve_period(since, until, zone=zone, now=NOW)
+    return w.start_utc, w.end_utc
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "expected"),
+    [
+        ("today", None, ("2026-11-21T23:00:00.000Z", "2026-11-22T23:00:00.000Z")),
+        ("yesterday", None, ("2026-11-20T23:00:00.000Z", "2026-11-21T23:00:00.000Z")),
+        ("this week", None, ("2026-11-15T23:00:00.000Z", "2026-11-22T23:00:00.000Z")),  # Monday 16th
+        ("last week", None, ("2026-11-08T23:00:00.000Z", "2026-11-15T23:00:00.000Z")),
+        ("this month", None, ("2026-10-31T23:00:00.000Z", "2026-11-30T23:00:00.000Z")),
+        ("last month", None, ("2026-09-30T22:00:00.000Z", "2026-10-31T23:00:00.000Z")),  # DST ended Oct 25
+        ("last 7 days", None, ("2026-11-15T23:00:00.000Z", "2026-11-22T23:00:00.000Z")),
+        ("Last_7_Days", None, ("2026-11-15T23:00:00.000Z", "2026-11-22T23:00:00.000Z")),
+        ("last 3 hours", None, ("2026-11-22T12:30:00.000Z", "2026-11-22T15:30:00.000Z")),
+        ("2026-11-01", None, ("2026-10-31T23:00:00.000Z", "2026-11-22T15:30:00.000Z")),  # a date runs to now
+        ("20261101", "2026-11-05", ("2026-10-31T23:00:00.000Z", "2026-11-05T23:00:00.000Z")),  # until inclusive
+        ("2026-10", None, ("2026-09-30T22:00:00.000Z", "2026-10-31T23:00:00.000Z")),
+        ("2026-11-20T09:00", None, ("2026-11-20T08:00:00.000Z", "2026-11-22T15:30:00.000Z")),
+        ("2026-11-20T09:00Z", "2026-11-20T10:00Z", ("2026-11-20T09:00:00.000Z", "2026-11-20T10:00:00.000Z")),
+        ("all", None, (None, "2026-11-22T15:30:00.000Z")),
+        ("this month", "yesterday", ("2026-10-31T23:00:00.000Z", "2026-11-21T23:00:00.000Z")),
+    ],
+)
+def test_phrases(since, until, expected):
+    assert window(since, until) == expected
+
+
+def test_the_timezone_moves_the_day():
+    assert window("today", zone=ZoneInfo("America/Los_Angeles"))[0] == "2026-11-22T08:00:00.000Z"
+    assert window("today", zone=ZoneInfo("UTC"))[0] == "2026-11-22T00:00:00.000Z"
+
+
+def test_missing_since_uses_the_default():
+    assert resolve_period(None, None, zone=BERLIN, now=NOW, default="yesterday").label == "yesterday"
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "message"),
+    [
+        ("2026-11-05", "2026-11-01", "is not after since"),
+        ("someday", None, "'this week'"),
+        ("2026-02-30", None, "not a valid date"),
+        ("2026-13", None, "not a month"),
+        ("last 0 days", None, "out of range"),
+    ],
+)
+def test_bad_periods_say_what_works(since, until, message):
+    with pytest.raises(PeriodError, match=message):
+        window(since, until)
+
+
+@pytest.mark.parametrize(
+    ("utc", "local"),
+    [
+        ("2026-03-29T00:59:59.999Z", "2026-03-29 01:59:59"),  # CET, a millisecond before the change
+        ("2026-03-29T01:00:00.000Z", "2026-03-29 03:00:00"),  # CEST from 01:00 UTC
+        ("2026-10-25T00:59:59.000Z", "2026-10-25 02:59:59"),
+        ("2026-10-25T01:00:00.000Z", "2026-10-25 02:00:00"),  # back to CET
+        ("2026-07-01T22:30:00.000Z", "2026-07-02 00:30:00"),  # summer: the next local day
+    ],
+)
+def test_local_time_sql_follows_dst(utc, local):
+    sql, params = local_time_sql("ts", BERLIN, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC))
+    conn = sqlite3.connect(":memory:")
+    assert conn.execute(f"select {sql.replace('ts', ':ts')}", {**params, "ts": utc}).fetchone()[0] == local
+
+
+def test_local_time_sql_without_changes_is_one_offset():
+    sql, params = local_time_sql("ts", ZoneInfo("Asia/Kolkata"), datetime(2026, 1, 1, tzinfo=UTC), NOW)
+    assert sql == "datetime(ts, :tz_offset_0)" and params == {"tz_offset_0": "+330 minutes"}
