@@ -119,6 +119,85 @@ def _m001_initial(db: Database) -> None:
         db.execute(statement)
 
 
+# Prices are data that pricing.py rewrites whenever the table or the user's overrides change;
+# costs are never stored, only computed by the view, so a price fix reprices all history.
+PRICES_SQL = textwrap.dedent("""
+    -- Every model string seen in responses, and the price-table entry it resolves to.
+    CREATE TABLE model_prices (
+        model TEXT PRIMARY KEY,           -- as logged, e.g. us.anthropic.claude-opus-4-8
+        canonical_model TEXT,             -- price_periods.model; NULL: no price known (never $0)
+        fingerprint TEXT NOT NULL         -- of the price table it was resolved against
+    );
+
+    -- What each kind of request cost per token, in nano-dollars (USD x 1e9), over time. Rows
+    -- never overlap: a response matches one row by time, speed and prompt size, or none.
+    CREATE TABLE price_periods (
+        model TEXT NOT NULL,              -- canonical id
+        valid_from_utc TEXT NOT NULL,     -- inclusive; '' for a model's first prices
+        valid_to_utc TEXT,                -- exclusive; NULL while in force
+        speed TEXT NOT NULL,              -- 'fast' for speed = 'fast' responses, else 'standard'
+        min_prompt_tokens INTEGER NOT NULL, -- prompt = input + cache write + cache read tokens
+        max_prompt_tokens INTEGER,        -- NULL: no limit
+        long_context INTEGER NOT NULL,    -- 1: long-context tier rates for the whole request
+        input_nanousd INTEGER NOT NULL,
+        output_nanousd INTEGER NOT NULL,
+        cache_write_5m_nanousd INTEGER NOT NULL,
+        cache_write_1h_nanousd INTEGER NOT NULL,
+        cache_read_nanousd INTEGER NOT NULL,
+        web_search_nanousd INTEGER NOT NULL, -- per request
+        source TEXT NOT NULL,             -- built-in, an override file, or genai-prices <version>
+        PRIMARY KEY (model, valid_from_utc, speed, min_prompt_tokens)
+    );
+
+    -- The price table last written to price_periods.
+    CREATE TABLE price_sync (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        fingerprint TEXT NOT NULL,
+        sources TEXT NOT NULL,            -- JSON list of the files merged, in order
+        synced_utc TEXT NOT NULL
+    );
+
+    -- Lets pricing find the distinct models with one index seek each (a trigger on responses
+    -- would double the cost of every insert), and serves per-model questions.
+    CREATE INDEX responses_model ON responses(model);
+
+    -- Every response with its cost at its own timestamp's prices. A plain view over responses,
+    -- so a filter on timestamp_utc uses its index. Unpriced responses have NULL costs.
+    CREATE VIEW response_costs AS
+    SELECT
+        r.*,
+        m.canonical_model,
+        r.input_tokens + r.output_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens
+            + r.cache_read_tokens AS total_tokens,
+        coalesce(p.long_context, 0) AS long_context,
+        r.input_tokens * p.input_nanousd + r.output_tokens * p.output_nanousd
+            + r.cache_write_5m_tokens * p.cache_write_5m_nanousd
+            + r.cache_write_1h_tokens * p.cache_write_1h_nanousd
+            + r.cache_read_tokens * p.cache_read_nanousd
+            + r.web_search_requests * p.web_search_nanousd AS cost_nanousd,
+        (r.input_tokens * p.input_nanousd + r.output_tokens * p.output_nanousd
+            + r.cache_write_5m_tokens * p.cache_write_5m_nanousd
+            + r.cache_write_1h_tokens * p.cache_write_1h_nanousd
+            + r.cache_read_tokens * p.cache_read_nanousd
+            + r.web_search_requests * p.web_search_nanousd) / 1e9 AS cost_usd
+    FROM responses AS r
+    LEFT JOIN model_prices AS m ON m.model = r.model
+    LEFT JOIN price_periods AS p
+        ON p.model = m.canonical_model
+        AND p.valid_from_utc <= r.timestamp_utc
+        AND (p.valid_to_utc IS NULL OR r.timestamp_utc < p.valid_to_utc)
+        AND p.speed = CASE WHEN r.speed = 'fast' THEN 'fast' ELSE 'standard' END
+        AND r.input_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens + r.cache_read_tokens
+            BETWEEN p.min_prompt_tokens AND coalesce(p.max_prompt_tokens, 9223372036854775807);
+""").strip()
+
+
+@MIGRATIONS(name="m002_prices")
+def _m002_prices(db: Database) -> None:
+    for statement in _statements(PRICES_SQL):
+        db.execute(statement)
+
+
 def _statements(script: str) -> Iterator[str]:
     """Split a script into statements (executescript() would commit the open transaction)."""
     pending = ""

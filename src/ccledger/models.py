@@ -9,7 +9,28 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-__all__ = ["FileError", "IndexStats"]
+__all__ = [
+    "FileError",
+    "IndexStats",
+    "IndexStatus",
+    "LongContextPrices",
+    "ModelPrices",
+    "Period",
+    "PricePeriod",
+    "PriceTable",
+    "ProblemCount",
+    "RepoCost",
+    "RepoCosts",
+    "RootStatus",
+    "SessionDetail",
+    "SessionList",
+    "SessionSummary",
+    "TokenPrices",
+    "UnpricedModel",
+    "Usage",
+    "UsageRow",
+    "UsageSummary",
+]
 
 
 class FileError(BaseModel):
@@ -25,9 +46,7 @@ class IndexStats(BaseModel):
     roots: list[str] = Field(description="Claude config directories scanned.")
     files_seen: int = Field(description="Transcript files found under the roots.")
     files_read: int = Field(description="Files with new bytes that were read this time.")
-    files_missing: int = Field(
-        0, description="Known files no longer on disk this time; their responses are kept."
-    )
+    files_missing: int = Field(0, description="Known files no longer on disk this time; their responses are kept.")
     bytes_read: int = 0
     lines_read: int = 0
     new_responses: int = Field(description="API responses added to the ledger.")
@@ -41,3 +60,206 @@ class IndexStats(BaseModel):
     synthetic_skipped: int = Field(0, description="Locally generated '<synthetic>' messages, not billed.")
     errors: list[FileError] = Field(default_factory=list, description="Paths that could not be read.")
     seconds: float
+
+
+class Period(BaseModel):
+    """The window an answer covers."""
+
+    label: str = Field(description="The period as asked, e.g. 'this week' or '2026-11-01 to 2026-11-07'.")
+    since_utc: str | None = Field(description="Inclusive start (UTC); null means since the first record.")
+    until_utc: str = Field(description="Exclusive end (UTC).")
+    timezone: str = Field(description="The IANA zone that day/week/month boundaries follow.")
+
+
+class Usage(BaseModel):
+    """Tokens and cost of a set of API responses."""
+
+    responses: int = Field(description="Distinct API responses (de-duplicated).")
+    input_tokens: int
+    output_tokens: int
+    cache_write_5m_tokens: int
+    cache_write_1h_tokens: int
+    cache_read_tokens: int
+    total_tokens: int = Field(description="All five token kinds together.")
+    web_search_requests: int
+    cost_usd: float = Field(
+        description="API list-price equivalent in US dollars, of the priced responses only "
+        "(see unpriced_models for any that have no price)."
+    )
+
+
+class UsageRow(Usage):
+    """One group of a usage summary."""
+
+    key: str = Field(
+        description="The group: a date (day), the Monday of a week, YYYY-MM (month), or a repo, "
+        "branch, model, session id or machine name."
+    )
+
+
+class UnpricedModel(BaseModel):
+    """A model with usage but no price: its cost is NOT in cost_usd (never counted as $0)."""
+
+    model: str
+    responses: int
+    total_tokens: int
+
+
+class UsageSummary(BaseModel):
+    """Usage and cost over a period, grouped one way."""
+
+    period: Period
+    group_by: str
+    filters: dict[str, str] = Field(default_factory=dict, description="repo / model filters applied.")
+    rows: list[UsageRow]
+    totals: Usage
+    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+
+
+class RepoCost(Usage):
+    """One repository's spend over a period."""
+
+    repo_id: str = Field(description="github.com/owner/name, else the repository's path.")
+    share: float = Field(description="This repo's fraction of the period's total cost, 0 to 1.")
+    sessions: int
+
+
+class RepoCosts(BaseModel):
+    """Spend per repository, biggest first."""
+
+    period: Period
+    repos: list[RepoCost]
+    totals: Usage
+    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+
+
+class SessionSummary(Usage):
+    """One Claude Code session (subagents rolled in)."""
+
+    session_id: str
+    repo_id: str | None
+    git_branch: str | None = Field(description="The branch of the session's latest response.")
+    machine: str
+    first_utc: str
+    last_utc: str
+    models: list[str]
+    subagent_responses: int = Field(description="Responses made by subagents (sidechains).")
+
+
+class SessionList(BaseModel):
+    """Sessions active in a period, most recent first."""
+
+    period: Period
+    sessions: list[SessionSummary]
+    total_sessions: int = Field(description="Sessions in the period, before the limit.")
+    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+
+
+class SessionDetail(BaseModel):
+    """Everything the ledger knows about one session (metadata only, never content)."""
+
+    session_id: str
+    repo_id: str | None
+    cwds: list[str]
+    git_branches: list[str]
+    machines: list[str]
+    cc_versions: list[str] = Field(description="Claude Code versions that wrote the session.")
+    first_utc: str
+    last_utc: str
+    duration_minutes: float = Field(description="From the first to the last response.")
+    totals: Usage
+    by_model: list[UsageRow]
+    by_agent: list[UsageRow] = Field(description="'main' for the session itself, else the subagent id.")
+    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+
+
+class RootStatus(BaseModel):
+    """A Claude config directory the ledger reads."""
+
+    path: str
+    exists: bool
+    files: int = Field(description="Transcript files known under it (including deleted ones).")
+
+
+class ProblemCount(BaseModel):
+    """Lines of one kind that could not be used."""
+
+    kind: str
+    lines: int
+    files: int
+
+
+class IndexStatus(BaseModel):
+    """The state of the ledger and of the transcripts it reads."""
+
+    ledger_path: str
+    ledger_bytes: int
+    roots: list[RootStatus]
+    files: int
+    files_deleted: int = Field(description="Transcripts Claude Code has deleted; their responses are kept.")
+    files_unreadable: list[FileError]
+    files_with_partial_last_line: int = Field(
+        description="Files whose last line is incomplete (being written, or cut); read again when they grow."
+    )
+    responses: int
+    first_response_utc: str | None
+    last_response_utc: str | None
+    last_change_utc: str | None = Field(description="When an index run last found something new.")
+    bad_lines: int
+    problems: list[ProblemCount]
+    unpriced_models: list[UnpricedModel]
+    how_to_add_prices: str | None = Field(description="Set when some models have no price.")
+    refresh: IndexStats | None = Field(None, description="What the refresh made for this answer did.")
+
+
+class TokenPrices(BaseModel):
+    """Prices of the five token kinds, in US dollars per million tokens."""
+
+    input_mtok: float
+    output_mtok: float
+    cache_write_5m_mtok: float
+    cache_write_1h_mtok: float
+    cache_read_mtok: float
+
+
+class LongContextPrices(TokenPrices):
+    """A long-context tier: a request whose prompt exceeds the threshold pays these prices for ALL its tokens."""
+
+    threshold_tokens: int = Field(
+        description="The tier applies when input + cache write + cache read tokens exceed this."
+    )
+    from_utc: str | None = Field(description="When the tier started; null means with its period.")
+    until_utc: str | None = Field(description="When the tier stopped (exclusive); null means with its period.")
+
+
+class PricePeriod(TokenPrices):
+    """A model's prices from from_utc until until_utc."""
+
+    from_utc: str
+    until_utc: str | None = Field(description="Exclusive end: the next period's start; null means still in force.")
+    web_search_usd: float = Field(description="US dollars per web search request.")
+    long_context: LongContextPrices | None = None
+    fast: TokenPrices | None = Field(
+        None, description="Prices of responses logged with speed 'fast'; they override the long-context tier."
+    )
+
+
+class ModelPrices(BaseModel):
+    """One model's dated prices."""
+
+    model: str = Field(description="The canonical id that logged ids resolve to.")
+    name: str
+    aliases: list[str] = Field(description="Other ids that mean this model.")
+    source: str = Field(
+        description="'built-in', the prices file it came from, or 'genai-prices <version>' for a fallback price."
+    )
+    periods: list[PricePeriod] = Field(description="Oldest first.")
+
+
+class PriceTable(BaseModel):
+    """The price table every cost is computed from."""
+
+    sources: list[str] = Field(description="Where the prices came from; a later source replaces a model wholesale.")
+    user_prices_path: str = Field(description="Where a prices.toml that adds or replaces models is read from.")
+    models: list[ModelPrices]
+    notes: list[str] = Field(description="How prices are applied and how logged model ids are matched.")

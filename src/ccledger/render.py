@@ -1,0 +1,272 @@
+"""How results look on a terminal (rich tables) and as CSV. Presentation only."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import IO, Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .models import (
+    IndexStatus,
+    PriceTable,
+    RepoCosts,
+    SessionDetail,
+    SessionList,
+    TokenPrices,
+    UnpricedModel,
+    Usage,
+    UsageRow,
+    UsageSummary,
+)
+
+__all__ = [
+    "money",
+    "prices_table",
+    "repo_table",
+    "session_detail_view",
+    "sessions_table",
+    "status_view",
+    "usage_table",
+    "write_csv",
+]
+
+USAGE_FIELDS = (
+    "responses",
+    "input_tokens",
+    "output_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cache_read_tokens",
+    "total_tokens",
+    "web_search_requests",
+    "cost_usd",
+)
+
+
+def money(value: float) -> str:
+    """Dollars for people: cents, and more precision below a cent."""
+    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.4f}"
+
+
+def tokens(value: int) -> str:
+    """Token counts for a table: 3 significant figures (exact counts are in --json and --csv)."""
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if value >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return str(value)
+
+
+def _key_column(table: Table, title: str) -> None:
+    # Repo ids and session ids are what the reader looks for: fold them, never drop them.
+    table.add_column(title, overflow="fold", min_width=12, ratio=1)
+
+
+def _table(title: str, caption: str | None = None) -> Table:
+    return Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left")
+
+
+def short_repo(repo_id: str) -> str:
+    """A repo as people name it: 'acme/api' for github.com/acme/api, 'work/api' for /home/u/work/api."""
+    if re.match(r"^[\w.-]+\.[a-z]{2,}/", repo_id):
+        return repo_id.split("/", 1)[1]
+    parts = [part for part in re.split(r"[/\\]", repo_id) if part]
+    return "/".join(parts[-2:]) or repo_id
+
+
+def short_model(model: str) -> str:
+    """'opus-4-7' for claude-opus-4-7, 'haiku-4-5' for claude-haiku-4-5-20251001."""
+    return re.sub(r"-\d{8}$", "", model.removeprefix("claude-"))
+
+
+def _usage_columns(table: Table) -> None:
+    for title in ("Resp.", "Input", "Output", "Cache wr.", "Cache rd."):
+        table.add_column(title, justify="right", no_wrap=True)
+    table.add_column("Cost", justify="right", style="bold", no_wrap=True)
+
+
+def _usage_cells(usage: Usage) -> list[str]:
+    return [
+        tokens(usage.responses),
+        tokens(usage.input_tokens),
+        tokens(usage.output_tokens),
+        tokens(usage.cache_write_5m_tokens + usage.cache_write_1h_tokens),
+        tokens(usage.cache_read_tokens),
+        money(usage.cost_usd),
+    ]
+
+
+def usage_table(summary: UsageSummary) -> Group:
+    """A usage summary: one row per group and a total."""
+    filters = "".join(f", {name} {value}" for name, value in summary.filters.items())
+    table = _table(
+        f"Claude Code usage by {summary.group_by}: {summary.period.label}{filters}",
+        _caption(summary.period.timezone),
+    )
+    _key_column(table, summary.group_by.capitalize())
+    _usage_columns(table)
+    label = {"repo": short_repo, "model": short_model}.get(summary.group_by, str)
+    for row in summary.rows:
+        table.add_row(label(row.key), *_usage_cells(row))
+    table.add_section()
+    table.add_row("Total", *_usage_cells(summary.totals), style="bold")
+    return Group(table, *_unpriced_notes(summary.unpriced_models))
+
+
+def repo_table(costs: RepoCosts) -> Group:
+    """Spend per repository with each one's share."""
+    table = _table(f"Cost by repo: {costs.period.label}", _caption(costs.period.timezone))
+    _key_column(table, "Repo")
+    table.add_column("Share", justify="right", no_wrap=True)
+    table.add_column("Sessions", justify="right", no_wrap=True)
+    table.add_column("Tokens", justify="right", no_wrap=True)
+    table.add_column("Cost", justify="right", style="bold", no_wrap=True)
+    for repo in costs.repos:
+        table.add_row(
+            short_repo(repo.repo_id), f"{repo.share:.1%}", str(repo.sessions), tokens(repo.total_tokens),
+            money(repo.cost_usd),
+        )  # fmt: skip
+    table.add_section()
+    totals = costs.totals
+    table.add_row("Total", "", "", tokens(totals.total_tokens), money(totals.cost_usd), style="bold")
+    return Group(table, *_unpriced_notes(costs.unpriced_models))
+
+
+def sessions_table(found: SessionList) -> Group:
+    """Sessions, most recent first."""
+    table = _table(f"Sessions: {found.period.label} ({len(found.sessions)} of {found.total_sessions})")
+    table.add_column("Session", no_wrap=True)
+    table.add_column("Last (UTC)", no_wrap=True)
+    _key_column(table, "Repo")
+    table.add_column("Branch", overflow="fold", max_width=16)
+    table.add_column("Models", overflow="fold")
+    table.add_column("Resp.", justify="right", no_wrap=True)
+    table.add_column("Cost", justify="right", style="bold", no_wrap=True)
+    for session in found.sessions:
+        table.add_row(
+            session.session_id[:8],
+            session.last_utc[:16].replace("T", " "),
+            short_repo(session.repo_id) if session.repo_id else "",
+            session.git_branch or "",
+            ", ".join(short_model(model) for model in session.models),
+            str(session.responses),
+            money(session.cost_usd),
+        )
+    return Group(table, *_unpriced_notes(found.unpriced_models))
+
+
+def session_detail_view(detail: SessionDetail) -> Group:
+    """One session: facts, then cost by model and by agent."""
+    facts = Text.assemble(
+        ("Session ", "bold"),
+        detail.session_id,
+        f"\nRepo: {detail.repo_id or '-'}   Branches: {', '.join(detail.git_branches) or '-'}",
+        f"\nFrom {detail.first_utc} to {detail.last_utc} ({detail.duration_minutes} min)",
+        f"\nMachines: {', '.join(detail.machines)}   Claude Code: {', '.join(detail.cc_versions) or '-'}",
+        ("\nCost: ", "bold"),
+        money(detail.totals.cost_usd),
+        f" for {tokens(detail.totals.total_tokens)} tokens in {detail.totals.responses} responses",
+    )
+    return Group(
+        facts,
+        _rows_table("By model", "Model", detail.by_model),
+        _rows_table("By agent", "Agent", detail.by_agent),
+        *_unpriced_notes(detail.unpriced_models),
+    )
+
+
+def status_view(status: IndexStatus) -> Group:
+    """The ledger's state."""
+    table = _table("ccledger status")
+    table.show_header = False
+    table.add_column("What")
+    table.add_column("Value")
+    table.add_row("Ledger", f"{status.ledger_path} ({status.ledger_bytes / 1e6:.1f} MB)")
+    for root in status.roots:
+        state = "" if root.exists else " (no projects folder)"
+        table.add_row("Log root", f"{root.path}{state}: {root.files:,} files known")
+    table.add_row("Files", f"{status.files:,} ({status.files_deleted:,} deleted by Claude Code, rows kept)")
+    table.add_row("Responses", f"{status.responses:,}")
+    table.add_row("Covers", f"{status.first_response_utc or '-'} .. {status.last_response_utc or '-'}")
+    table.add_row("Last change", status.last_change_utc or "-")
+    table.add_row("Bad lines", ", ".join(f"{p.kind} {p.lines:,}" for p in status.problems) or "none")
+    if status.files_with_partial_last_line:
+        table.add_row("Partial last lines", f"{status.files_with_partial_last_line} files (read again when they grow)")
+    for error in status.files_unreadable:
+        table.add_row("Unreadable", f"{error.path}: {error.error}")
+    notes: list[Text] = []
+    if status.how_to_add_prices:
+        notes.append(Text(status.how_to_add_prices, style="yellow"))
+    return Group(table, *notes)
+
+
+def _rows_table(title: str, label: str, rows: Sequence[UsageRow]) -> Table:
+    table = _table(title)
+    _key_column(table, label)
+    _usage_columns(table)
+    for row in rows:
+        table.add_row(row.key, *_usage_cells(row))
+    return table
+
+
+def _caption(timezone: str) -> str:
+    return f"API list-price equivalent; dates in {timezone}"
+
+
+def _unpriced_notes(unpriced: Iterable[UnpricedModel]) -> list[Text]:
+    return [
+        Text(
+            f"No price for {model.model}: {model.total_tokens:,} tokens in {model.responses:,} responses "
+            "are not in the cost (see `ccledger status`).",
+            style="yellow",
+        )
+        for model in unpriced
+    ]
+
+
+def write_csv(handle: IO[str], key: str, rows: Iterable[Any]) -> None:
+    """Rows of usage (anything with the usage fields and a key attribute) as CSV."""
+    writer = csv.writer(handle)
+    writer.writerow([key, *USAGE_FIELDS])
+    for row in rows:
+        writer.writerow([getattr(row, key), *(getattr(row, name) for name in USAGE_FIELDS)])
+
+
+def prices_table(table: PriceTable) -> Table:
+    """The price table for a terminal: a row per model and period, with its tier and fast prices."""
+    view = Table(
+        title="Prices, USD per million tokens",
+        caption="\n".join(table.notes[:2]),
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    view.add_column("Model", no_wrap=True)
+    view.add_column("From", no_wrap=True)
+    for heading in ("Input", "Output", "Write 5m", "Write 1h", "Read"):
+        view.add_column(heading, justify="right")
+
+    def add(label: str, when: str, prices: TokenPrices, style: str | None = None) -> None:
+        cells = (prices.input_mtok, prices.output_mtok, prices.cache_write_5m_mtok, prices.cache_write_1h_mtok)
+        view.add_row(label, when, *map(_rate, (*cells, prices.cache_read_mtok)), style=style)
+
+    for model in table.models:
+        for index, period in enumerate(model.periods):
+            add(model.model if index == 0 else "", period.from_utc[:10], period)
+            tier = period.long_context
+            if tier is not None:
+                until = f"to {tier.until_utc[:10]}" if tier.until_utc else ""
+                add(f"  prompt >{tier.threshold_tokens // 1000}k", until, tier, style="dim")
+            if period.fast is not None:
+                add("  fast", "", period.fast, style="dim")
+    return view
+
+
+def _rate(value: float) -> str:
+    return f"{Decimal(repr(value)).normalize():f}"
