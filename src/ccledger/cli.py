@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from pydantic import BaseModel
 from rich.console import Console
+from sqlite_utils import Database
 
-from . import __version__, index
+from . import __version__, index, paths, pricing, queries, render
+from .config import ConfigError, load_config
 from .db import open_db
 from .models import IndexStats
 
 __all__ = ["cli", "main"]
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+T = TypeVar("T")
+
+GROUP_BY = click.Choice(queries.GROUP_BY_CHOICES)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,34 +39,272 @@ def cli() -> None:
     """ccledger: what Claude Code costs, from a durable local ledger.
 
     Reads Claude Code transcripts (CLAUDE_CONFIG_DIR, else ~/.config/claude and ~/.claude)
-    into a SQLite ledger (CCLEDGER_DB) that keeps them after Claude Code deletes the files.
+    into a SQLite ledger (CCLEDGER_DB) that keeps them after Claude Code deletes the files,
+    and answers from it here and, as an MCP server (`ccledger serve`), inside Claude Code.
     """
 
 
+def _period_options(default_since: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def decorate(command: Callable[..., T]) -> Callable[..., T]:
+        command = click.option(
+            "--timezone", help="IANA zone for day/week/month boundaries (default: config, else this machine's)."
+        )(command)
+        command = click.option("--until", help="Inclusive end: a date, a period or a datetime (default: now).")(command)
+        return click.option(
+            "--since",
+            default=default_since,
+            show_default=True,
+            help="Start, or a whole period: today, yesterday, 'this week', 'last week', 'this month', "
+            "'last 7 days', all, 2026-11-01, 2026-11 ...",
+        )(command)
+
+    return decorate
+
+
+prices_option = click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A prices.toml that adds or replaces model prices for this run.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
 @cli.command("index")
-@click.option("--json", "as_json", is_flag=True, help="Print the run's statistics as JSON.")
+@json_option
 @click.option(
     "--root",
     "roots",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, file_okay=False),
     help="A Claude config dir to read instead of the defaults (repeatable).",
 )
 def index_command(as_json: bool, roots: tuple[Path, ...]) -> None:
     """Bring the ledger up to date with the transcripts (incremental)."""
     db = open_db()
-    selected = list(roots) or None
-    if err.is_terminal and not as_json:
-        stats = _refresh_with_progress(db, selected)
-    else:
-        stats = index.refresh(db, selected)
+    stats = _refresh(db, list(roots) or None, show_progress=not as_json)
     if as_json:
         click.echo(stats.model_dump_json(indent=2))
+        return
+    out.print(
+        f"{stats.files_seen:,} files seen, {stats.files_read:,} read, "
+        f"{stats.new_responses:,} new responses, {stats.updated_responses:,} updated, "
+        f"{stats.bad_lines:,} bad lines in {stats.seconds:.2f}s"
+    )
+    for kind, count in sorted(stats.problems.items()):
+        out.print(f"  {kind}: {count:,}")
+    for error in stats.errors:
+        out.print(f"  [yellow]unreadable[/yellow] {error.path}: {error.error}")
+
+
+@cli.command()
+@click.option("--by", "group_by", type=GROUP_BY, default="day", show_default=True, help="How to group rows.")
+@_period_options("this month")
+@click.option("--repo", help="Only this repo (id or short name).")
+@click.option("--model", help="Only this model.")
+@json_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@prices_option
+def report(
+    group_by: str,
+    since: str,
+    until: str | None,
+    timezone: str | None,
+    repo: str | None,
+    model: str | None,
+    as_json: bool,
+    as_csv: bool,
+    prices_file: Path | None,
+) -> None:
+    """Usage and cost over a period, grouped by day, week, month, repo, branch, model, ...
+
+    With no Claude Code transcripts on this machine and an empty ledger, shows the bundled
+    demo data instead (and says so).
+    """
+    with _ledger(prices_file, quiet=as_json or as_csv, demo_when_empty=True) as (db, demo):
+        if demo and since == "this month":
+            since = "all"
+        summary = _ask(
+            queries.usage_summary, db, since=since, until=until, group_by=group_by, repo=repo, model=model,
+            zone=_zone(timezone), now=datetime.now(UTC),
+        )  # fmt: skip
+    if as_csv:
+        render.write_csv(sys.stdout, "key", summary.rows)
     else:
-        _print_stats(stats)
+        _show(summary, render.usage_table, as_json)
 
 
-def _refresh_with_progress(db: object, roots: list[Path] | None) -> IndexStats:
+@cli.command()
+@_period_options("this month")
+@json_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@prices_option
+def repos(
+    since: str, until: str | None, timezone: str | None, as_json: bool, as_csv: bool, prices_file: Path | None
+) -> None:
+    """Spend per repository, biggest first, with each one's share."""
+    with _ledger(prices_file, quiet=as_json or as_csv) as (db, _):
+        costs = _ask(queries.cost_by_repo, db, since=since, until=until, zone=_zone(timezone), now=datetime.now(UTC))
+    if as_csv:
+        render.write_csv(sys.stdout, "repo_id", costs.repos)
+    else:
+        _show(costs, render.repo_table, as_json)
+
+
+@cli.command()
+@_period_options("last 7 days")
+@click.option("--repo", help="Only this repo (id or short name).")
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@json_option
+@prices_option
+def sessions(
+    since: str,
+    until: str | None,
+    timezone: str | None,
+    repo: str | None,
+    limit: int,
+    as_json: bool,
+    prices_file: Path | None,
+) -> None:
+    """Sessions active in a period, most recent first."""
+    with _ledger(prices_file, quiet=as_json) as (db, _):
+        found = _ask(
+            queries.sessions, db, since=since, until=until, repo=repo, limit=limit, zone=_zone(timezone),
+            now=datetime.now(UTC),
+        )  # fmt: skip
+    _show(found, render.sessions_table, as_json)
+
+
+@cli.command()
+@click.argument("session_id")
+@json_option
+@prices_option
+def session(session_id: str, as_json: bool, prices_file: Path | None) -> None:
+    """One session in full (a unique prefix of its id is enough)."""
+    with _ledger(prices_file, quiet=as_json) as (db, _):
+        detail = _ask(queries.session_detail, db, session_id)
+    _show(detail, render.session_detail_view, as_json)
+
+
+@cli.command()
+@json_option
+@prices_option
+def status(as_json: bool, prices_file: Path | None) -> None:
+    """The ledger's state: roots, files, responses, bad lines, unpriced models."""
+    with _ledger(prices_file, quiet=True) as (db, _):
+        result = queries.index_status(
+            db,
+            roots=paths.claude_roots(),
+            ledger_path=str(paths.db_path()),
+            prices_path=str(pricing.user_prices_path()),
+        )
+    _show(result, render.status_view, as_json)
+
+
+@cli.command()
+@json_option
+@prices_option
+def prices(as_json: bool, prices_file: Path | None) -> None:
+    """The price table every cost is computed from (USD per million tokens)."""
+    table = _ask(pricing.price_table, prices_file=prices_file)
+    _show(table, render.prices_table, as_json)
+
+
+@cli.command()
+@click.option("--http", "use_http", is_flag=True, help="Speak streamable HTTP instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (with --http).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535), help="Port (with --http).")
+@click.option(
+    "--token",
+    envvar="CCLEDGER_HTTP_TOKEN",
+    help="Bearer token clients must send (with --http; required off loopback). Env: CCLEDGER_HTTP_TOKEN.",
+)
+@click.option("--allow-origin", "origins", multiple=True, help="A browser Origin allowed to call (repeatable).")
+@prices_option
+def serve(
+    use_http: bool, host: str, port: int, token: str | None, origins: tuple[str, ...], prices_file: Path | None
+) -> None:
+    """Run the MCP server (stdio by default: `claude mcp add ccledger -- ccledger serve`)."""
+    from .http_transport import HttpConfigError, serve_http
+    from .server import build_server
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="ccledger: %(message)s")
+    server = build_server(prices_file=prices_file)
+    if not use_http:
+        server.run()  # stdio: stdout carries the protocol and nothing else
+        return
+    try:
+        serve_http(server, host=host, port=port, token=token, allowed_origins=origins)
+    except HttpConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@cli.command()
+@click.option("--by", "group_by", type=GROUP_BY, default="model", show_default=True, help="How to group rows.")
+@json_option
+def demo(group_by: str, as_json: bool) -> None:
+    """Index the bundled sample transcripts into a temporary ledger and show a report."""
+    with _demo_ledger() as db:
+        summary = queries.usage_summary(db, since="all", group_by=group_by, zone=_zone(None), now=datetime.now(UTC))
+        costs = queries.cost_by_repo(db, since="all", zone=_zone(None), now=datetime.now(UTC))
+    if as_json:
+        click.echo(summary.model_dump_json(indent=2))
+        return
+    err.print("[dim]Demo: real public transcripts bundled with ccledger, in a temporary ledger.[/dim]")
+    out.print(render.usage_table(summary))
+    out.print(render.repo_table(costs))
+
+
+@contextmanager
+def _ledger(prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = False) -> Iterator[tuple[Database, bool]]:
+    """The user's ledger, refreshed and priced; or the demo ledger when there is nothing at all."""
+    roots = paths.claude_roots()
+    if demo_when_empty and not any(paths.projects_dir(root).is_dir() for root in roots) and _ledger_is_empty():
+        err.print(
+            "[yellow]No Claude Code transcripts found under "
+            f"{', '.join(str(root) for root in roots)}; showing the bundled demo data.[/yellow]"
+        )
+        with _demo_ledger(prices_file) as demo_db:
+            yield demo_db, True
+        return
+    db = open_db()
+    try:
+        _refresh(db, None, show_progress=not quiet)
+        _ask(pricing.ensure_prices, db, prices_file=prices_file)
+        yield db, False
+    finally:
+        db.close()
+
+
+def _ledger_is_empty() -> bool:
+    if not paths.db_path().exists():
+        return True
+    db = open_db()
+    try:
+        return db.execute("select 1 from responses limit 1").fetchone() is None
+    finally:
+        db.close()
+
+
+@contextmanager
+def _demo_ledger(prices_file: Path | None = None) -> Iterator[Database]:
+    with tempfile.TemporaryDirectory(prefix="ccledger-demo-") as scratch:
+        root = Path(scratch) / "claude"
+        source = resources.files("ccledger") / "data" / "demo" / "projects"
+        with resources.as_file(source) as projects:
+            shutil.copytree(projects, root / "projects")
+        db = open_db(Path(scratch) / "demo.db")
+        try:
+            index.refresh(db, [root])
+            _ask(pricing.ensure_prices, db, prices_file=prices_file)
+            yield db
+        finally:
+            db.close()
+
+
+def _refresh(db: Database, roots: list[Path] | None, *, show_progress: bool) -> IndexStats:
+    if not (show_progress and err.is_terminal):
+        return index.refresh(db, roots)
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     with Progress(
@@ -63,23 +316,31 @@ def _refresh_with_progress(db: object, roots: list[Path] | None) -> IndexStats:
         transient=True,
     ) as bar:
         task = bar.add_task("indexing", total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        return index.refresh(db, roots, progress=on_progress)  # type: ignore[arg-type]
+        return index.refresh(db, roots, progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
-def _print_stats(stats: IndexStats) -> None:
-    out.print(
-        f"{stats.files_seen:,} files seen, {stats.files_read:,} read, "
-        f"{stats.new_responses:,} new responses, {stats.updated_responses:,} updated, "
-        f"{stats.bad_lines:,} bad lines in {stats.seconds:.2f}s"
-    )
-    for kind, count in sorted(stats.problems.items()):
-        out.print(f"  {kind}: {count:,}")
-    for error in stats.errors:
-        out.print(f"  [yellow]unreadable[/yellow] {error.path}: {error.error}")
+def _zone(timezone: str | None) -> ZoneInfo:
+    if timezone:
+        try:
+            return ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise click.BadParameter(f"{timezone!r} is not an IANA timezone (e.g. Europe/Berlin)") from exc
+    return _ask(load_config).zone()
+
+
+def _ask(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a query; a bad argument becomes a clean usage error instead of a traceback."""
+    try:
+        return function(*args, **kwargs)
+    except (queries.QueryError, pricing.PriceFileError, ConfigError) as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _show(result: BaseModel, view: Callable[[Any], Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+    else:
+        out.print(view(result))
 
 
 def main() -> None:

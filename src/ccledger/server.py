@@ -1,0 +1,243 @@
+"""The MCP server: usage answers as tools Claude (or any MCP client) can call.
+
+Tools are thin: refresh the ledger (incremental, so the answer includes the turn that just
+happened), then call one function from ``queries.py``. A bad argument raises ``ToolError``
+with a message that says what would work.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+from sqlite_utils import Database
+
+from . import __version__, index, paths, pricing, queries
+from .config import Config, ConfigError, load_config
+from .db import open_db
+from .models import IndexStats, IndexStatus, RepoCosts, SessionDetail, SessionList, UsageSummary
+
+__all__ = ["Ledger", "build_server"]
+
+INSTRUCTIONS = """\
+ccledger answers questions about Claude Code usage and cost from a local ledger of the user's
+Claude Code transcripts (kept after Claude Code deletes them). Costs are API list-price
+equivalents in US dollars, computed from tokens with dated prices; for Pro/Max subscribers they
+are what the same usage would cost on the API, not their bill. Models with no known price are
+listed in `unpriced_models` and are NOT included in cost_usd. Only metadata is stored (tokens,
+models, times, repos, branches), never prompt or file content.
+"""
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+Since = Annotated[
+    str | None,
+    Field(
+        description="Start of the window, or a whole named period: 'today', 'yesterday', 'this week', "
+        "'last week', 'this month', 'last month', 'last 7 days', 'all', a date '2026-11-01' (runs to "
+        "now), a month '2026-11', or a datetime."
+    ),
+]
+Until = Annotated[str | None, Field(description="Inclusive end (a date, period or datetime); default: now.")]
+Timezone = Annotated[
+    str | None,
+    Field(description="IANA timezone for day/week/month boundaries, e.g. 'Europe/Berlin'; default: the user's."),
+]
+
+
+@dataclass
+class Ledger:
+    """The server's state: one ledger connection, used by one tool call at a time.
+
+    mcp runs sync tools on worker threads; the lock keeps one refresh-and-query on the
+    connection at a time, which also makes concurrent calls cheap (the second finds the
+    ledger fresh).
+    """
+
+    db: Database
+    path: Path
+    config: Config
+    roots: list[Path] | None = None
+    prices_file: Path | None = None
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_refresh: IndexStats | None = None
+
+    @contextmanager
+    def fresh(self) -> Iterator[Database]:
+        """The ledger brought up to date with the transcripts and prices, held for one answer."""
+        with self.lock:
+            self.last_refresh = index.refresh(self.db, self.roots)
+            pricing.ensure_prices(self.db, prices_file=self.prices_file)
+            yield self.db
+
+    def zone(self, timezone: str | None) -> ZoneInfo:
+        if not timezone:
+            return self.config.zone()
+        try:
+            return ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ToolError(
+                f"timezone={timezone!r} is not an IANA timezone; use e.g. 'UTC', 'Europe/Berlin' "
+                "or 'America/Los_Angeles', or leave it empty for the user's own"
+            ) from exc
+
+
+@contextmanager
+def _tool_errors() -> Iterator[None]:
+    try:
+        yield
+    except (queries.QueryError, pricing.PriceFileError, ConfigError) as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def build_server(
+    db_path: Path | str | None = None,
+    *,
+    roots: list[Path] | None = None,
+    prices_file: Path | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> MCPServer:
+    """An MCP server over the ledger at ``db_path`` (default: ``CCLEDGER_DB``)."""
+
+    @asynccontextmanager
+    async def lifespan(server: MCPServer) -> AsyncIterator[Ledger]:
+        path = Path(db_path) if db_path is not None else paths.db_path()
+        ledger = Ledger(
+            db=open_db(path), path=path, config=load_config(), roots=roots, prices_file=prices_file,
+            now=now or _utcnow,
+        )  # fmt: skip
+        try:
+            yield ledger
+        finally:
+            ledger.db.close()
+
+    mcp = MCPServer("ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    _register(mcp, prices_file)
+    return mcp
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _register(mcp: MCPServer, prices_file: Path | None) -> None:
+    @mcp.tool(title="Usage summary", annotations=READ_ONLY)
+    def usage_summary(
+        ctx: Context[Ledger],
+        since: Since = None,
+        until: Until = None,
+        group_by: Annotated[
+            queries.GroupBy,
+            Field(description="How to group rows: day, week, month, repo, branch, model, session or machine."),
+        ] = "day",
+        repo: Annotated[
+            str | None, Field(description="Only this repo: its id or short name, e.g. 'api-server'.")
+        ] = None,
+        model: Annotated[str | None, Field(description="Only this model id, e.g. 'claude-opus-4-6'.")] = None,
+        timezone: Timezone = None,
+    ) -> UsageSummary:
+        """Claude Code tokens and cost over a period, grouped by day, week, month, repo, branch, model,
+        session or machine. Use it for "what did I spend this week?", "which model costs most?",
+        "daily spend this month". Defaults to this month by day. Read `totals.cost_usd` for the
+        answer and `rows` for the breakdown; mention `unpriced_models` if it is not empty (their
+        cost is not included)."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return queries.usage_summary(
+                db, since=since, until=until, group_by=group_by, repo=repo, model=model,
+                zone=ledger.zone(timezone), now=ledger.now(),
+            )  # fmt: skip
+
+    @mcp.tool(title="Cost by repo", annotations=READ_ONLY)
+    def cost_by_repo(
+        ctx: Context[Ledger], since: Since = None, until: Until = None, timezone: Timezone = None
+    ) -> RepoCosts:
+        """Claude Code spend per repository over a period (default: this month), biggest first, with
+        each repo's `share` of the total (0 to 1) and its session count. Use it for "which repo
+        costs the most?" or "what did project X cost this month?". Repos are identified by their
+        git remote (github.com/owner/name) or, without one, their path."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return queries.cost_by_repo(db, since=since, until=until, zone=ledger.zone(timezone), now=ledger.now())
+
+    @mcp.tool(title="Sessions", annotations=READ_ONLY)
+    def sessions(
+        ctx: Context[Ledger],
+        since: Since = "last 7 days",
+        until: Until = None,
+        repo: Annotated[str | None, Field(description="Only sessions in this repo (id or short name).")] = None,
+        limit: Annotated[int, Field(ge=1, le=500, description="How many sessions to return.")] = 20,
+        timezone: Timezone = None,
+    ) -> SessionList:
+        """Claude Code sessions active in a period (default: the last 7 days), most recent first, with
+        each one's repo, branch, models, tokens and cost (subagents included). Use it to find a
+        session or to see which sessions were expensive; pass a session_id to session_detail for
+        more."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return queries.sessions(
+                db,
+                since=since,
+                until=until,
+                repo=repo,
+                limit=limit,
+                zone=ledger.zone(timezone),
+                now=ledger.now(),
+            )
+
+    @mcp.tool(title="Session detail", annotations=READ_ONLY)
+    def session_detail(
+        ctx: Context[Ledger],
+        session_id: Annotated[str, Field(description="A session id from sessions(); a unique prefix is enough.")],
+    ) -> SessionDetail:
+        """Everything known about one Claude Code session: cost and tokens by model and by agent
+        (main vs each subagent), branches, working directories, machines and Claude Code versions,
+        first and last response. Use it after sessions() to explain what a session cost."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return queries.session_detail(db, session_id)
+
+    @mcp.tool(title="Index status", annotations=READ_ONLY)
+    def index_status(ctx: Context[Ledger]) -> IndexStatus:
+        """The state of the ledger: which log folders are read, how many files and responses, the
+        time range covered, the last change, lines that could not be used (by kind), unreadable
+        files, and models that have no price with how to add one. Use it when numbers look wrong
+        or missing, or to say how far back the data goes."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return queries.index_status(
+                db,
+                roots=ledger.roots or paths.claude_roots(),
+                ledger_path=str(ledger.path),
+                prices_path=str(pricing.user_prices_path()),
+                refresh=ledger.last_refresh,
+            )
+
+    @mcp.resource("ccledger://prices", name="prices", title="Price table", mime_type="application/json")
+    def prices() -> str:
+        """The dated per-model prices (USD per million tokens) every cost is computed from."""
+        return pricing.price_table(prices_file).model_dump_json(indent=2)
+
+    @mcp.prompt(title="Weekly spend review")
+    def weekly_report(period: str = "last week") -> str:
+        """A short review of Claude Code spend for a period, built from ccledger's tools."""
+        return (
+            f"Review my Claude Code usage for {period}. Use the ccledger tools: usage_summary with "
+            f"since='{period}' grouped by day and by model, and cost_by_repo for the same period. "
+            "Then write a short review (under 200 words): the total cost, the most expensive day, "
+            "repo and model, anything unusual (a spike, an expensive session: use sessions() and "
+            "session_detail() to explain it), and any unpriced models. Costs are API list-price "
+            "equivalents. End with one concrete suggestion to spend less."
+        )

@@ -1,0 +1,107 @@
+import asyncio
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ccledger.cli import cli
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def run(*args: str, ok: bool = True):
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def test_index_json(real_projects):
+    stats = json.loads(run("index", "--json").stdout)
+    assert stats["new_responses"] == 878 and stats["files_seen"] == 99
+    assert json.loads(run("index", "--json").stdout)["files_read"] == 0
+
+
+def test_report_json_and_table(real_projects):
+    summary = json.loads(run("report", "--since", "all", "--by", "model", "--json").stdout)
+    assert summary["totals"]["responses"] == 878
+    table = run("report", "--since", "all", "--by", "repo").stdout
+    assert "JSSoundRecorder" in table and "Total" in table
+
+
+def test_report_csv(real_projects):
+    rows = list(csv.DictReader(io.StringIO(run("report", "--since", "2025-07", "--by", "day", "--csv").stdout)))
+    assert rows and all(re.fullmatch(r"2025-07-\d\d", row["key"]) for row in rows)
+    assert {"input_tokens", "cache_write_1h_tokens", "cost_usd"} <= set(rows[0])
+
+
+def test_bad_arguments_exit_2_with_a_message(real_projects):
+    result = run("report", "--since", "whenever", ok=False)
+    assert result.exit_code == 2 and "'last 7 days'" in result.stderr
+    result = run("report", "--repo", "nope", "--since", "all", ok=False)
+    assert result.exit_code == 2 and "not in the ledger" in result.stderr
+    result = run("report", "--by", "fortnight", ok=False)
+    assert result.exit_code == 2
+
+
+def test_report_falls_back_to_demo_data_on_a_fresh_machine(claude_dir):
+    claude_dir.joinpath("projects").rmdir()
+    result = run("report", "--json")
+    assert "showing the bundled demo data" in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["totals"]["responses"] > 100 and summary["unpriced_models"] == []
+    assert summary["period"]["label"] == "all"
+
+
+def test_demo(claude_dir):
+    summary = json.loads(run("demo", "--json").stdout)
+    assert summary["group_by"] == "model" and len(summary["rows"]) >= 4
+    assert summary["totals"]["cost_usd"] > 0
+    assert "Cost by repo" in run("demo").stdout
+
+
+def test_repos_sessions_session_status(real_projects):
+    repos = json.loads(run("repos", "--since", "all", "--json").stdout)
+    assert repos["repos"][0]["share"] >= repos["repos"][-1]["share"]
+    found = json.loads(run("sessions", "--since", "all", "--limit", "3", "--json").stdout)
+    assert len(found["sessions"]) == 3
+    session_id = found["sessions"][0]["session_id"]
+    detail = json.loads(run("session", session_id[:10], "--json").stdout)
+    assert detail["session_id"] == session_id
+    status = json.loads(run("status", "--json").stdout)
+    assert status["responses"] == 878
+    assert "Responses" in run("status").stdout
+
+
+def test_prices(real_projects):
+    table = json.loads(run("prices", "--json").stdout)
+    assert "claude-sonnet-4-5" in json.dumps(table)
+    assert "claude-opus-4-6" in run("prices").stdout
+
+
+def test_a_broken_prices_file_is_a_clear_error(real_projects, tmp_path):
+    broken = tmp_path / "prices.toml"
+    broken.write_text("[models.x]\ninput = \n")
+    result = run("report", "--prices", str(broken), ok=False)
+    assert result.exit_code == 2 and "prices.toml" in result.stderr and "line" in result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help(name):
+    command = cli.commands[name]
+    assert command.help and len(command.help) > 20
+    assert run(name, "--help").stdout
+
+
+def test_readme_documents_every_command_and_tool():
+    from ccledger.server import build_server
+
+    readme = README.read_text()
+    for name in cli.commands:
+        assert f"ccledger {name}" in readme, f"README does not mention `ccledger {name}`"
+    for tool in asyncio.run(build_server(":memory:").list_tools()):
+        assert f"`{tool.name}" in readme, f"README does not list the {tool.name} tool"

@@ -1,0 +1,306 @@
+"""The MCP server through the SDK's in-memory Client, a real stdio subprocess and real HTTP."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import httpx2
+import pytest
+from conftest import assistant_line, write_lines
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from ccledger.server import build_server
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+TOOLS = {"usage_summary", "cost_by_repo", "sessions", "session_detail", "index_status"}
+REAL_TOKENS = {
+    "responses": 878,
+    "input_tokens": 60_832,
+    "output_tokens": 181_363,
+    "cache_write_5m_tokens": 2_353_992,
+    "cache_write_1h_tokens": 111_225,
+    "cache_read_tokens": 36_970_931,
+}
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def server(real_projects, tmp_path):
+    return build_server(tmp_path / "ledger.db", roots=[real_projects], now=lambda: NOW)
+
+
+async def call(client, tool, **arguments):
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content[0].text
+    return result.structured_content
+
+
+async def error_of(client, tool, **arguments) -> str:
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error
+    return result.content[0].text
+
+
+async def test_tools_are_described_read_only_and_typed(server):
+    async with Client(server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert set(tools) == TOOLS
+        for tool in tools.values():
+            assert tool.annotations.read_only_hint is True
+            assert tool.output_schema is not None and tool.output_schema["type"] == "object"
+            assert len(tool.description) > 150, f"{tool.name} needs a description a model can act on"
+        assert tools["usage_summary"].output_schema["title"] == "UsageSummary"
+        group_by = tools["usage_summary"].input_schema["properties"]["group_by"]
+        assert set(group_by["enum"]) == {"day", "week", "month", "repo", "branch", "model", "session", "machine"}
+
+
+async def test_usage_summary_totals_match_the_corpus(server):
+    async with Client(server) as client:
+        summary = await call(client, "usage_summary", since="all", group_by="model")
+    totals = summary["totals"]
+    assert {key: totals[key] for key in REAL_TOKENS} == REAL_TOKENS
+    assert totals["total_tokens"] == sum(REAL_TOKENS[k] for k in REAL_TOKENS if k != "responses")
+    assert summary["unpriced_models"] == []
+    assert totals["cost_usd"] > 0
+    assert sum(row["responses"] for row in summary["rows"]) == 878
+    costs = [row["cost_usd"] for row in summary["rows"]]
+    assert costs == sorted(costs, reverse=True)
+    assert abs(sum(costs) - totals["cost_usd"]) < 1e-4
+    assert summary["period"]["since_utc"] is None and summary["group_by"] == "model"
+
+
+async def test_usage_summary_by_day_in_a_timezone(server):
+    async with Client(server) as client:
+        utc = await call(client, "usage_summary", since="2025-07-14", until="2025-07-15", timezone="UTC")
+        tokyo = await call(client, "usage_summary", since="2025-07-14", until="2025-07-15", timezone="Asia/Tokyo")
+    assert [row["key"] for row in utc["rows"]] == sorted(row["key"] for row in utc["rows"])
+    assert all(row["key"] in ("2025-07-14", "2025-07-15") for row in utc["rows"])
+    assert utc["period"]["timezone"] == "UTC" and tokyo["period"]["timezone"] == "Asia/Tokyo"
+    assert utc["period"]["since_utc"] == "2025-07-14T00:00:00.000Z"
+    assert tokyo["period"]["since_utc"] == "2025-07-13T15:00:00.000Z"
+
+
+async def test_usage_summary_filters(server):
+    async with Client(server) as client:
+        by_repo = await call(client, "usage_summary", since="all", group_by="repo")
+        one = await call(client, "usage_summary", since="all", repo="JSSoundRecorder", group_by="model")
+        model = await call(client, "usage_summary", since="all", model="claude-opus-4-7", group_by="repo")
+    repo_row = next(r for r in by_repo["rows"] if r["key"].endswith("JSSoundRecorder"))
+    assert one["totals"]["responses"] == repo_row["responses"] == 44
+    assert one["filters"] == {"repo": repo_row["key"]}
+    assert [row["key"] for row in model["rows"]] == ["-experiments/worktrees"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "hint"),
+    [
+        ({"since": "2025-07-15", "until": "2025-07-01"}, "is not after since"),
+        ({"since": "the other day"}, "'last 7 days'"),
+        ({"repo": "no-such-repo", "since": "all"}, "Known repos include"),
+        ({"timezone": "Mars/Base"}, "IANA timezone"),
+    ],
+)
+async def test_bad_arguments_say_what_works(server, arguments, hint):
+    async with Client(server) as client:
+        assert hint in await error_of(client, "usage_summary", **arguments)
+
+
+async def test_unknown_group_by_is_refused(server):
+    async with Client(server) as client:
+        message = await error_of(client, "usage_summary", group_by="fortnight")
+    assert "fortnight" in message and "'day'" in message
+
+
+async def test_cost_by_repo(server):
+    async with Client(server) as client:
+        costs = await call(client, "cost_by_repo", since="all")
+    repos = costs["repos"]
+    assert [r["cost_usd"] for r in repos] == sorted((r["cost_usd"] for r in repos), reverse=True)
+    assert abs(sum(r["share"] for r in repos) - 1) < 0.01
+    assert sum(r["responses"] for r in repos) == 878
+    assert {"-experiments/worktrees", "/Users/dain/workspace/claude-code-log"} <= {r["repo_id"] for r in repos}
+
+
+async def test_sessions_and_session_detail(server):
+    async with Client(server) as client:
+        found = await call(client, "sessions", since="all", limit=5)
+        assert len(found["sessions"]) == 5 and found["total_sessions"] > 5
+        lasts = [s["last_utc"] for s in found["sessions"]]
+        assert lasts == sorted(lasts, reverse=True)
+        newest = found["sessions"][0]
+        detail = await call(client, "session_detail", session_id=newest["session_id"][:8])
+        assert detail["session_id"] == newest["session_id"]
+        assert detail["totals"]["responses"] == newest["responses"]
+        assert sum(row["responses"] for row in detail["by_agent"]) == newest["responses"]
+        assert {row["key"] for row in detail["by_model"]} == set(newest["models"])
+        in_repo = await call(client, "sessions", since="all", repo="-experiments/worktrees")
+        assert {s["repo_id"] for s in in_repo["sessions"]} == {"-experiments/worktrees"}
+        assert "Recent sessions" in await error_of(client, "session_detail", session_id="nope")
+
+
+async def test_worktree_subagents_roll_into_their_session(server):
+    async with Client(server) as client:
+        found = await call(client, "sessions", since="all", repo="-experiments/worktrees")
+        session = found["sessions"][0]
+        detail = await call(client, "session_detail", session_id=session["session_id"])
+    agents = {row["key"] for row in detail["by_agent"]}
+    assert "main" in agents and len(agents) > 1
+    assert session["subagent_responses"] > 0
+
+
+async def test_index_status(server, real_projects):
+    async with Client(server) as client:
+        status = await call(client, "index_status")
+    assert status["responses"] == 878 and status["files"] == 99
+    assert status["roots"] == [{"path": str(real_projects), "exists": True, "files": 99}]
+    assert status["first_response_utc"].startswith("2025-06-14")
+    assert status["bad_lines"] == 0 and status["unpriced_models"] == []
+    assert status["refresh"]["files_seen"] == 99
+
+
+async def test_every_answer_includes_the_turn_that_just_happened(server, real_projects):
+    async with Client(server) as client:
+        before = await call(client, "usage_summary", since="all")
+        write_lines(
+            real_projects / "projects" / "-new-project" / "s-new.jsonl",
+            assistant_line(message_id="msg_new", session_id="s-new", timestamp="2026-11-22T11:59:00.000Z"),
+        )
+        after = await call(client, "usage_summary", since="today", timezone="UTC")
+    assert before["totals"]["responses"] == 878
+    assert after["totals"]["responses"] == 1
+
+
+async def test_unpriced_models_are_listed_not_zeroed(server, real_projects):
+    write_lines(
+        real_projects / "projects" / "-proxy" / "p.jsonl",
+        assistant_line(message_id="m_proxy", model="glm-9-air", timestamp="2026-11-22T10:00:00.000Z"),
+    )
+    async with Client(server) as client:
+        summary = await call(client, "usage_summary", since="today", timezone="UTC")
+        status = await call(client, "index_status")
+    assert summary["unpriced_models"] == [{"model": "glm-9-air", "responses": 1, "total_tokens": 3354}]
+    assert summary["totals"]["cost_usd"] == 0 and summary["totals"]["responses"] == 1
+    assert "glm-9-air" in status["how_to_add_prices"] and "prices.toml" in status["how_to_add_prices"]
+
+
+async def test_prices_resource_and_weekly_prompt(server):
+    async with Client(server) as client:
+        resources = (await client.list_resources()).resources
+        assert [str(r.uri) for r in resources] == ["ccledger://prices"]
+        table = json.loads((await client.read_resource("ccledger://prices")).contents[0].text)
+        assert "claude-opus-4-6" in json.dumps(table)
+        prompt = await client.get_prompt("weekly_report", {"period": "last week"})
+        text = prompt.messages[0].content.text
+        assert "usage_summary" in text and "cost_by_repo" in text and "last week" in text
+
+
+# --- real processes ------------------------------------------------------------------------------
+
+
+def serve_env(real_projects, tmp_path) -> dict[str, str]:
+    return {**os.environ, "CLAUDE_CONFIG_DIR": str(real_projects), "CCLEDGER_DB": str(tmp_path / "served.db")}
+
+
+async def test_stdio_subprocess(real_projects, tmp_path):
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "ccledger", "serve"], env=serve_env(real_projects, tmp_path)
+    )
+    async with Client(params) as client:
+        summary = await call(client, "usage_summary", since="all", group_by="model")
+        assert summary["totals"]["responses"] == 878
+        assert "not in the ledger" in await error_of(client, "usage_summary", repo="nope")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_http(real_projects, tmp_path, *args: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ccledger", "serve", "--http", "--port", str(port), *args],
+        env=serve_env(real_projects, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the HTTP server did not start")
+
+
+def stop(proc: subprocess.Popen) -> str:
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=10)
+    return stderr.decode()
+
+
+async def test_streamable_http_on_loopback(real_projects, tmp_path):
+    proc, port = start_http(real_projects, tmp_path)
+    try:
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            summary = await call(client, "usage_summary", since="all")
+            assert summary["totals"]["responses"] == 878
+        evil = httpx2.post(
+            f"http://127.0.0.1:{port}/mcp",
+            headers={"Origin": "http://evil.example", "Content-Type": "application/json"},
+            content=b"{}",
+        )
+        assert evil.status_code == 403  # DNS-rebinding protection
+    finally:
+        stop(proc)
+
+
+async def test_streamable_http_off_loopback_needs_the_token(real_projects, tmp_path):
+    token = "s3cret-token-value"
+    proc, port = start_http(real_projects, tmp_path, "--host", "0.0.0.0", "--token", token)
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        anonymous = httpx2.post(url, headers={"Content-Type": "application/json"}, content=b"{}")
+        assert anonymous.status_code == 401
+        wrong = httpx2.post(url, headers={"Authorization": "Bearer nope"}, content=b"{}")
+        assert wrong.status_code == 401
+        browser = httpx2.post(
+            url, headers={"Authorization": f"Bearer {token}", "Origin": "http://evil.example"}, content=b"{}"
+        )
+        assert browser.status_code == 403
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as authed,
+            Client(streamable_http_client(url, http_client=authed)) as client,
+        ):
+            summary = await call(client, "usage_summary", since="all")
+            assert summary["totals"]["responses"] == 878
+    finally:
+        logs = stop(proc)
+    assert token not in logs
+
+
+def test_off_loopback_without_a_token_is_refused(real_projects, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "ccledger", "serve", "--http", "--host", "0.0.0.0", "--port", str(free_port())],
+        env={**serve_env(real_projects, tmp_path), "CCLEDGER_HTTP_TOKEN": ""},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "bearer token" in result.stderr
