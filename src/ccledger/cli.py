@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from sqlite_utils import Database
 
-from . import __version__, index, paths, pricing, queries, render
+from . import __version__, index, paths, pricing, queries, render, rollup
 from .config import ConfigError, load_config
 from .db import open_db
 from .models import IndexStats
@@ -271,6 +271,7 @@ def _ledger(prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = Fa
     try:
         _refresh(db, None, show_progress=not quiet)
         _ask(pricing.ensure_prices, db, prices_file=prices_file)
+        rollup.ensure_rollup(db)
         yield db, False
     finally:
         db.close()
@@ -297,6 +298,7 @@ def _demo_ledger(prices_file: Path | None = None) -> Iterator[Database]:
         try:
             index.refresh(db, [root])
             _ask(pricing.ensure_prices, db, prices_file=prices_file)
+            rollup.ensure_rollup(db)
             yield db
         finally:
             db.close()

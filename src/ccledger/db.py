@@ -198,6 +198,55 @@ def _m002_prices(db: Database) -> None:
         db.execute(statement)
 
 
+# A cache of response_costs summed per 15-minute bucket, so questions over months of a busy
+# ledger read thousands of rows instead of millions. 15 minutes because every timezone's offset
+# is a multiple of it: a local day, week or month is a whole number of buckets. Rebuilt per
+# bucket from rollup_dirty (filled by the indexer in the same transaction as its writes) and in
+# full when the price table's fingerprint changes; see rollup.py.
+ROLLUP_SQL = textwrap.dedent("""
+    CREATE TABLE usage_rollup (
+        bucket_utc TEXT NOT NULL,         -- start of the bucket, YYYY-MM-DDTHH:MM:00.000Z
+        source TEXT NOT NULL,             -- 'dev': Claude Code transcripts
+        session_id TEXT,
+        model TEXT NOT NULL,
+        canonical_model TEXT,
+        repo_id TEXT,
+        git_branch TEXT,
+        machine TEXT,
+        responses INTEGER NOT NULL,
+        subagent_responses INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_write_5m_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        total_tokens INTEGER NOT NULL,
+        web_search_requests INTEGER NOT NULL,
+        cost_nanousd INTEGER NOT NULL,    -- of the priced responses only
+        unpriced_responses INTEGER NOT NULL,
+        unpriced_tokens INTEGER NOT NULL,
+        first_utc TEXT NOT NULL,          -- the earliest and latest response in the group
+        last_utc TEXT NOT NULL
+    );
+    CREATE INDEX usage_rollup_bucket ON usage_rollup(bucket_utc);
+    CREATE INDEX usage_rollup_session ON usage_rollup(session_id);
+
+    CREATE TABLE rollup_dirty (bucket_utc TEXT PRIMARY KEY, end_utc TEXT NOT NULL);
+
+    CREATE TABLE rollup_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        fingerprint TEXT NOT NULL,        -- price_sync.fingerprint the rollup was built with
+        built_utc TEXT NOT NULL
+    );
+""").strip()
+
+
+@MIGRATIONS(name="m005_usage_rollup")
+def _m005_usage_rollup(db: Database) -> None:
+    for statement in _statements(ROLLUP_SQL):
+        db.execute(statement)
+
+
 def _statements(script: str) -> Iterator[str]:
     """Split a script into statements (executescript() would commit the open transaction)."""
     pending = ""

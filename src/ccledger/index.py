@@ -31,6 +31,7 @@ from . import paths
 from .db import write_transaction
 from .models import FileError, IndexStats
 from .repos import RepoIdentity, resolve_repo
+from .rollup import MARK_DIRTY_SQL, dirty_rows
 from .transcript import Response, parse_line
 
 __all__ = ["ProgressCallback", "refresh"]
@@ -49,7 +50,7 @@ from files
 """
 
 RIVALS_SQL = """
-select key, message_id, is_sidechain,
+select key, message_id, is_sidechain, timestamp_utc,
        input_tokens + output_tokens + cache_write_5m_tokens + cache_write_1h_tokens
            + cache_read_tokens as total_tokens,
        speed is not null as has_speed, from_progress
@@ -520,6 +521,7 @@ def _merge(
             best[record.key] = record
     ranks: dict[str, tuple[bool, int, bool, bool]] = {}
     sidechain: dict[str, bool] = {}
+    stored_at: dict[str, str] = {}  # key -> timestamp of the copy in the ledger
     by_message: dict[str, list[str]] = {}
     message_ids = sorted({r.message_id for r in best.values() if r.message_id})
     keyless = sorted(k for k, r in best.items() if not r.message_id)
@@ -530,11 +532,13 @@ def _merge(
             for row in db.query(sql, chunk):
                 ranks[row["key"]] = _rank(row)
                 sidechain[row["key"]] = bool(row["is_sidechain"])
+                stored_at[row["key"]] = row["timestamp_utc"]
                 if row["message_id"]:
                     by_message.setdefault(row["message_id"], []).append(row["key"])
 
     to_write: list[Response] = []
     to_delete: list[str] = []
+    touched: set[str] = set()  # timestamps whose rollup buckets must be rebuilt
     added = replaced = 0
     for record in best.values():
         rank = record.rank()
@@ -543,12 +547,16 @@ def _merge(
                 to_write.append(record)
                 replaced += 1
                 ranks[record.key] = rank
+                if record.key in stored_at:
+                    touched.add(stored_at[record.key])
             continue
         siblings = by_message.get(record.message_id, []) if record.message_id else []
         rival = next((k for k in siblings if sidechain[k] or record.is_sidechain), None)
         if rival is not None:
             if rank > ranks[rival]:
                 to_delete.append(rival)
+                if rival in stored_at:
+                    touched.add(stored_at[rival])
                 siblings.remove(rival)
                 del ranks[rival]
                 replaced += 1
@@ -568,6 +576,8 @@ def _merge(
         INSERT_RESPONSE_SQL,
         [_row(record, file_id, machine, repo_id(record.cwd)) for record in to_write],
     )
+    touched.update(record.timestamp_utc for record in to_write)
+    db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
     return added, replaced
 
 

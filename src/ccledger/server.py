@@ -23,7 +23,7 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 from sqlite_utils import Database
 
-from . import __version__, index, paths, pricing, queries
+from . import __version__, index, paths, pricing, queries, rollup
 from .config import Config, ConfigError, load_config
 from .db import open_db
 from .models import IndexStats, IndexStatus, RepoCosts, SessionDetail, SessionList, UsageSummary
@@ -80,6 +80,7 @@ class Ledger:
         with self.lock:
             self.last_refresh = index.refresh(self.db, self.roots)
             pricing.ensure_prices(self.db, prices_file=self.prices_file)
+            rollup.ensure_rollup(self.db)
             yield self.db
 
     def zone(self, timezone: str | None) -> ZoneInfo:

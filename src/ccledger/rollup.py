@@ -1,0 +1,120 @@
+"""The usage rollup: ``response_costs`` summed per 15-minute bucket, kept exact.
+
+A busy ledger holds millions of responses; summing them through the pricing join for every
+question would take seconds. ``usage_rollup`` holds the same sums per bucket and per session,
+model, repo, branch and machine, so a question over months reads thousands of rows. It is a
+cache, never the source of truth:
+
+- the indexer lists the buckets it touched in ``rollup_dirty`` (in the transaction that wrote
+  the responses), and :func:`ensure_rollup` rebuilds exactly those buckets from the view;
+- when the price table changes (its fingerprint in ``price_sync``), every bucket is rebuilt, so
+  a price fix still reprices all history.
+
+Queries read whole buckets from here and the unaligned edges of a window (under 15 minutes each)
+from ``response_costs`` itself; see ``queries.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlite_utils import Database
+
+from .db import write_transaction
+
+__all__ = ["BUCKET_MINUTES", "MARK_DIRTY_SQL", "bucket_bounds", "dirty_rows", "ensure_rollup"]
+
+BUCKET_MINUTES = 15
+
+# The bucket of a ledger timestamp (YYYY-MM-DDTHH:MM:SS.mmmZ), as text that sorts like one.
+BUCKET_EXPR = (
+    "substr(timestamp_utc, 1, 14) || printf('%02d', cast(substr(timestamp_utc, 15, 2) as integer) / 15 * 15)"
+    " || ':00.000Z'"
+)
+
+ROLLUP_COLUMNS = """
+    bucket_utc, source, session_id, model, canonical_model, repo_id, git_branch, machine, responses,
+    subagent_responses, input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+    cache_read_tokens, total_tokens, web_search_requests, cost_nanousd, unpriced_responses, unpriced_tokens,
+    first_utc, last_utc
+"""
+
+AGGREGATE_SQL = """
+select {bucket} as bucket_utc, 'dev', session_id, model, canonical_model, repo_id, git_branch, machine,
+       count(*), sum(is_sidechain), sum(input_tokens), sum(output_tokens), sum(cache_write_5m_tokens),
+       sum(cache_write_1h_tokens), sum(cache_read_tokens), sum(total_tokens), sum(web_search_requests),
+       coalesce(sum(cost_nanousd), 0), sum(cost_nanousd is null),
+       sum(case when cost_nanousd is null then total_tokens else 0 end),
+       min(timestamp_utc), max(timestamp_utc)
+from {source}
+group by 1, session_id, model, canonical_model, repo_id, git_branch, machine
+"""
+
+DIRTY_ROWS_SQL = """
+(select r.* from rollup_dirty as d
+ join response_costs as r on r.timestamp_utc >= d.bucket_utc and r.timestamp_utc < d.end_utc)
+"""
+
+DELETE_DIRTY_SQL = """
+delete from usage_rollup where source = 'dev' and bucket_utc in (select bucket_utc from rollup_dirty)
+"""
+DELETE_ALL_SQL = "delete from usage_rollup where source = 'dev'"
+CLEAR_DIRTY_SQL = "delete from rollup_dirty"
+ANY_DIRTY_SQL = "select exists (select 1 from rollup_dirty)"
+PRICES_FINGERPRINT_SQL = "select fingerprint from price_sync where id = 1"
+ROLLUP_FINGERPRINT_SQL = "select fingerprint from rollup_state where id = 1"
+SAVE_STATE_SQL = """
+insert into rollup_state (id, fingerprint, built_utc) values (1, :fingerprint, :now)
+on conflict(id) do update set fingerprint = excluded.fingerprint, built_utc = excluded.built_utc
+"""
+
+MARK_DIRTY_SQL = "insert or ignore into rollup_dirty (bucket_utc, end_utc) values (?, ?)"
+
+
+def bucket_bounds(timestamp_utc: str) -> tuple[str, str]:
+    """The start and end of the 15-minute bucket holding a ledger timestamp."""
+    minute = int(timestamp_utc[14:16]) // BUCKET_MINUTES * BUCKET_MINUTES
+    start = f"{timestamp_utc[:14]}{minute:02d}:00.000Z"
+    end = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=BUCKET_MINUTES)
+    return start, end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00.000Z")
+
+
+def dirty_rows(timestamps: set[str]) -> list[tuple[str, str]]:
+    """``rollup_dirty`` rows for the buckets holding these timestamps (for the indexer)."""
+    return sorted({bucket_bounds(timestamp) for timestamp in timestamps})
+
+
+def ensure_rollup(db: Database) -> bool:
+    """Bring the rollup in line with the responses and the current prices; True if it changed.
+
+    Cheap when nothing changed: two single-row reads. Call it after ``pricing.ensure_prices``.
+    """
+    prices = db.execute(PRICES_FINGERPRINT_SQL).fetchone()
+    built = db.execute(ROLLUP_FINGERPRINT_SQL).fetchone()
+    current = prices[0] if prices else ""
+    full = built is None or built[0] != current
+    if not full and not db.execute(ANY_DIRTY_SQL).fetchone()[0]:
+        return False
+    with write_transaction(db):
+        # Re-read under the lock: another process may have done the work meanwhile.
+        built = db.execute(ROLLUP_FINGERPRINT_SQL).fetchone()
+        full = built is None or built[0] != current
+        if full:
+            db.execute(DELETE_ALL_SQL)
+            db.execute(
+                f"insert into usage_rollup ({ROLLUP_COLUMNS}) "
+                + AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source="response_costs")
+            )
+            db.execute(SAVE_STATE_SQL, {"fingerprint": current, "now": _now()})
+        elif db.execute(ANY_DIRTY_SQL).fetchone()[0]:
+            db.execute(DELETE_DIRTY_SQL)
+            db.execute(
+                f"insert into usage_rollup ({ROLLUP_COLUMNS}) "
+                + AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=DIRTY_ROWS_SQL)
+            )
+        db.execute(CLEAR_DIRTY_SQL)
+    return True
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -1,0 +1,99 @@
+"""The rollup is a cache: after any change it must equal a fresh aggregation of the view."""
+
+from conftest import assistant_line, write_lines
+
+from ccledger import index, pricing
+from ccledger.rollup import bucket_bounds, ensure_rollup
+
+GRAIN = "bucket_utc, session_id, model, canonical_model, repo_id, git_branch, machine"
+SUMS = """count(*), sum(is_sidechain), sum(input_tokens), sum(output_tokens), sum(cache_write_5m_tokens),
+       sum(cache_write_1h_tokens), sum(cache_read_tokens), sum(total_tokens), sum(web_search_requests),
+       coalesce(sum(cost_nanousd), 0), sum(cost_nanousd is null),
+       sum(case when cost_nanousd is null then total_tokens else 0 end), min(timestamp_utc), max(timestamp_utc)"""
+EXPECTED_SQL = f"""
+select * from (
+    select substr(timestamp_utc, 1, 14)
+           || printf('%02d', cast(substr(timestamp_utc, 15, 2) as integer) / 15 * 15) || ':00.000Z' as bucket_utc,
+           session_id, model, canonical_model, repo_id, git_branch, machine, {SUMS}
+    from response_costs group by {GRAIN}
+) order by 1, 2, 3, 4, 5, 6, 7
+"""
+ACTUAL_SQL = f"""
+select {GRAIN}, responses, subagent_responses, input_tokens, output_tokens, cache_write_5m_tokens,
+       cache_write_1h_tokens, cache_read_tokens, total_tokens, web_search_requests, cost_nanousd,
+       unpriced_responses, unpriced_tokens, first_utc, last_utc
+from usage_rollup order by 1, 2, 3, 4, 5, 6, 7
+"""
+
+
+def refresh_all(db, roots, prices_file=None):
+    index.refresh(db, roots)
+    pricing.ensure_prices(db, prices_file=prices_file)
+    ensure_rollup(db)
+
+
+def assert_exact(db):
+    assert db.execute(ACTUAL_SQL).fetchall() == db.execute(EXPECTED_SQL).fetchall()
+    assert db.execute("select count(*) from rollup_dirty").fetchone() == (0,)
+
+
+def test_bucket_bounds():
+    assert bucket_bounds("2026-11-20T09:44:59.999Z") == ("2026-11-20T09:30:00.000Z", "2026-11-20T09:45:00.000Z")
+    assert bucket_bounds("2026-12-31T23:45:00.000Z") == ("2026-12-31T23:45:00.000Z", "2027-01-01T00:00:00.000Z")
+
+
+def test_the_rollup_equals_the_view_on_the_real_corpus(db, real_projects):
+    refresh_all(db, [real_projects])
+    assert_exact(db)
+    rows, responses = db.execute("select count(*), sum(responses) from usage_rollup").fetchone()
+    assert responses == 878 and rows < 878
+    assert not ensure_rollup(db)  # nothing changed: nothing to do
+
+
+def test_incremental_changes_rebuild_their_buckets(db, claude_dir):
+    path = claude_dir / "projects" / "p" / "s.jsonl"
+    write_lines(path, assistant_line(message_id="m1", timestamp="2026-11-20T09:05:00.000Z", output_tokens=5))
+    refresh_all(db, [claude_dir])
+    assert_exact(db)
+    with path.open("a") as handle:
+        # the same response again, complete, logged in another bucket; a new one; a sidechain replay
+        handle.write(assistant_line(message_id="m1", timestamp="2026-11-20T09:20:00.000Z", output_tokens=900) + "\n")
+        handle.write(assistant_line(message_id="m2", request_id="r2", timestamp="2026-11-20T11:00:00.000Z") + "\n")
+    replay = claude_dir / "projects" / "p" / "s" / "subagents" / "agent-x.jsonl"
+    write_lines(
+        replay, assistant_line(message_id="m3", request_id="rx", sidechain=True, timestamp="2026-11-20T12:00:00.000Z")
+    )
+    refresh_all(db, [claude_dir])
+    assert_exact(db)
+    with path.open("a") as handle:  # the parent's copy of m3 replaces the replay, in another bucket
+        handle.write(assistant_line(message_id="m3", request_id="r3", timestamp="2026-11-20T13:00:00.000Z") + "\n")
+    refresh_all(db, [claude_dir])
+    assert_exact(db)
+    assert db.execute("select count(*) from usage_rollup where bucket_utc = '2026-11-20T12:00:00.000Z'").fetchone() == (
+        0,
+    )
+
+
+def test_a_price_change_rebuilds_everything(db, real_projects, tmp_path):
+    refresh_all(db, [real_projects])
+    before = db.execute("select sum(cost_nanousd) from usage_rollup").fetchone()[0]
+    override = tmp_path / "negotiated.toml"
+    override.write_text(
+        '[models.claude-sonnet-4-5]\naliases = ["claude-sonnet-4-5-20250929"]\n'
+        "[[models.claude-sonnet-4-5.periods]]\nfrom = 2025-01-01\ninput_mtok = 30\noutput_mtok = 150\n"
+    )
+    refresh_all(db, [real_projects], prices_file=override)
+    assert_exact(db)
+    assert db.execute("select sum(cost_nanousd) from usage_rollup").fetchone()[0] > before
+    refresh_all(db, [real_projects])
+    assert db.execute("select sum(cost_nanousd) from usage_rollup").fetchone()[0] == before
+
+
+def test_unpriced_models_are_counted_apart(db, claude_dir):
+    write_lines(claude_dir / "projects" / "p" / "s.jsonl", assistant_line(model="glm-9-air"))
+    refresh_all(db, [claude_dir])
+    assert db.execute("select cost_nanousd, unpriced_responses, unpriced_tokens from usage_rollup").fetchone() == (
+        0,
+        1,
+        3354,
+    )
