@@ -464,3 +464,17 @@ def test_a_killed_run_is_completed_exactly_by_the_next(claude_dir, tmp_path):
     assert totals(ledger) == REAL_PROJECTS_TOTALS
     assert ledger.execute("select sum(lines) from files").fetchone() == (12 * 3031,)
     ledger.close()
+
+
+def test_a_repaired_last_line_is_counted_once(db, claude_dir):
+    path = session_file(claude_dir)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(assistant_line(message_id="latin1").encode().replace(b"secret", b"caf\xe9"))  # no newline yet
+    assert index.refresh(db, [claude_dir]).problems == {}
+    assert totals(db)["responses"] == 1
+    with path.open("ab") as handle:
+        handle.write(b"\n")
+    assert index.refresh(db, [claude_dir]).problems == {"non_utf8_repaired": 1}
+    index.refresh(db, [claude_dir])
+    assert db.execute("select kind, count from file_problems").fetchall() == [("non_utf8_repaired", 1)]
+    assert totals(db)["responses"] == 1

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
@@ -32,7 +32,7 @@ from .db import write_transaction
 from .models import FileError, IndexStats
 from .repos import RepoIdentity, resolve_repo
 from .rollup import MARK_DIRTY_SQL, dirty_rows
-from .transcript import Response, parse_line
+from .transcript import USAGE_MARKER, Parsed, Response, might_hold_usage, parse_line
 
 __all__ = ["ProgressCallback", "refresh"]
 
@@ -40,6 +40,12 @@ ProgressCallback = Callable[[int, int], None]
 """Called with (bytes done, bytes planned) as files are read."""
 
 _CHUNK_BYTES = 4 << 20
+# A batch of files is written in one transaction, committed when this much was read, this many
+# files were done or this long has passed: short enough that a tool call refreshing the ledger
+# from another process never waits long for the write lock.
+_BATCH_BYTES = 64 << 20
+_BATCH_FILES = 500
+_BATCH_SECONDS = 1.0
 _HEAD_BYTES = 4096
 _SQL_VARIABLES = 500  # ids per IN (...) lookup, well under SQLite's variable limit
 
@@ -58,18 +64,14 @@ from responses
 where {column} in ({placeholders})
 """
 
+# Positional parameters in the order of _row(): named ones cost twice as much per row.
 INSERT_RESPONSE_SQL = """
 insert or replace into responses (
     key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model,
     input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
     web_search_requests, speed, service_tier, inference_geo, cwd, git_branch, repo_id, machine,
     cc_version, from_progress, file_id
-) values (
-    :key, :message_id, :request_id, :timestamp_utc, :session_id, :agent_id, :is_sidechain, :model,
-    :input_tokens, :output_tokens, :cache_write_5m_tokens, :cache_write_1h_tokens, :cache_read_tokens,
-    :web_search_requests, :speed, :service_tier, :inference_geo, :cwd, :git_branch, :repo_id, :machine,
-    :cc_version, :from_progress, :file_id
-)
+) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 INSERT_FILE_SQL = """
@@ -110,9 +112,11 @@ values (:started_utc, :finished_utc, :files_seen, :files_read, :new_responses,
 """
 
 
-@dataclass(slots=True)
-class _Known:
+class _Known(NamedTuple):
+    """A file as the ledger last recorded it (the columns of KNOWN_FILES_SQL, in order)."""
+
     id: int
+    path: str
     device: int | None
     inode: int | None
     size: int
@@ -120,8 +124,12 @@ class _Known:
     head_sha1: str | None
     head_len: int
     read_offset: int
-    missing: bool
+    missing_since_utc: str | None
     error: str | None
+
+    @property
+    def missing(self) -> bool:
+        return self.missing_since_utc is not None
 
 
 @dataclass(slots=True)
@@ -156,7 +164,7 @@ def refresh(
     started_utc = _now()
     roots = list(roots) if roots is not None else paths.claude_roots()
     machine = paths.machine_name()
-    known = {row["path"]: _known(row) for row in db.query(KNOWN_FILES_SQL)}
+    known = {row[1]: _Known._make(row) for row in db.conn.execute(KNOWN_FILES_SQL)}
     errors: list[FileError] = []
     found = list(_scan(roots, errors))
     seen_paths = {item.path for item in found}
@@ -180,20 +188,27 @@ def refresh(
     repos = _RepoCache(db)
     total_bytes = sum(max(item.stat.st_size - start, 0) for item, _, start in plans)
     done_bytes = 0
+    batch: list[_Outcome] = []
+    batch_bytes = 0
+    batch_started = time.monotonic()
     for item, previous, start in plans:
-        outcome = _index_file(db, item, previous, start, repos, machine, errors)
-        if outcome is not None:
-            read, new, updated = outcome
-            stats.files_read += 1
-            stats.bytes_read += read.bytes_read
-            stats.lines_read += read.lines
-            stats.new_responses += new
-            stats.updated_responses += updated
-            stats.synthetic_skipped += read.synthetic
-            problems.update(read.problems)
+        outcome = _read_file(item, previous, start, repos)
+        if outcome.error is not None:
+            errors.append(FileError(path=item.path, error=outcome.error))
+        batch.append(outcome)
+        batch_bytes += outcome.read.bytes_read if outcome.read else 0
+        if (
+            batch_bytes >= _BATCH_BYTES
+            or len(batch) >= _BATCH_FILES
+            or time.monotonic() - batch_started >= _BATCH_SECONDS
+        ):
+            _write_batch(db, batch, repos, machine, stats, problems)
+            batch, batch_bytes, batch_started = [], 0, time.monotonic()
         done_bytes += max(item.stat.st_size - start, 0)
         if progress is not None:
             progress(done_bytes, total_bytes)
+    if batch:
+        _write_batch(db, batch, repos, machine, stats, problems)
 
     stats.files_missing = _mark_missing(db, known, seen_paths, roots)
     stats.problems = dict(problems)
@@ -220,21 +235,6 @@ def refresh(
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _known(row: dict[str, Any]) -> _Known:
-    return _Known(
-        id=row["id"],
-        device=row["device"],
-        inode=row["inode"],
-        size=row["size"],
-        mtime_ns=row["mtime_ns"],
-        head_sha1=row["head_sha1"],
-        head_len=row["head_len"],
-        read_offset=row["read_offset"],
-        missing=row["missing_since_utc"] is not None,
-        error=row["error"],
-    )
 
 
 def _scan(roots: Iterable[Path], errors: list[FileError]) -> Iterator[_Found]:
@@ -288,76 +288,124 @@ def _plan(item: _Found, previous: _Known | None) -> int | None:
     return previous.read_offset  # confirmed against the head hash once the file is open
 
 
-def _index_file(
-    db: Database,
-    item: _Found,
-    previous: _Known | None,
-    start: int,
-    repos: _RepoCache,
-    machine: str,
-    errors: list[FileError],
-) -> tuple[_Read, int, int] | None:
+@dataclass(slots=True)
+class _Outcome:
+    """What reading one planned file produced, waiting to be written with its batch."""
+
+    item: _Found
+    previous: _Known | None
+    start: int  # where reading began: 0 after a rewrite in place was noticed
+    read: _Read | None = None
+    head: bytes = b""
+    error: str | None = None
+    identities: dict[str, RepoIdentity] = field(default_factory=dict)
+
+
+def _read_file(item: _Found, previous: _Known | None, start: int, repos: _RepoCache) -> _Outcome:
+    """Parse a planned file's new lines. Touches the filesystem only: no lock is held."""
+    outcome = _Outcome(item=item, previous=previous, start=start)
     if not _is_regular(item.stat):
-        _record_error(db, item, "not a regular file", previous, errors)
-        return None
+        outcome.error = "not a regular file"
+        return outcome
     try:
         with open(item.path, "rb") as handle:
-            head = handle.read(_HEAD_BYTES)
-            if start and previous is not None and previous.head_sha1 != _sha1(head[: previous.head_len]):
-                start = 0  # same inode, different start: the file was rewritten in place
-            handle.seek(start)
-            read = _read_lines(handle, start)
+            outcome.head = handle.read(_HEAD_BYTES)
+            if start and previous is not None and previous.head_sha1 != _sha1(outcome.head[: previous.head_len]):
+                outcome.start = 0  # same inode, different start: the file was rewritten in place
+            handle.seek(outcome.start)
+            outcome.read = _read_lines(handle, outcome.start)
     except OSError as exc:
-        _record_error(db, item, _describe(exc), previous, errors)
-        return None
-    identities = repos.resolve_all({r.cwd for r in read.responses if r.cwd})
-    reset = start == 0
+        outcome.error = _describe(exc)
+        return outcome
+    outcome.identities = repos.resolve_all({r.cwd for r in outcome.read.responses if r.cwd})
+    return outcome
+
+
+def _write_batch(
+    db: Database,
+    batch: list[_Outcome],
+    repos: _RepoCache,
+    machine: str,
+    stats: IndexStats,
+    problems: Counter[str],
+) -> None:
+    """Write a batch of files in one transaction, each under its own savepoint.
+
+    One commit per file was the main cost of a cold index. A savepoint keeps the per-file
+    guarantee: when another indexer recorded a file first, only that file is rolled back.
+    """
+    written: list[tuple[_Outcome, int, int]] = []
     with write_transaction(db):
-        if previous is None:
-            cursor = db.execute(INSERT_FILE_SQL, {"path": item.path, "root": item.root, "now": _now()})
-            if cursor.rowcount == 0:
-                db.conn.rollback()  # another indexer recorded this file first
-                return None
-            file_id = cursor.lastrowid
-            planned_offset, planned_inode = 0, None
-        else:
-            file_id = previous.id
-            planned_offset, planned_inode = previous.read_offset, previous.inode
-        cursor = db.execute(
-            UPDATE_FILE_SQL,
-            {
-                "id": file_id,
-                "planned_offset": planned_offset,
-                "planned_inode": planned_inode,
-                "root": item.root,
-                "device": item.stat.st_dev,
-                "inode": item.stat.st_ino,
-                "size": item.stat.st_size,
-                "mtime_ns": item.stat.st_mtime_ns,
-                "head_sha1": _sha1(head),
-                "head_len": len(head),
-                "read_offset": read.end_offset,
-                "reset": reset,
-                "lines": read.lines,
-                "usage_lines": read.usage_lines,
-                "bad_lines": read.problems.total(),
-                "now": _now(),
-            },
-        )
+        for outcome in batch:
+            if outcome.error is not None:
+                _record_error(db, outcome)
+                continue
+            db.execute("SAVEPOINT ccledger_file")
+            result = _write_file(db, outcome, machine, repos)
+            if result is None:
+                db.execute("ROLLBACK TO ccledger_file")
+            db.execute("RELEASE ccledger_file")
+            if result is not None:
+                written.append((outcome, *result))
+    for outcome, new, updated in written:
+        read = outcome.read
+        assert read is not None
+        repos.remember(outcome.identities)
+        stats.files_read += 1
+        stats.bytes_read += read.bytes_read
+        stats.lines_read += read.lines
+        stats.new_responses += new
+        stats.updated_responses += updated
+        stats.synthetic_skipped += read.synthetic
+        problems.update(read.problems)
+
+
+def _write_file(db: Database, outcome: _Outcome, machine: str, repos: _RepoCache) -> tuple[int, int] | None:
+    """Record one file and merge its responses; None when another indexer got there first."""
+    item, previous, read = outcome.item, outcome.previous, outcome.read
+    assert read is not None
+    reset = outcome.start == 0
+    if previous is None:
+        cursor = db.execute(INSERT_FILE_SQL, {"path": item.path, "root": item.root, "now": _now()})
         if cursor.rowcount == 0:
-            db.conn.rollback()  # another indexer read this file meanwhile; its result stands
-            return None
-        repos.save(identities)
-        if reset:
-            db.execute("delete from file_problems where file_id = ?", [file_id])
-        for kind, count in read.problems.items():
-            db.execute(
-                UPSERT_PROBLEM_SQL,
-                {"file_id": file_id, "kind": kind, "count": count, "last_offset": read.problem_offsets[kind]},
-            )
-        new, updated = _merge(db, read.responses, file_id, machine, repos.lookup(identities))
-    repos.remember(identities)
-    return read, new, updated
+            return None  # another indexer recorded this file first
+        file_id = cursor.lastrowid
+        planned_offset, planned_inode = 0, None
+    else:
+        file_id = previous.id
+        planned_offset, planned_inode = previous.read_offset, previous.inode
+    cursor = db.execute(
+        UPDATE_FILE_SQL,
+        {
+            "id": file_id,
+            "planned_offset": planned_offset,
+            "planned_inode": planned_inode,
+            "root": item.root,
+            "device": item.stat.st_dev,
+            "inode": item.stat.st_ino,
+            "size": item.stat.st_size,
+            "mtime_ns": item.stat.st_mtime_ns,
+            "head_sha1": _sha1(outcome.head),
+            "head_len": len(outcome.head),
+            "read_offset": read.end_offset,
+            "reset": reset,
+            "lines": read.lines,
+            "usage_lines": read.usage_lines,
+            "bad_lines": read.problems.total(),
+            "now": _now(),
+        },
+    )
+    if cursor.rowcount == 0:
+        return None  # another indexer read this file meanwhile; its result stands
+    repos.save(outcome.identities)
+    if reset:
+        db.execute("delete from file_problems where file_id = ?", [file_id])
+    for kind, count in read.problems.items():
+        db.execute(
+            UPSERT_PROBLEM_SQL,
+            {"file_id": file_id, "kind": kind, "count": count, "last_offset": read.problem_offsets[kind]},
+        )
+    return _merge(db, read.responses, file_id, machine, repos.lookup(outcome.identities))
 
 
 def _is_regular(st: os.stat_result) -> bool:
@@ -371,7 +419,7 @@ def _read_lines(handle: Any, start: int) -> _Read:
     in one), but the offset stays before it, so it is read again once it is complete.
     """
     read = _Read(end_offset=start)
-    offset = start
+    offset = start  # of the first byte of the next block
     carry: list[bytes] = []
     while True:
         chunk = handle.read(_CHUNK_BYTES)
@@ -384,38 +432,56 @@ def _read_lines(handle: Any, start: int) -> _Read:
             continue
         block = b"".join([*carry, chunk[:cut]]) if carry else chunk[:cut]
         carry = [chunk[cut + 1 :]] if cut + 1 < len(chunk) else []
-        for line in block.split(b"\n"):
-            _parse_into(read, line, offset, complete=True)
-            offset += len(line) + 1
+        read.lines += block.count(b"\n") + 1
+        _parse_usage_lines(read, block, offset)
+        offset += len(block) + 1
         read.end_offset = offset
     tail = b"".join(carry)
-    if tail.strip():
-        _parse_into(read, tail, offset, complete=False)
+    if tail.strip() and might_hold_usage(tail):
+        parsed = parse_line(tail)
+        # Used now but read again once complete, so its problems are counted then, not twice.
+        # Without a response it is still being written, most likely: not a problem yet.
+        if parsed.response is not None:
+            read.responses.append(parsed.response)
     return read
 
 
-def _parse_into(read: _Read, line: bytes, offset: int, *, complete: bool) -> None:
-    parsed = parse_line(line)
-    if complete:
-        read.lines += 1
-    elif parsed.response is None:
-        return  # still being written, most likely: not a problem yet
-    if parsed.problem is not None and complete:
+def _parse_usage_lines(read: _Read, block: bytes, base: int) -> None:
+    """Parse the lines of ``block`` (complete lines, without the last newline) that may hold usage.
+
+    Finding the usage marker and cutting out its line, instead of splitting the block into
+    lines, leaves the bytes of every other line (most of a transcript) untouched.
+    """
+    find, rfind = block.find, block.rfind
+    at = find(USAGE_MARKER)
+    while at >= 0:
+        begin = rfind(b"\n", 0, at) + 1
+        end = find(b"\n", at)
+        if end < 0:
+            end = len(block)
+        parsed = parse_line(block[begin:end])
+        _record(read, parsed, base + begin)
+        if parsed.response is not None:
+            read.usage_lines += 1
+        at = find(USAGE_MARKER, end)
+
+
+def _record(read: _Read, parsed: Parsed, offset: int) -> None:
+    if parsed.problem is not None:
         read.problems[parsed.problem] += 1
         read.problem_offsets[parsed.problem] = offset
     if parsed.synthetic:
         read.synthetic += 1
     if parsed.response is not None:
-        read.usage_lines += complete
         read.responses.append(parsed.response)
 
 
-def _record_error(db: Database, item: _Found, error: str, previous: _Known | None, errors: list[FileError]) -> None:
-    errors.append(FileError(path=item.path, error=error))
-    if previous is not None and previous.error == error:
+def _record_error(db: Database, outcome: _Outcome) -> None:
+    """Remember why a file could not be read (inside the batch's transaction)."""
+    if outcome.previous is not None and outcome.previous.error == outcome.error:
         return
-    with write_transaction(db):
-        db.execute(RECORD_ERROR_SQL, {"path": item.path, "root": item.root, "now": _now(), "error": error})
+    item = outcome.item
+    db.execute(RECORD_ERROR_SQL, {"path": item.path, "root": item.root, "now": _now(), "error": outcome.error})
 
 
 def _describe(exc: OSError) -> str:
@@ -449,6 +515,7 @@ class _RepoCache:
         self._db = db
         self._ids: dict[str, str] = {}
         self._roots: dict[str, str] = {}
+        self._pending: dict[str, RepoIdentity] = {}  # resolved, not yet committed
         for row in db.query("select cwd, repo_id, root, how from repos"):
             self._remember(row["cwd"], row["repo_id"], row["root"], row["how"])
 
@@ -458,13 +525,14 @@ class _RepoCache:
             self._roots.setdefault(root, repo_id)
 
     def resolve_all(self, cwds: set[str]) -> dict[str, RepoIdentity]:
-        """Identities for the cwds not seen before; existing directories go first, so their
-        roots are known when a vanished sibling is resolved."""
+        """Identities for the cwds not yet in the ledger; existing directories go first, so their
+        roots are known when a vanished sibling is resolved. A cwd resolved earlier in the same
+        batch is not resolved again."""
         resolved: dict[str, RepoIdentity] = {}
         roots = dict(self._roots)
         for cwd in sorted(cwds - self._ids.keys(), key=lambda c: not os.path.isdir(c)):
-            identity = resolve_repo(cwd, roots)
-            resolved[cwd] = identity
+            identity = self._pending.get(cwd) or resolve_repo(cwd, roots)
+            resolved[cwd] = self._pending[cwd] = identity
             if identity.root and identity.how in ("remote", "git-root"):
                 roots.setdefault(identity.root, identity.repo_id)
         return resolved
@@ -482,6 +550,7 @@ class _RepoCache:
         """Keep identities in memory once the transaction that saved them has committed."""
         for cwd, identity in identities.items():
             self._remember(cwd, identity.repo_id, identity.root, identity.how)
+            self._pending.pop(cwd, None)
 
     def lookup(self, pending: dict[str, RepoIdentity]) -> Callable[[str | None], str | None]:
         """A cwd -> repo id function over the cache plus identities not yet remembered."""
@@ -581,30 +650,11 @@ def _merge(
     return added, replaced
 
 
-def _row(record: Response, file_id: int, machine: str, repo_id: str | None) -> dict[str, Any]:
-    return {
-        "key": record.key,
-        "message_id": record.message_id,
-        "request_id": record.request_id,
-        "timestamp_utc": record.timestamp_utc,
-        "session_id": record.session_id,
-        "agent_id": record.agent_id,
-        "is_sidechain": record.is_sidechain,
-        "model": record.model,
-        "input_tokens": record.input_tokens,
-        "output_tokens": record.output_tokens,
-        "cache_write_5m_tokens": record.cache_write_5m_tokens,
-        "cache_write_1h_tokens": record.cache_write_1h_tokens,
-        "cache_read_tokens": record.cache_read_tokens,
-        "web_search_requests": record.web_search_requests,
-        "speed": record.speed,
-        "service_tier": record.service_tier,
-        "inference_geo": record.inference_geo,
-        "cwd": record.cwd,
-        "git_branch": record.git_branch,
-        "repo_id": repo_id,
-        "machine": machine,
-        "cc_version": record.cc_version,
-        "from_progress": record.from_progress,
-        "file_id": file_id,
-    }
+def _row(record: Response, file_id: int, machine: str, repo_id: str | None) -> tuple[Any, ...]:
+    return (
+        record.key, record.message_id, record.request_id, record.timestamp_utc, record.session_id,
+        record.agent_id, record.is_sidechain, record.model, record.input_tokens, record.output_tokens,
+        record.cache_write_5m_tokens, record.cache_write_1h_tokens, record.cache_read_tokens,
+        record.web_search_requests, record.speed, record.service_tier, record.inference_geo, record.cwd,
+        record.git_branch, repo_id, machine, record.cc_version, record.from_progress, file_id,
+    )  # fmt: skip
