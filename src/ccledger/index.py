@@ -132,8 +132,9 @@ class _Known(NamedTuple):
         return self.missing_since_utc is not None
 
 
-@dataclass(slots=True)
-class _Found:
+class _Found(NamedTuple):
+    """A transcript file on disk, as a scan found it."""
+
     path: str
     root: str
     stat: os.stat_result
@@ -164,17 +165,19 @@ def refresh(
     started_utc = _now()
     roots = list(roots) if roots is not None else paths.claude_roots()
     machine = paths.machine_name()
-    known = {row[1]: _Known._make(row) for row in db.conn.execute(KNOWN_FILES_SQL)}
+    # Plain rows: a no-change refresh compares thousands of files and builds nothing.
+    known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
     errors: list[FileError] = []
     found = list(_scan(roots, errors))
     seen_paths = {item.path for item in found}
 
     plans: list[tuple[_Found, _Known | None, int]] = []
     for item in found:
-        previous = known.get(item.path)
-        start = _plan(item, previous)
-        if start is not None:
-            plans.append((item, previous, start))
+        row = known.get(item.path)
+        if row is not None and _unchanged(row, item.stat):
+            continue
+        previous = _Known._make(row) if row is not None else None
+        plans.append((item, previous, _plan(item, previous)))
 
     stats = IndexStats(
         roots=[str(root) for root in roots],
@@ -240,8 +243,8 @@ def _now() -> str:
 def _scan(roots: Iterable[Path], errors: list[FileError]) -> Iterator[_Found]:
     """Every ``*.jsonl`` below each root's ``projects`` folder, recursively."""
     for root in roots:
-        top = paths.projects_dir(root)
-        stack = [str(top)]
+        root_text = str(root)
+        stack = [str(paths.projects_dir(root))]
         while stack:
             directory = stack.pop()
             try:
@@ -253,35 +256,34 @@ def _scan(roots: Iterable[Path], errors: list[FileError]) -> Iterator[_Found]:
                 continue
             for entry in entries:
                 try:
-                    # Directory symlinks are not followed: a loop would never end.
-                    is_dir = entry.is_dir(follow_symlinks=False)
                     if entry.name.endswith(".jsonl"):
-                        st = entry.stat()
-                        yield _Found(path=entry.path, root=str(root), stat=st)
-                    elif is_dir:
+                        yield _Found(entry.path, root_text, entry.stat())
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)  # a folder named x.jsonl may still hold transcripts
+                    elif entry.is_dir(follow_symlinks=False):  # links to folders are not followed: loops
                         stack.append(entry.path)
                 except OSError as exc:
                     errors.append(FileError(path=entry.path, error=_describe(exc)))
-                    continue
-                if is_dir and entry.name.endswith(".jsonl"):
-                    stack.append(entry.path)  # a folder named x.jsonl may still hold transcripts
 
 
-def _plan(item: _Found, previous: _Known | None) -> int | None:
-    """The offset to read ``item`` from, or None when nothing changed."""
+def _unchanged(row: tuple[Any, ...], st: os.stat_result) -> bool:
+    """Whether a known file (a KNOWN_FILES_SQL row) is exactly as it was last read."""
+    _, _, device, inode, size, mtime_ns, _, _, _, missing_since, error = row
+    return (
+        error is None
+        and missing_since is None
+        and device == st.st_dev
+        and inode == st.st_ino
+        and size == st.st_size
+        and mtime_ns == st.st_mtime_ns
+    )
+
+
+def _plan(item: _Found, previous: _Known | None) -> int:
+    """The offset to read a changed or new file from."""
     st = item.stat
     if previous is None:
         return 0
-    unchanged = (
-        previous.error is None
-        and not previous.missing
-        and previous.device == st.st_dev
-        and previous.inode == st.st_ino
-        and previous.size == st.st_size
-        and previous.mtime_ns == st.st_mtime_ns
-    )
-    if unchanged:
-        return None
     same_file = previous.device == st.st_dev and previous.inode == st.st_ino
     if not same_file or st.st_size < previous.read_offset:
         return 0
@@ -492,13 +494,13 @@ def _sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
-def _mark_missing(db: Database, known: dict[str, _Known], seen: set[str], roots: list[Path]) -> int:
+def _mark_missing(db: Database, known: dict[str, tuple[Any, ...]], seen: set[str], roots: list[Path]) -> int:
     """Note files that were under a scanned root and are gone. Their responses stay."""
     live_roots = [str(paths.projects_dir(root)) + os.sep for root in roots if paths.projects_dir(root).is_dir()]
     gone = [
-        entry.id
-        for path, entry in known.items()
-        if path not in seen and not entry.missing and any(path.startswith(root) for root in live_roots)
+        row[0]
+        for path, row in known.items()
+        if path not in seen and row[9] is None and any(path.startswith(root) for root in live_roots)
     ]
     if gone:
         now = _now()
