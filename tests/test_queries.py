@@ -1,0 +1,79 @@
+"""Answers read whole buckets from the rollup and window edges from the raw view: they must equal
+a plain aggregation of response_costs for any window."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ccledger import index, pricing, queries
+from ccledger.periods import local_time_sql, resolve_period
+from ccledger.rollup import ensure_rollup
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger(db, real_projects):
+    index.refresh(db, [real_projects])
+    pricing.ensure_prices(db)
+    ensure_rollup(db)
+    return db
+
+
+def direct_totals(db, start, end):
+    return db.execute(
+        "select count(*), coalesce(sum(total_tokens), 0), coalesce(sum(cost_nanousd), 0) from response_costs "
+        "where timestamp_utc >= ? and timestamp_utc < ?",
+        [start or "", end],
+    ).fetchone()
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [
+        ("all", None),
+        ("2025-07-14T23:12:07Z", "2025-07-14T23:21:59Z"),  # inside one bucket
+        ("2025-07-14T23:07:00Z", "2025-07-19T14:44:31Z"),  # both edges unaligned
+        ("2025-11-01", "2025-11-30"),
+        ("2025-06", None),
+        ("2026-04-18T13:20:00Z", "2026-04-18T13:50:40.622Z"),
+    ],
+)
+def test_totals_equal_the_raw_view(ledger, since, until):
+    zone = ZoneInfo("UTC")
+    summary = queries.usage_summary(ledger, since=since, until=until, group_by="model", zone=zone, now=NOW)
+    window = resolve_period(since, until, zone=zone, now=NOW)
+    responses, tokens, nanousd = direct_totals(ledger, window.start_utc, window.end_utc)
+    assert summary.totals.responses == responses
+    assert summary.totals.total_tokens == tokens
+    assert summary.totals.cost_usd == queries.nano_to_usd(nanousd)
+    assert sum(row.responses for row in summary.rows) == responses
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Berlin", "Asia/Kolkata", "America/St_Johns", "Asia/Kathmandu"])
+def test_local_days_equal_the_raw_view(ledger, timezone):
+    zone = ZoneInfo(timezone)
+    summary = queries.usage_summary(ledger, since="all", group_by="day", zone=zone, now=NOW)
+    local, params = local_time_sql("timestamp_utc", zone, datetime(2025, 1, 1, tzinfo=UTC), NOW)
+    expected = ledger.execute(
+        f"select date({local}) as day, count(*), sum(total_tokens) from response_costs group by 1 order by 1", params
+    ).fetchall()
+    assert [(row.key, row.responses, row.total_tokens) for row in summary.rows] == expected
+
+
+def test_sessions_match_the_raw_view(ledger):
+    found = queries.sessions(ledger, since="all", limit=500, zone=ZoneInfo("UTC"), now=NOW)
+    expected = ledger.execute(
+        "select session_id, count(*), min(timestamp_utc), max(timestamp_utc) from response_costs "
+        "where session_id is not null group by 1 order by 4 desc, 1"
+    ).fetchall()
+    assert [(s.session_id, s.responses, s.first_utc, s.last_utc) for s in found.sessions] == expected
+    assert found.total_sessions == len(expected)
+
+
+def test_session_prefixes(ledger):
+    session_id = ledger.execute("select session_id from responses where session_id is not null limit 1").fetchone()[0]
+    assert queries.session_detail(ledger, session_id[:6]).session_id == session_id
+    with pytest.raises(queries.QueryError, match="not in the ledger"):
+        queries.session_detail(ledger, "zz-not-a-session")
