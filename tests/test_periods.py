@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ccledger.periods import PeriodError, local_time_sql, resolve_period
+from ccledger.periods import PeriodError, local_date, local_day_sql, resolve_period
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)  # a Sunday; 16:30 in Berlin
@@ -65,21 +65,28 @@ def test_bad_periods_say_what_works(since, until, message):
 
 
 @pytest.mark.parametrize(
-    ("utc", "local"),
+    ("utc", "local_day"),
     [
-        ("2026-03-29T00:59:59.999Z", "2026-03-29 01:59:59"),  # CET, a millisecond before the change
-        ("2026-03-29T01:00:00.000Z", "2026-03-29 03:00:00"),  # CEST from 01:00 UTC
-        ("2026-10-25T00:59:59.000Z", "2026-10-25 02:59:59"),
-        ("2026-10-25T01:00:00.000Z", "2026-10-25 02:00:00"),  # back to CET
-        ("2026-07-01T22:30:00.000Z", "2026-07-02 00:30:00"),  # summer: the next local day
+        ("2026-03-29T00:59:59Z", "2026-03-29"),  # CET, just before the change to CEST
+        ("2026-03-28T22:59:59Z", "2026-03-28"),  # 23:59:59 CET
+        ("2026-03-28T23:00:00Z", "2026-03-29"),  # midnight CET
+        ("2026-10-24T21:59:59Z", "2026-10-24"),  # 23:59:59 CEST
+        ("2026-10-24T22:00:00Z", "2026-10-25"),  # midnight CEST
+        ("2026-07-01T22:30:00Z", "2026-07-02"),  # summer: the next local day
+        ("2026-12-31T23:00:00Z", "2027-01-01"),
     ],
 )
-def test_local_time_sql_follows_dst(utc, local):
-    sql, params = local_time_sql("ts", BERLIN, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC))
-    conn = sqlite3.connect(":memory:")
-    assert conn.execute(f"select {sql.replace('ts', ':ts')}", {**params, "ts": utc}).fetchone()[0] == local
+def test_local_day_sql_follows_dst(utc, local_day):
+    sql, params = local_day_sql("m", BERLIN, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 2, tzinfo=UTC))
+    minute = int(datetime.fromisoformat(utc).timestamp()) // 60
+    day_number = (
+        sqlite3.connect(":memory:")
+        .execute(f"select {sql} from (select :m as m)", {**params, "m": minute})
+        .fetchone()[0]
+    )
+    assert local_date(day_number).isoformat() == local_day
 
 
-def test_local_time_sql_without_changes_is_one_offset():
-    sql, params = local_time_sql("ts", ZoneInfo("Asia/Kolkata"), datetime(2026, 1, 1, tzinfo=UTC), NOW)
-    assert sql == "datetime(ts, :tz_offset_0)" and params == {"tz_offset_0": "+330 minutes"}
+def test_local_day_sql_without_changes_is_one_offset():
+    sql, params = local_day_sql("m", ZoneInfo("Asia/Kolkata"), datetime(2026, 1, 1, tzinfo=UTC), NOW)
+    assert sql == "((m + :tz_offset_0) / 1440)" and params == {"tz_offset_0": 330}

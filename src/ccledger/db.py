@@ -204,8 +204,11 @@ def _m002_prices(db: Database) -> None:
 # bucket from rollup_dirty (filled by the indexer in the same transaction as its writes) and in
 # full when the price table's fingerprint changes; see rollup.py.
 ROLLUP_SQL = textwrap.dedent("""
+    -- Clustered by bucket (WITHOUT ROWID): a window of any length is one sequential read.
     CREATE TABLE usage_rollup (
         bucket_utc TEXT NOT NULL,         -- start of the bucket, YYYY-MM-DDTHH:MM:00.000Z
+        seq INTEGER NOT NULL,             -- numbers the bucket's rows
+        bucket_minute INTEGER NOT NULL,   -- the bucket start in minutes since 1970: local days by arithmetic
         source TEXT NOT NULL,             -- 'dev': Claude Code transcripts
         session_id TEXT,
         model TEXT NOT NULL,
@@ -226,10 +229,11 @@ ROLLUP_SQL = textwrap.dedent("""
         unpriced_responses INTEGER NOT NULL,
         unpriced_tokens INTEGER NOT NULL,
         first_utc TEXT NOT NULL,          -- the earliest and latest response in the group
-        last_utc TEXT NOT NULL
-    );
-    CREATE INDEX usage_rollup_bucket ON usage_rollup(bucket_utc);
+        last_utc TEXT NOT NULL,
+        PRIMARY KEY (bucket_utc, seq)
+    ) WITHOUT ROWID;
     CREATE INDEX usage_rollup_session ON usage_rollup(session_id);
+    CREATE INDEX usage_rollup_unpriced ON usage_rollup(model) WHERE unpriced_responses > 0;
 
     CREATE TABLE rollup_dirty (bucket_utc TEXT PRIMARY KEY, end_utc TEXT NOT NULL);
 
@@ -245,6 +249,14 @@ ROLLUP_SQL = textwrap.dedent("""
 def _m005_usage_rollup(db: Database) -> None:
     for statement in _statements(ROLLUP_SQL):
         db.execute(statement)
+
+
+@MIGRATIONS(name="m006_drop_unused_indexes")
+def _m006_drop_unused_indexes(db: Database) -> None:
+    # Questions read the rollup, which has its own session index, and repo names come from the
+    # repos table: these two indexes only cost the indexer time on every insert.
+    db.execute("DROP INDEX IF EXISTS responses_repo")
+    db.execute("DROP INDEX IF EXISTS responses_session")
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["ACCEPTED", "PeriodError", "Window", "iso_utc", "resolve_period"]
+__all__ = ["ACCEPTED", "PeriodError", "Window", "iso_utc", "local_date", "local_day_sql", "resolve_period"]
 
 ACCEPTED = (
     "'today', 'yesterday', 'this week', 'last week', 'this month', 'last month', 'this year', "
@@ -165,26 +165,35 @@ def _month(year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return _local(date(year, month, 1), zone), _local(following, zone)
 
 
-def local_time_sql(column: str, zone: ZoneInfo, start: datetime, end: datetime) -> tuple[str, dict[str, str]]:
-    """A SQL expression giving ``column`` (a UTC timestamp) as local time in ``zone``.
+def local_day_sql(column: str, zone: ZoneInfo, start: datetime, end: datetime) -> tuple[str, dict[str, int]]:
+    """A SQL expression giving the local day number (days since 1970-01-01) of ``column``,
+    an integer count of minutes since 1970 UTC, in ``zone``.
 
     SQLite knows no timezones, so the UTC offsets in force between ``start`` and ``end`` are
     worked out here and bound as parameters: one ``CASE`` branch per DST change in the window.
-    ``column`` must be a trusted identifier.
+    Integer arithmetic keeps it cheap over hundreds of thousands of rows. ``column`` must be a
+    trusted identifier.
     """
     spans = _offset_spans(zone, start, end)
-    params: dict[str, str] = {}
+    params: dict[str, int] = {}
     branches = []
     for n, (until, minutes) in enumerate(spans):
-        params[f"tz_offset_{n}"] = f"{minutes:+d} minutes"
+        params[f"tz_offset_{n}"] = minutes
         if until is None:
-            branches.append(f"else datetime({column}, :tz_offset_{n})")
+            branches.append(f"else :tz_offset_{n}")
         else:
-            params[f"tz_until_{n}"] = iso_utc(until)
-            branches.append(f"when {column} < :tz_until_{n} then datetime({column}, :tz_offset_{n})")
-    if len(branches) == 1:
-        return f"datetime({column}, :tz_offset_0)", params
-    return "case " + " ".join(branches) + " end", params
+            params[f"tz_until_{n}"] = int(until.timestamp()) // 60
+            branches.append(f"when {column} < :tz_until_{n} then :tz_offset_{n}")
+    offset = ":tz_offset_0" if len(branches) == 1 else "case " + " ".join(branches) + " end"
+    return f"(({column} + {offset}) / 1440)", params
+
+
+def local_date(day_number: int) -> date:
+    """The date of a local day number from :func:`local_day_sql`."""
+    return _EPOCH + timedelta(days=day_number)
+
+
+_EPOCH = date(1970, 1, 1)
 
 
 def _offset_minutes(zone: ZoneInfo, moment: datetime) -> int:

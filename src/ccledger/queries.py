@@ -1,13 +1,13 @@
 """One function per question, shared by the MCP tools and the CLI.
 
 Each takes the ledger first and keyword-only filters, and returns a result model from
-``models.py``. Every question is answered from *facts*: rows with the same columns whether
-they come from ``usage_rollup`` (whole 15-minute buckets, see ``rollup.py``) or from
-``response_costs`` itself (the part of a window that does not fill a bucket, at most 15
-minutes at each end). So answers are exact to the response and take milliseconds on a ledger of
-millions of responses. Costs are summed in integer nano-dollars and converted once at the end. A
-response whose model has no price is left out of ``cost_usd`` and listed in ``unpriced_models``,
-never counted as $0.
+``models.py``. Every question is answered from *facts*: rows with the same columns whether they
+come from ``usage_rollup`` (whole 15-minute buckets, see ``rollup.py``) or from
+``response_costs`` itself (the parts of a window that do not fill a bucket, under 15 minutes at
+each end). Each part is aggregated by SQLite on its own and the parts are merged here, so
+answers are exact to the response and quick on a ledger of millions of responses. Costs are
+summed in integer nano-dollars and converted once at the end. A response whose model has no
+price is left out of ``cost_usd`` and listed in ``unpriced_models``, never counted as $0.
 
 The caller brings the ledger up to date first (``index.refresh``, ``pricing.ensure_prices``,
 ``rollup.ensure_rollup``), as the server and the CLI do before every answer.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
@@ -40,7 +40,7 @@ from .models import (
     UsageRow,
     UsageSummary,
 )
-from .periods import PeriodError, Window, iso_utc, local_time_sql, resolve_period
+from .periods import PeriodError, Window, iso_utc, local_date, local_day_sql, resolve_period
 from .rollup import BUCKET_MINUTES
 
 __all__ = [
@@ -58,6 +58,14 @@ GroupBy = Literal["day", "week", "month", "repo", "branch", "model", "session", 
 GROUP_BY_CHOICES: tuple[str, ...] = get_args(GroupBy)
 TIME_GROUPS = ("day", "week", "month")
 
+DIMENSION_KEYS = {
+    "repo": "coalesce(repo_id, '(no repo)')",
+    "branch": "coalesce(repo_id, '(no repo)') || ' @ ' || coalesce(git_branch, '(no branch)')",
+    "model": "model",
+    "session": "coalesce(session_id, '(no session)')",
+    "machine": "coalesce(machine, '(unknown)')",
+}
+
 
 class QueryError(ValueError):
     """A bad argument; the message says what would work."""
@@ -72,24 +80,25 @@ FACT_COLUMNS = """
 """
 
 ROLLUP_FACTS_SQL = """
-select bucket_utc as t, {columns}
+select bucket_utc as t, bucket_minute as m, {columns}
 from usage_rollup
-where bucket_utc >= :rollup_start and bucket_utc < :rollup_end {filters}
+where bucket_utc >= :start and bucket_utc < :end {filters}
 """
 
-# One response as a fact; the same columns as a rollup row.
+# One response as a fact: the same columns as a rollup row.
 RAW_FACTS_SQL = """
-select timestamp_utc as t, 'dev' as source, session_id, model, canonical_model, repo_id, git_branch, machine,
+select timestamp_utc as t, cast(strftime('%s', timestamp_utc) as integer) / 60 as m, 'dev' as source,
+       session_id, model, canonical_model, repo_id, git_branch, machine,
        1 as responses, is_sidechain as subagent_responses, input_tokens, output_tokens, cache_write_5m_tokens,
        cache_write_1h_tokens, cache_read_tokens, total_tokens, web_search_requests,
        coalesce(cost_nanousd, 0) as cost_nanousd, cost_nanousd is null as unpriced_responses,
        case when cost_nanousd is null then total_tokens else 0 end as unpriced_tokens,
        timestamp_utc as first_utc, timestamp_utc as last_utc
 from response_costs
-where timestamp_utc >= :{start} and timestamp_utc < :{end} {filters}
+where timestamp_utc >= :start and timestamp_utc < :end {filters}
 """
 
-USAGE_COLUMNS_SQL = """
+USAGE_SUMS_SQL = """
     coalesce(sum(responses), 0) as responses,
     coalesce(sum(input_tokens), 0) as input_tokens,
     coalesce(sum(output_tokens), 0) as output_tokens,
@@ -100,38 +109,26 @@ USAGE_COLUMNS_SQL = """
     coalesce(sum(web_search_requests), 0) as web_search_requests,
     coalesce(sum(cost_nanousd), 0) as cost_nanousd
 """
+USAGE_FIELDS = (
+    "responses", "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "cache_read_tokens", "total_tokens", "web_search_requests", "cost_nanousd",
+)  # fmt: skip
 
-GROUPED_USAGE_SQL = "select {key} as key, {usage} from ({facts}) group by 1"
-
-TOTAL_USAGE_SQL = "select {usage} from ({facts})"
-
-UNPRICED_SQL = """
-select model, sum(unpriced_responses) as responses, sum(unpriced_tokens) as total_tokens
-from ({facts})
-where unpriced_responses > 0
-group by model
-order by total_tokens desc
+# Each part is aggregated on its own (SQLite flattens a plain subquery into the aggregate; it
+# would not flatten a UNION ALL of the parts) in ONE scan that also yields the unpriced sums per
+# model; the parts and groups are merged in Python.
+SCAN_SQL = """
+select {key} as key, model {group_columns}, {usage},
+       coalesce(sum(unpriced_responses), 0) as unpriced_responses,
+       coalesce(sum(unpriced_tokens), 0) as unpriced_tokens {columns}
+from ({facts}) {where}
+group by 1, 2 {group_columns}
 """
 
-REPO_COSTS_SQL = """
-select coalesce(repo_id, '(no repo)') as repo_id, count(distinct session_id) as sessions, {usage}
-from ({facts})
-group by 1
-order by cost_nanousd desc, total_tokens desc
+SESSION_COLUMNS_SQL = """,
+    min(first_utc) as first_utc, max(last_utc) as last_utc, coalesce(sum(subagent_responses), 0) as subagent_responses,
+    max(repo_id) as repo_id, max(machine) as machine
 """
-
-SESSIONS_SQL = """
-select session_id, max(repo_id) as repo_id, min(first_utc) as first_utc, max(last_utc) as last_utc,
-       group_concat(distinct model) as models, sum(subagent_responses) as subagent_responses,
-       max(machine) as machine, {usage}
-from ({facts})
-where session_id is not null
-group by session_id
-order by last_utc desc, session_id
-limit :limit
-"""
-
-SESSION_COUNT_SQL = "select count(distinct session_id) from ({facts}) where session_id is not null"
 
 # Each listed session's branches with their latest use: the latest one is the session's branch.
 SESSION_BRANCHES_SQL = """
@@ -146,12 +143,28 @@ select min(first_utc) as first_utc, max(last_utc) as last_utc, max(repo_id) as r
 from usage_rollup where session_id = :session_id
 """
 
-# What only the raw rows know (cwd, versions), read over the session's own time span.
+# What only the raw rows know (cwd, versions, subagent ids), read over the session's time span.
 SESSION_DISTINCT_SQL = """
 select distinct {column} as value from responses
 where timestamp_utc >= :first_utc and timestamp_utc <= :last_utc
   and session_id = :session_id and {column} is not null
 order by 1
+"""
+
+BY_AGENT_SQL = """
+select case when is_sidechain then coalesce(agent_id, 'subagent') else 'main' end as key,
+       count(*) as responses,
+       sum(input_tokens) as input_tokens,
+       sum(output_tokens) as output_tokens,
+       sum(cache_write_5m_tokens) as cache_write_5m_tokens,
+       sum(cache_write_1h_tokens) as cache_write_1h_tokens,
+       sum(cache_read_tokens) as cache_read_tokens,
+       sum(total_tokens) as total_tokens,
+       sum(web_search_requests) as web_search_requests,
+       coalesce(sum(cost_nanousd), 0) as cost_nanousd
+from response_costs
+where timestamp_utc >= :first_utc and timestamp_utc <= :last_utc and session_id = :session_id
+group by 1
 """
 
 SESSION_PREFIX_SQL = """
@@ -189,15 +202,19 @@ from file_problems group by kind order by lines desc
 
 LAST_CHANGE_SQL = "select max(finished_utc) from index_runs"
 
-FIRST_FACT_SQL = "select min(bucket_utc) from usage_rollup"
+FIRST_BUCKET_SQL = "select min(bucket_utc) from usage_rollup"
 
 
 class _Facts:
-    """The facts of one question: a window and filters, as SQL with its parameters."""
+    """The facts of one question: a window and filters, as parts with the same columns.
+
+    Whole 15-minute buckets come from the rollup; the parts of the window that do not fill a
+    bucket come from the raw view.
+    """
 
     def __init__(self, window: Window | None, filters: dict[str, Any]) -> None:
-        self.params: dict[str, Any] = {}
         clauses = []
+        self._filters: dict[str, Any] = {}
         for column, value in filters.items():
             if value is None:
                 continue
@@ -205,23 +222,81 @@ class _Facts:
                 clauses.append("and (model = :model or canonical_model = :model)")
             else:
                 clauses.append(f"and {column} = :{column}")  # column names come from this module only
-            self.params[column] = value
+            self._filters[column] = value
         where = " ".join(clauses)
         start = window.start_utc if window and window.start else ""
         end = window.end_utc if window else "9999"
         rollup_start, rollup_end = _ceil_bucket(start), _floor_bucket(end)
+        self.parts: list[tuple[str, dict[str, Any]]] = []
         if rollup_start >= rollup_end:  # shorter than a bucket: the raw rows answer it all
-            self.params.update(start=start, end=end)
-            self.sql = RAW_FACTS_SQL.format(start="start", end="end", filters=where)
+            self._add(RAW_FACTS_SQL, where, start, end)
             return
-        self.params.update(start=start, end=end, rollup_start=rollup_start, rollup_end=rollup_end)
-        self.sql = " union all ".join(
-            [
-                ROLLUP_FACTS_SQL.format(columns=FACT_COLUMNS, filters=where),
-                RAW_FACTS_SQL.format(start="start", end="rollup_start", filters=where),
-                RAW_FACTS_SQL.format(start="rollup_end", end="end", filters=where),
-            ]
-        )
+        self._add(ROLLUP_FACTS_SQL, where, rollup_start, rollup_end)
+        self._add(RAW_FACTS_SQL, where, start, rollup_start)
+        self._add(RAW_FACTS_SQL, where, rollup_end, end)
+
+    def _add(self, template: str, where: str, start: str, end: str) -> None:
+        if start < end:
+            self.parts.append(
+                (template.format(columns=FACT_COLUMNS, filters=where), {**self._filters, "start": start, "end": end})
+            )
+
+    def scan(
+        self,
+        db: Database,
+        key: str,
+        *,
+        params: dict[str, Any] | None = None,
+        by_session: bool = False,
+        columns: str = "",
+        where: str = "",
+    ) -> _Tally:
+        """One pass over each part, grouped by the SQL expression ``key`` (and model, and session
+        when ``by_session``), merged into a tally."""
+        tally = _Tally()
+        group_columns = ", session_id" if by_session else ""
+        for sql, part_params in self.parts:
+            query = SCAN_SQL.format(
+                key=key, group_columns=group_columns, usage=USAGE_SUMS_SQL, columns=columns, facts=sql, where=where
+            )
+            for row in db.query(query, {**part_params, **(params or {})}):
+                tally.add(row)
+        return tally
+
+
+class _Tally:
+    """Scanned rows merged: usage per key, unpriced usage per model, sessions per key."""
+
+    def __init__(self) -> None:
+        self.groups: dict[Any, dict[str, int]] = {}
+        self.unpriced: dict[str, list[int]] = {}
+        self.sessions: dict[Any, set[str]] = {}
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        target = self.groups.setdefault(row["key"], dict.fromkeys(USAGE_FIELDS, 0))
+        for field in USAGE_FIELDS:
+            target[field] += row[field]
+        if row["unpriced_responses"]:
+            counts = self.unpriced.setdefault(row["model"], [0, 0])
+            counts[0] += row["unpriced_responses"]
+            counts[1] += row["unpriced_tokens"]
+        if row.get("session_id") is not None:
+            self.sessions.setdefault(row["key"], set()).add(row["session_id"])
+        self.rows.append(row)
+
+    def regroup(self, key: Callable[[Any], str]) -> dict[str, dict[str, int]]:
+        """The groups merged again under ``key(group)``: local day numbers into weeks, say."""
+        merged: dict[str, dict[str, int]] = {}
+        for group, sums in self.groups.items():
+            target = merged.setdefault(key(group), dict.fromkeys(USAGE_FIELDS, 0))
+            for field in USAGE_FIELDS:
+                target[field] += sums[field]
+        return merged
+
+    def unpriced_models(self) -> list[UnpricedModel]:
+        found = [UnpricedModel(model=m, responses=n, total_tokens=t) for m, (n, t) in self.unpriced.items()]
+        return sorted(found, key=lambda model: (-model.total_tokens, model.model))
 
 
 def _floor_bucket(timestamp: str) -> str:
@@ -259,9 +334,15 @@ def usage_summary(
     window = _window(since, until, zone, now)
     repo_id = _resolve_repo(db, repo) if repo else None
     facts = _Facts(window, {"repo_id": repo_id, "model": model})
-    key_sql, key_params = _group_key(db, group_by, window)
-    sql = GROUPED_USAGE_SQL.format(key=key_sql, usage=USAGE_COLUMNS_SQL, facts=facts.sql)
-    rows = [UsageRow(key=row["key"], **_usage(row)) for row in db.query(sql, {**facts.params, **key_params})]
+    if group_by in TIME_GROUPS:
+        first = window.start or _first_response(db) or window.end
+        day_sql, day_params = local_day_sql("m", window.zone, first, window.end)
+        tally = facts.scan(db, day_sql, params=day_params)
+        merged = tally.regroup(_local_key(group_by))
+    else:
+        tally = facts.scan(db, DIMENSION_KEYS[group_by])
+        merged = tally.regroup(str)
+    rows = [UsageRow(key=key, **_usage(sums)) for key, sums in merged.items()]
     if group_by in TIME_GROUPS:
         rows.sort(key=lambda row: row.key)
     else:
@@ -272,8 +353,8 @@ def usage_summary(
         group_by=group_by,
         filters=filters,
         rows=rows,
-        totals=_total(db, facts),
-        unpriced_models=_unpriced(db, facts),
+        totals=_total(merged),
+        unpriced_models=tally.unpriced_models(),
     )
 
 
@@ -282,14 +363,19 @@ def cost_by_repo(
 ) -> RepoCosts:
     """Spend per repository over a period, biggest first, with each repo's share of the total."""
     window = _window(since, until, zone, now)
-    facts = _Facts(window, {})
-    totals = _total(db, facts)
-    repos = []
-    for row in db.query(REPO_COSTS_SQL.format(usage=USAGE_COLUMNS_SQL, facts=facts.sql), facts.params):
-        usage = _usage(row)
-        share = usage["cost_usd"] / totals.cost_usd if totals.cost_usd else 0.0
-        repos.append(RepoCost(repo_id=row["repo_id"], sessions=row["sessions"], share=round(share, 4), **usage))
-    return RepoCosts(period=_period(window), repos=repos, totals=totals, unpriced_models=_unpriced(db, facts))
+    tally = _Facts(window, {}).scan(db, DIMENSION_KEYS["repo"], by_session=True)
+    rows = [UsageRow(key=key, **_usage(sums)) for key, sums in tally.groups.items()]
+    totals = _total(tally.groups)
+    repos = [
+        RepoCost(
+            repo_id=row.key,
+            sessions=len(tally.sessions.get(row.key, ())),
+            share=round(row.cost_usd / totals.cost_usd, 4) if totals.cost_usd else 0.0,
+            **row.model_dump(exclude={"key"}),
+        )
+        for row in sorted(rows, key=lambda row: (-row.cost_usd, -row.total_tokens, row.key))
+    ]
+    return RepoCosts(period=_period(window), repos=repos, totals=totals, unpriced_models=tally.unpriced_models())
 
 
 def sessions(
@@ -307,27 +393,40 @@ def sessions(
         raise QueryError(f"limit={limit} is out of range; use 1 to 500")
     window = _window(since, until, zone, now)
     facts = _Facts(window, {"repo_id": _resolve_repo(db, repo) if repo else None})
-    rows = list(
-        db.query(SESSIONS_SQL.format(usage=USAGE_COLUMNS_SQL, facts=facts.sql), {**facts.params, "limit": limit})
-    )
-    branches = _latest_branches(db, [row["session_id"] for row in rows])
+    tally = facts.scan(db, "session_id", columns=SESSION_COLUMNS_SQL, where="where session_id is not null")
+    merged: dict[str, dict[str, Any]] = {}
+    for row in tally.rows:
+        target = merged.get(row["key"])
+        if target is None:
+            merged[row["key"]] = {**row, "models": {row["model"]}}
+            continue
+        for field in (*USAGE_FIELDS, "subagent_responses"):
+            target[field] += row[field]
+        target["first_utc"] = min(target["first_utc"], row["first_utc"])
+        target["last_utc"] = max(target["last_utc"], row["last_utc"])
+        target["models"].add(row["model"])
+        target["repo_id"] = max(filter(None, (target["repo_id"], row["repo_id"])), default=None)
+        target["machine"] = max(filter(None, (target["machine"], row["machine"])), default=None)
+    # Latest first, ties by id: two stable sorts, since the timestamps sort as text.
+    ordered = sorted(merged.values(), key=lambda row: row["key"])
+    latest = sorted(ordered, key=lambda row: row["last_utc"], reverse=True)[:limit]
+    branches = _latest_branches(db, [row["key"] for row in latest])
     found = [
         SessionSummary(
-            session_id=row["session_id"],
+            session_id=row["key"],
             repo_id=row["repo_id"],
-            git_branch=branches.get(row["session_id"]),
-            machine=row["machine"],
+            git_branch=branches.get(row["key"]),
+            machine=row["machine"] or "",
             first_utc=row["first_utc"],
             last_utc=row["last_utc"],
-            models=sorted(set((row["models"] or "").split(","))),
-            subagent_responses=row["subagent_responses"] or 0,
+            models=sorted(row["models"]),
+            subagent_responses=row["subagent_responses"],
             **_usage(row),
         )
-        for row in rows
+        for row in latest
     ]
-    total = db.execute(SESSION_COUNT_SQL.format(facts=facts.sql), facts.params).fetchone()[0]
     return SessionList(
-        period=_period(window), sessions=found, total_sessions=total, unpriced_models=_unpriced(db, facts)
+        period=_period(window), sessions=found, total_sessions=len(merged), unpriced_models=tally.unpriced_models()
     )
 
 
@@ -336,15 +435,13 @@ def session_detail(db: Database, session_id: str) -> SessionDetail:
     session_id = _resolve_session(db, session_id)
     span = next(db.query(SESSION_SPAN_SQL, {"session_id": session_id}))
     facts = _Facts(None, {"session_id": session_id})
-
-    def grouped(key: str) -> list[UsageRow]:
-        sql = GROUPED_USAGE_SQL.format(key=key, usage=USAGE_COLUMNS_SQL, facts=facts.sql)
-        rows = [UsageRow(key=row["key"], **_usage(row)) for row in db.query(sql, facts.params)]
-        return sorted(rows, key=lambda row: (-row.cost_usd, -row.total_tokens))
+    tally = facts.scan(db, "model")
+    by_model = [UsageRow(key=key, **_usage(sums)) for key, sums in tally.groups.items()]
+    params = {"session_id": session_id, **span}
+    by_agent = [UsageRow(key=row["key"], **_usage(row)) for row in db.query(BY_AGENT_SQL, params)]
 
     def distinct(column: str) -> list[str]:
-        sql = SESSION_DISTINCT_SQL.format(column=column)
-        return [row["value"] for row in db.query(sql, {"session_id": session_id, **span})]
+        return [row["value"] for row in db.query(SESSION_DISTINCT_SQL.format(column=column), params)]
 
     first, last = _parse(span["first_utc"]), _parse(span["last_utc"])
     return SessionDetail(
@@ -357,35 +454,11 @@ def session_detail(db: Database, session_id: str) -> SessionDetail:
         first_utc=span["first_utc"],
         last_utc=span["last_utc"],
         duration_minutes=round((last - first).total_seconds() / 60, 1),
-        totals=_total(db, facts),
-        by_model=grouped("model"),
-        by_agent=_by_agent(db, session_id, span),
-        unpriced_models=_unpriced(db, facts),
+        totals=_total(tally.groups),
+        by_model=_by_cost(by_model),
+        by_agent=_by_cost(by_agent),
+        unpriced_models=tally.unpriced_models(),
     )
-
-
-BY_AGENT_SQL = """
-select case when is_sidechain then coalesce(agent_id, 'subagent') else 'main' end as key,
-       count(*) as responses,
-       coalesce(sum(input_tokens), 0) as input_tokens,
-       coalesce(sum(output_tokens), 0) as output_tokens,
-       coalesce(sum(cache_write_5m_tokens), 0) as cache_write_5m_tokens,
-       coalesce(sum(cache_write_1h_tokens), 0) as cache_write_1h_tokens,
-       coalesce(sum(cache_read_tokens), 0) as cache_read_tokens,
-       coalesce(sum(total_tokens), 0) as total_tokens,
-       coalesce(sum(web_search_requests), 0) as web_search_requests,
-       coalesce(sum(cost_nanousd), 0) as cost_nanousd
-from response_costs
-where timestamp_utc >= :first_utc and timestamp_utc <= :last_utc and session_id = :session_id
-group by 1
-"""
-
-
-def _by_agent(db: Database, session_id: str, span: dict[str, Any]) -> list[UsageRow]:
-    # Subagent ids live on the raw rows only; one session's rows are few.
-    params = {"session_id": session_id, **span}
-    rows = [UsageRow(key=row["key"], **_usage(row)) for row in db.query(BY_AGENT_SQL, params)]
-    return sorted(rows, key=lambda row: (-row.cost_usd, -row.total_tokens))
 
 
 def index_status(
@@ -399,7 +472,7 @@ def index_status(
     """The ledger's state: files, responses, problems, unpriced models and how to price them."""
     facts = next(db.query(LEDGER_FACTS_SQL))
     files = next(db.query(FILE_FACTS_SQL))
-    unpriced = _unpriced(db, _Facts(None, {}))
+    unpriced = _Facts(None, {}).scan(db, "model", where="where unpriced_responses > 0").unpriced_models()
     hint = None
     if unpriced:
         names = ", ".join(model.model for model in unpriced)
@@ -410,6 +483,7 @@ def index_status(
             "from = 2025-01-01, input_mtok = 3, output_mtok = 15 (USD per million tokens). "
             "Every answer then prices all history; nothing is re-indexed."
         )
+    problems = [ProblemCount(**row) for row in db.query(PROBLEMS_SQL)]
     return IndexStatus(
         ledger_path=ledger_path,
         ledger_bytes=sum(_size(ledger_path + suffix) for suffix in ("", "-wal")),
@@ -429,8 +503,8 @@ def index_status(
         first_response_utc=facts["first_utc"],
         last_response_utc=facts["last_utc"],
         last_change_utc=db.execute(LAST_CHANGE_SQL).fetchone()[0],
-        bad_lines=sum(row["lines"] for row in db.query(PROBLEMS_SQL)),
-        problems=[ProblemCount(**row) for row in db.query(PROBLEMS_SQL)],
+        bad_lines=sum(problem.lines for problem in problems),
+        problems=problems,
         unpriced_models=unpriced,
         how_to_add_prices=hint,
         refresh=refresh,
@@ -451,52 +525,47 @@ def _period(window: Window) -> Period:
     return Period(label=window.label, since_utc=window.start_utc, until_utc=window.end_utc, timezone=window.zone.key)
 
 
-def _group_key(db: Database, group_by: str, window: Window) -> tuple[str, dict[str, str]]:
-    if group_by in TIME_GROUPS:
-        first = db.execute(FIRST_FACT_SQL).fetchone()[0]
-        start = window.start or (_parse(first) if first else window.end)
-        local, local_params = local_time_sql("t", window.zone, start, window.end)
-        key = {
-            "day": f"date({local})",
-            "week": f"date({local}, 'weekday 0', '-6 days')",  # the Monday of the week
-            "month": f"strftime('%Y-%m', {local})",
-        }[group_by]
-        return key, local_params
-    return {
-        "repo": "coalesce(repo_id, '(no repo)')",
-        "branch": "coalesce(repo_id, '(no repo)') || ' @ ' || coalesce(git_branch, '(no branch)')",
-        "model": "model",
-        "session": "coalesce(session_id, '(no session)')",
-        "machine": "coalesce(machine, '(unknown)')",
-    }[group_by], {}
+def _local_key(group_by: str) -> Callable[[int], str]:
+    """A local day number -> the day, the Monday of its week, or its month."""
+
+    def key(day_number: int) -> str:
+        day = local_date(day_number)
+        if group_by == "week":
+            return (day - timedelta(days=day.weekday())).isoformat()
+        if group_by == "month":
+            return day.isoformat()[:7]
+        return day.isoformat()
+
+    return key
 
 
-def _total(db: Database, facts: _Facts) -> Usage:
-    row = next(db.query(TOTAL_USAGE_SQL.format(usage=USAGE_COLUMNS_SQL, facts=facts.sql), facts.params))
-    return Usage(**_usage(row))
+def _first_response(db: Database) -> datetime | None:
+    row = db.execute(FIRST_BUCKET_SQL).fetchone()
+    return _parse(row[0]) if row and row[0] else None
 
 
 def _usage(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "responses": row["responses"],
-        "input_tokens": row["input_tokens"],
-        "output_tokens": row["output_tokens"],
-        "cache_write_5m_tokens": row["cache_write_5m_tokens"],
-        "cache_write_1h_tokens": row["cache_write_1h_tokens"],
-        "cache_read_tokens": row["cache_read_tokens"],
-        "total_tokens": row["total_tokens"],
-        "web_search_requests": row["web_search_requests"],
-        "cost_usd": nano_to_usd(row["cost_nanousd"]),
-    }
+    usage: dict[str, Any] = {field: row[field] for field in USAGE_FIELDS if field != "cost_nanousd"}
+    usage["cost_usd"] = nano_to_usd(row["cost_nanousd"])
+    return usage
+
+
+def _total(merged: dict[str, dict[str, int]]) -> Usage:
+    """The exact total of merged groups (summed in nano-dollars, converted once)."""
+    totals = dict.fromkeys(USAGE_FIELDS, 0)
+    for sums in merged.values():
+        for field in USAGE_FIELDS:
+            totals[field] += sums[field]
+    return Usage(**_usage(totals))
+
+
+def _by_cost(rows: list[UsageRow]) -> list[UsageRow]:
+    return sorted(rows, key=lambda row: (-row.cost_usd, -row.total_tokens, row.key))
 
 
 def nano_to_usd(nanousd: int | None) -> float:
     """Integer nano-dollars as dollars, rounded to a millionth (well below any displayed cent)."""
     return round((nanousd or 0) / 1_000_000_000, 6)
-
-
-def _unpriced(db: Database, facts: _Facts) -> list[UnpricedModel]:
-    return [UnpricedModel(**row) for row in db.query(UNPRICED_SQL.format(facts=facts.sql), facts.params)]
 
 
 def _latest_branches(db: Database, session_ids: list[str]) -> dict[str, str]:

@@ -33,14 +33,16 @@ BUCKET_EXPR = (
 )
 
 ROLLUP_COLUMNS = """
-    bucket_utc, source, session_id, model, canonical_model, repo_id, git_branch, machine, responses,
+    bucket_utc, seq, bucket_minute, source, session_id, model, canonical_model, repo_id, git_branch, machine, responses,
     subagent_responses, input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
     cache_read_tokens, total_tokens, web_search_requests, cost_nanousd, unpriced_responses, unpriced_tokens,
     first_utc, last_utc
 """
 
 AGGREGATE_SQL = """
-select {bucket} as bucket_utc, 'dev', session_id, model, canonical_model, repo_id, git_branch, machine,
+select {bucket} as bucket_utc, row_number() over (partition by {bucket}) as seq,
+       cast(strftime('%s', {bucket}) as integer) / 60 as bucket_minute,
+       'dev', session_id, model, canonical_model, repo_id, git_branch, machine,
        count(*), sum(is_sidechain), sum(input_tokens), sum(output_tokens), sum(cache_write_5m_tokens),
        sum(cache_write_1h_tokens), sum(cache_read_tokens), sum(total_tokens), sum(web_search_requests),
        coalesce(sum(cost_nanousd), 0), sum(cost_nanousd is null),
