@@ -478,3 +478,25 @@ def test_a_repaired_last_line_is_counted_once(db, claude_dir):
     index.refresh(db, [claude_dir])
     assert db.execute("select kind, count from file_problems").fetchall() == [("non_utf8_repaired", 1)]
     assert totals(db)["responses"] == 1
+
+
+def test_a_large_refresh_is_shared_with_a_helper_process(db, claude_dir, monkeypatch):
+    many_files(claude_dir, 3)
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)  # the corpus is small: share it anyway
+    seen = []
+    stats = index.refresh(db, [claude_dir], progress=lambda done, total: seen.append((done, total)))
+    assert totals(db) == REAL_PROJECTS_TOTALS
+    assert stats.files_read == 3 * 99 and stats.new_responses == 878 and stats.bad_lines == 0
+    assert db.execute("select count(*), sum(lines) from files").fetchone() == (3 * 99, 3 * 3031)
+    assert seen[-1][0] <= seen[-1][1]
+    assert index.refresh(db, [claude_dir]).files_read == 0
+
+
+def test_a_failed_helper_leaves_its_files_to_the_refresh(db, claude_dir, monkeypatch):
+    many_files(claude_dir, 2)
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(index, "_HELPER_COMMAND", [sys.executable, "-c", "import sys; sys.exit(3)"])
+    stats = index.refresh(db, [claude_dir])
+    assert totals(db) == REAL_PROJECTS_TOTALS
+    assert stats.files_read == 2 * 99
+    assert db.execute("select count(*), sum(lines) from files").fetchone() == (2 * 99, 2 * 3031)

@@ -15,11 +15,17 @@ neither fail nor double count, and a run killed half-way leaves whole files only
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 import stat
+import subprocess
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +40,9 @@ from .repos import RepoIdentity, resolve_repo
 from .rollup import MARK_DIRTY_SQL, dirty_rows
 from .transcript import USAGE_MARKER, Parsed, Response, might_hold_usage, parse_line
 
-__all__ = ["ProgressCallback", "refresh"]
+__all__ = ["ProgressCallback", "index_files", "refresh"]
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes done, bytes planned) as files are read."""
@@ -46,6 +54,9 @@ _CHUNK_BYTES = 4 << 20
 _BATCH_BYTES = 64 << 20
 _BATCH_FILES = 500
 _BATCH_SECONDS = 1.0
+# A refresh with this much to read is shared with a helper process (a first index, mostly).
+_PARALLEL_BYTES = 256 << 20
+_HELPER_COMMAND = [sys.executable, "-m", "ccledger._shard"]
 _HEAD_BYTES = 4096
 _SQL_VARIABLES = 500  # ids per IN (...) lookup, well under SQLite's variable limit
 
@@ -159,66 +170,54 @@ def refresh(
     roots: Iterable[Path] | None = None,
     *,
     progress: ProgressCallback | None = None,
+    parallel: bool = True,
 ) -> IndexStats:
-    """Bring the ledger up to date with the transcripts under ``roots`` (default: Claude's)."""
+    """Bring the ledger up to date with the transcripts under ``roots`` (default: Claude's).
+
+    A large amount of new data (a first index of months of history) is shared with a helper
+    process when ``parallel`` allows and the machine has a second core.
+    """
     started = time.perf_counter()
     started_utc = _now()
     roots = list(roots) if roots is not None else paths.claude_roots()
-    machine = paths.machine_name()
     # Plain rows: a no-change refresh compares thousands of files and builds nothing.
     known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
     errors: list[FileError] = []
     found = list(_scan(roots, errors))
-    seen_paths = {item.path for item in found}
-
-    plans: list[tuple[_Found, _Known | None, int]] = []
-    for item in found:
-        row = known.get(item.path)
-        if row is not None and _unchanged(row, item.stat):
-            continue
-        previous = _Known._make(row) if row is not None else None
-        plans.append((item, previous, _plan(item, previous)))
-
+    plans = _plans(found, known)
     stats = IndexStats(
-        roots=[str(root) for root in roots],
-        files_seen=len(found),
-        files_read=0,
-        new_responses=0,
-        bad_lines=0,
+        roots=[str(root) for root in roots], files_seen=len(found), files_read=0, new_responses=0, bad_lines=0,
         seconds=0.0,
-    )
+    )  # fmt: skip
     problems: Counter[str] = Counter()
-    repos = _RepoCache(db)
-    total_bytes = sum(max(item.stat.st_size - start, 0) for item, _, start in plans)
-    done_bytes = 0
-    batch: list[_Outcome] = []
-    batch_bytes = 0
-    batch_started = time.monotonic()
-    for item, previous, start in plans:
-        outcome = _read_file(item, previous, start, repos)
-        if outcome.error is not None:
-            errors.append(FileError(path=item.path, error=outcome.error))
-        batch.append(outcome)
-        batch_bytes += outcome.read.bytes_read if outcome.read else 0
-        if (
-            batch_bytes >= _BATCH_BYTES
-            or len(batch) >= _BATCH_FILES
-            or time.monotonic() - batch_started >= _BATCH_SECONDS
-        ):
-            _write_batch(db, batch, repos, machine, stats, problems)
-            batch, batch_bytes, batch_started = [], 0, time.monotonic()
-        done_bytes += max(item.stat.st_size - start, 0)
-        if progress is not None:
-            progress(done_bytes, total_bytes)
-    if batch:
-        _write_batch(db, batch, repos, machine, stats, problems)
+    total_bytes = sum(_planned_bytes(plan) for plan in plans)
+    helper = None
+    ledger = _ledger_file(db)
+    if parallel and total_bytes >= _PARALLEL_BYTES and (os.cpu_count() or 1) > 1 and ledger:
+        plans, shared = _split(plans)
+        helper = _Helper(ledger, shared)
 
-    stats.files_missing = _mark_missing(db, known, seen_paths, roots)
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(done + (helper.done_bytes if helper else 0), total_bytes)
+
+    with _bulk_writes(db, total_bytes):
+        _index_plans(db, plans, stats, problems, errors, report)
+        if helper is not None:
+            outcome = helper.wait()
+            if outcome is None:  # the helper failed: index its files here, nothing is lost or doubled
+                log.warning("the helper indexer failed (%s); indexing its files here", helper.failure)
+                retry = [item for item in (_stat(path, root, errors) for path, root in helper.files) if item]
+                _index_plans(db, _plans(retry, known), stats, problems, errors, report)
+            else:
+                _add_stats(stats, problems, errors, outcome)
+
+    stats.files_missing = _mark_missing(db, known, {item.path for item in found}, roots)
     stats.problems = dict(problems)
     stats.bad_lines = sum(problems.values())
     stats.errors = errors
     stats.seconds = round(time.perf_counter() - started, 4)
-    if plans or stats.files_missing:
+    if plans or helper or stats.files_missing:
         with write_transaction(db):
             db.execute(
                 INSERT_RUN_SQL,
@@ -234,6 +233,188 @@ def refresh(
                 },
             )
     return stats
+
+
+def index_files(
+    db: Database, files: Iterable[tuple[str, str]], *, progress: Callable[[int], None] | None = None
+) -> IndexStats:
+    """Index exactly these (path, root) files: a helper process's share of a large refresh.
+
+    Records no index run and marks nothing missing; the refresh that shared the work does.
+    """
+    started = time.perf_counter()
+    known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
+    errors: list[FileError] = []
+    found = [item for item in (_stat(path, root, errors) for path, root in files) if item]
+    stats = IndexStats(roots=[], files_seen=len(found), files_read=0, new_responses=0, bad_lines=0, seconds=0.0)
+    problems: Counter[str] = Counter()
+    plans = _plans(found, known)
+    with _bulk_writes(db, sum(_planned_bytes(plan) for plan in plans)):
+        _index_plans(db, plans, stats, problems, errors, progress or (lambda done: None))
+    stats.problems = dict(problems)
+    stats.bad_lines = sum(problems.values())
+    stats.errors = errors
+    stats.seconds = round(time.perf_counter() - started, 4)
+    return stats
+
+
+_Plan = tuple[_Found, "_Known | None", int]
+
+
+def _plans(found: Iterable[_Found], known: dict[str, tuple[Any, ...]]) -> list[_Plan]:
+    """Where to start reading each new or changed file."""
+    plans: list[_Plan] = []
+    for item in found:
+        row = known.get(item.path)
+        if row is not None and _unchanged(row, item.stat):
+            continue
+        previous = _Known._make(row) if row is not None else None
+        plans.append((item, previous, _plan(item, previous)))
+    return plans
+
+
+def _planned_bytes(plan: _Plan) -> int:
+    item, _, start = plan
+    return max(item.stat.st_size - start, 0)
+
+
+def _index_plans(
+    db: Database,
+    plans: list[_Plan],
+    stats: IndexStats,
+    problems: Counter[str],
+    errors: list[FileError],
+    report: Callable[[int], None],
+) -> None:
+    """Read planned files and write them in batches (see _write_batch)."""
+    machine = paths.machine_name()
+    repos = _RepoCache(db)
+    done_bytes = 0
+    batch: list[_Outcome] = []
+    batch_bytes = 0
+    batch_started = time.monotonic()
+    for plan in plans:
+        item, previous, start = plan
+        outcome = _read_file(item, previous, start, repos)
+        if outcome.error is not None:
+            errors.append(FileError(path=item.path, error=outcome.error))
+        batch.append(outcome)
+        batch_bytes += outcome.read.bytes_read if outcome.read else 0
+        if (
+            batch_bytes >= _BATCH_BYTES
+            or len(batch) >= _BATCH_FILES
+            or time.monotonic() - batch_started >= _BATCH_SECONDS
+        ):
+            _write_batch(db, batch, repos, machine, stats, problems)
+            batch, batch_bytes, batch_started = [], 0, time.monotonic()
+        done_bytes += _planned_bytes(plan)
+        report(done_bytes)
+    if batch:
+        _write_batch(db, batch, repos, machine, stats, problems)
+
+
+@contextmanager
+def _bulk_writes(db: Database, planned_bytes: int) -> Iterator[None]:
+    """Fewer WAL checkpoints while a lot is written: each one costs a sync of the whole log."""
+    if planned_bytes < _BATCH_BYTES:
+        yield
+        return
+    db.conn.execute("PRAGMA wal_autocheckpoint=16384")
+    try:
+        yield
+    finally:
+        db.conn.execute("PRAGMA wal_autocheckpoint=1000")
+
+
+def _stat(path: str, root: str, errors: list[FileError]) -> _Found | None:
+    try:
+        return _Found(path, root, os.stat(path))
+    except OSError as exc:
+        errors.append(FileError(path=path, error=_describe(exc)))
+        return None
+
+
+def _ledger_file(db: Database) -> str | None:
+    """The ledger's file, when it has one a helper process can open."""
+    for _, name, file in db.conn.execute("PRAGMA database_list"):
+        if name == "main" and file:
+            return str(file)
+    return None
+
+
+def _split(plans: list[_Plan]) -> tuple[list[_Plan], list[_Plan]]:
+    """Two shares of the work by bytes, the helper's a little smaller: it starts later."""
+    mine: list[_Plan] = []
+    theirs: list[_Plan] = []
+    mine_bytes = theirs_bytes = 0
+    for plan in sorted(plans, key=_planned_bytes, reverse=True):
+        if theirs_bytes * 11 < mine_bytes * 9:
+            theirs.append(plan)
+            theirs_bytes += _planned_bytes(plan)
+        else:
+            mine.append(plan)
+            mine_bytes += _planned_bytes(plan)
+    return mine, theirs
+
+
+def _add_stats(stats: IndexStats, problems: Counter[str], errors: list[FileError], other: IndexStats) -> None:
+    stats.files_read += other.files_read
+    stats.bytes_read += other.bytes_read
+    stats.lines_read += other.lines_read
+    stats.new_responses += other.new_responses
+    stats.updated_responses += other.updated_responses
+    stats.synthetic_skipped += other.synthetic_skipped
+    problems.update(other.problems)
+    errors.extend(other.errors)
+
+
+class _Helper:
+    """A second indexer process (``python -m ccledger._shard``) working through its share.
+
+    It opens the ledger itself: two indexers at once are safe by design (see the module
+    docstring), so the helper needs nothing from this process but the list of files.
+    """
+
+    def __init__(self, ledger: str, plans: list[_Plan]) -> None:
+        self.files = [(item.path, item.root) for item, _, _ in plans]
+        self.done_bytes = 0
+        self.failure = ""
+        self._stats: IndexStats | None = None
+        self._process = subprocess.Popen(
+            _HELPER_COMMAND,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps({"ledger": ledger, "files": self.files}))
+        self._process.stdin.close()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            message = json.loads(line)
+            if "done" in message:
+                self.done_bytes = message["done"]
+            elif "stats" in message:
+                self._stats = IndexStats.model_validate(message["stats"])
+
+    def wait(self) -> IndexStats | None:
+        """The helper's statistics, or None if it failed (``failure`` says why)."""
+        assert self._process.stderr is not None
+        stderr = self._process.stderr.read()
+        code = self._process.wait()
+        self._reader.join()
+        for pipe in (self._process.stdout, self._process.stderr):
+            if pipe is not None:
+                pipe.close()
+        if code != 0 or self._stats is None:
+            self.failure = f"exit code {code}: {stderr.strip().splitlines()[-1:] or ''}"
+            return None
+        return self._stats
 
 
 def _now() -> str:
