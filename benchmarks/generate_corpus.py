@@ -38,6 +38,7 @@ import functools
 import itertools
 import json
 import math
+import os
 import random
 import shutil
 import string
@@ -1008,6 +1009,8 @@ class Transcript:
             handle.write(b"\n".join(self.chunks))
             if self.chunks:
                 handle.write(b"\n")
+        # A transcript on disk was last modified when its last line was written.
+        os.utime(path, ns=(self.clock * 1_000_000, self.clock * 1_000_000))
         self.gen.stats.files += 1
         self.gen.stats.bytes += self.size
         self.gen.stats.lines += self.lines

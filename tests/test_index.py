@@ -500,3 +500,45 @@ def test_a_failed_helper_leaves_its_files_to_the_refresh(db, claude_dir, monkeyp
     assert totals(db) == REAL_PROJECTS_TOTALS
     assert stats.files_read == 2 * 99
     assert db.execute("select count(*), sum(lines) from files").fetchone() == (2 * 99, 2 * 3031)
+
+
+# --- the scan cache of a long-running process -----------------------------------------------------
+
+
+def test_the_scan_cache_sees_appends_new_files_and_deletions_at_once(db, claude_dir):
+    cache = index.ScanCache()
+    path = write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
+    index.refresh(db, [claude_dir], cache=cache)
+    with path.open("a") as handle:  # the turn that just happened
+        handle.write(assistant_line(message_id="m2") + "\n")
+    assert index.refresh(db, [claude_dir], cache=cache).new_responses == 1
+    write_lines(session_file(claude_dir, "s2.jsonl"), assistant_line(message_id="m3"))  # a new session
+    assert index.refresh(db, [claude_dir], cache=cache).new_responses == 1
+    path.unlink()
+    assert index.refresh(db, [claude_dir], cache=cache).files_missing == 1
+    assert totals(db)["responses"] == 3
+
+
+def test_an_old_transcript_appended_to_is_seen_at_the_next_sweep(db, claude_dir):
+    cache = index.ScanCache(sweep_seconds=3600)
+    path = write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
+    two_days_ago = time.time() - 2 * 86_400
+    os.utime(path, (two_days_ago, two_days_ago))
+    index.refresh(db, [claude_dir], cache=cache)
+    with path.open("a") as handle:
+        handle.write(assistant_line(message_id="m2") + "\n")
+    assert index.refresh(db, [claude_dir], cache=cache).new_responses == 0  # cold: not stat-ed now
+    cache.sweep_seconds = 0
+    assert index.refresh(db, [claude_dir], cache=cache).new_responses == 1
+
+
+def test_the_scan_cache_notices_another_process_writing(db, claude_dir, tmp_path):
+    cache = index.ScanCache()
+    write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
+    assert cache.known(db) == {}
+    other = open_db(tmp_path / "ledger.db")
+    index.refresh(other, [claude_dir])  # another connection indexes the file
+    other.close()
+    assert list(cache.known(db)) == [str(session_file(claude_dir))]
+    stats = index.refresh(db, [claude_dir], cache=cache)
+    assert (stats.files_read, stats.new_responses) == (0, 0)

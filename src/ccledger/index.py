@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import stat
 import subprocess
@@ -40,7 +41,7 @@ from .repos import RepoIdentity, resolve_repo
 from .rollup import MARK_DIRTY_SQL, dirty_rows
 from .transcript import USAGE_MARKER, Parsed, Response, might_hold_usage, parse_line
 
-__all__ = ["ProgressCallback", "index_files", "refresh"]
+__all__ = ["ProgressCallback", "ScanCache", "index_files", "refresh"]
 
 log = logging.getLogger(__name__)
 
@@ -171,19 +172,25 @@ def refresh(
     *,
     progress: ProgressCallback | None = None,
     parallel: bool = True,
+    cache: ScanCache | None = None,
 ) -> IndexStats:
     """Bring the ledger up to date with the transcripts under ``roots`` (default: Claude's).
 
     A large amount of new data (a first index of months of history) is shared with a helper
-    process when ``parallel`` allows and the machine has a second core.
+    process when ``parallel`` allows and the machine has a second core. A long-running caller
+    passes the same ``cache`` each time to make the check for changes nearly free.
     """
     started = time.perf_counter()
     started_utc = _now()
     roots = list(roots) if roots is not None else paths.claude_roots()
-    # Plain rows: a no-change refresh compares thousands of files and builds nothing.
-    known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
     errors: list[FileError] = []
-    found = list(_scan(roots, errors))
+    if cache is not None:
+        known = cache.known(db)
+        found = cache.scan(roots, errors)
+    else:
+        # Plain rows: a no-change refresh compares thousands of files and builds nothing.
+        known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
+        found = list(_scan(roots, errors))
     plans = _plans(found, known)
     stats = IndexStats(
         roots=[str(root) for root in roots], files_seen=len(found), files_read=0, new_responses=0, bad_lines=0,
@@ -213,6 +220,8 @@ def refresh(
                 _add_stats(stats, problems, errors, outcome)
 
     stats.files_missing = _mark_missing(db, known, {item.path for item in found}, roots)
+    if cache is not None and (plans or helper or stats.files_missing):
+        cache.forget_known()  # this process's own writes do not change data_version
     stats.problems = dict(problems)
     stats.bad_lines = sum(problems.values())
     stats.errors = errors
@@ -419,6 +428,93 @@ class _Helper:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class ScanCache:
+    """What a long-running process (the MCP server) remembers between refreshes.
+
+    Every answer must include the turn that just happened, and that turn is in a transcript
+    modified moments ago. So a refresh with this cache lists only folders whose modification time
+    changed (new or deleted files), stats only files modified in the last day, re-reads the
+    ledger's files table only when another process changed the ledger, and checks everything
+    at least every ``sweep_seconds``: an old transcript appended to is noticed within a minute.
+    """
+
+    def __init__(self, *, hot_seconds: float = 86_400, sweep_seconds: float = 60) -> None:
+        self.hot_seconds = hot_seconds
+        self.sweep_seconds = sweep_seconds
+        self._listings: dict[str, tuple[int, list[tuple[str, str, bool]]]] = {}  # name, path, is_dir
+        self._files: dict[str, _Found] = {}
+        self._known: dict[str, tuple[Any, ...]] | None = None
+        self._data_version: int | None = None
+        self._last_sweep = -math.inf
+
+    def known(self, db: Database) -> dict[str, tuple[Any, ...]]:
+        """The files table as plain rows, re-read when another connection changed the ledger."""
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if self._known is None or version != self._data_version:
+            self._known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
+            self._data_version = version
+        return self._known
+
+    def forget_known(self) -> None:
+        self._known = None
+
+    def scan(self, roots: Iterable[Path], errors: list[FileError]) -> list[_Found]:
+        """Like a full scan, but reusing what has not changed (see the class docstring)."""
+        now = time.time()
+        sweep = now - self._last_sweep >= self.sweep_seconds
+        if sweep:
+            self._last_sweep = now
+            self._files = {}
+        found: list[_Found] = []
+        for root in roots:
+            root_text = str(root)
+            stack = [str(paths.projects_dir(root))]
+            while stack:
+                directory = stack.pop()
+                listing = self._listing(directory, sweep, errors)
+                if listing is None:
+                    continue
+                entries, relisted = listing
+                for name, path, is_dir in entries:
+                    if name.endswith(".jsonl"):
+                        item = self._file(path, root_text, relisted, now, errors)
+                        if item is not None:
+                            found.append(item)
+                    if is_dir:
+                        stack.append(path)  # links to folders are not followed: loops
+        return found
+
+    def _listing(
+        self, directory: str, sweep: bool, errors: list[FileError]
+    ) -> tuple[list[tuple[str, str, bool]], bool] | None:
+        try:
+            mtime = os.stat(directory).st_mtime_ns
+            cached = self._listings.get(directory)
+            if cached is not None and cached[0] == mtime and not sweep:
+                return cached[1], False
+            entries = [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in os.scandir(directory)]
+        except FileNotFoundError:
+            self._listings.pop(directory, None)
+            return None
+        except OSError as exc:
+            errors.append(FileError(path=directory, error=_describe(exc)))
+            return None
+        self._listings[directory] = (mtime, entries)
+        return entries, True
+
+    def _file(self, path: str, root: str, relisted: bool, now: float, errors: list[FileError]) -> _Found | None:
+        previous = self._files.get(path)
+        if previous is not None and not relisted and now - previous.stat.st_mtime > self.hot_seconds:
+            return previous  # cold: left for the next sweep
+        try:
+            item = _Found(path, root, os.stat(path))
+        except OSError as exc:
+            errors.append(FileError(path=path, error=_describe(exc)))
+            return None
+        self._files[path] = item
+        return item
 
 
 def _scan(roots: Iterable[Path], errors: list[FileError]) -> Iterator[_Found]:

@@ -73,12 +73,13 @@ class Ledger:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_refresh: IndexStats | None = None
+    scan_cache: index.ScanCache = field(default_factory=index.ScanCache)
 
     @contextmanager
     def fresh(self) -> Iterator[Database]:
         """The ledger brought up to date with the transcripts and prices, held for one answer."""
         with self.lock:
-            self.last_refresh = index.refresh(self.db, self.roots)
+            self.last_refresh = index.refresh(self.db, self.roots, cache=self.scan_cache)
             pricing.ensure_prices(self.db, prices_file=self.prices_file)
             rollup.ensure_rollup(self.db)
             yield self.db
