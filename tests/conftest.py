@@ -14,6 +14,16 @@ from ccledger.db import open_db
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_PROJECTS = FIXTURES / "real_projects"
 
+# ../shared/corpora/README.md: ccusage 20.0.24 agrees with these to the token.
+REAL_PROJECTS_TOTALS = {
+    "responses": 878,
+    "input_tokens": 60_832,
+    "output_tokens": 181_363,
+    "cache_write_5m_tokens": 2_353_992,
+    "cache_write_1h_tokens": 111_225,
+    "cache_read_tokens": 36_970_931,
+}
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch, tmp_path):
@@ -112,6 +122,34 @@ def assistant_line(
         line["agentId"] = agent_id
     line.update(extra)
     return json.dumps(line, separators=(",", ":"))
+
+
+def progress_echo(message_id: str, request_id: str, output_tokens: int, agent_id: str = "a1") -> str:
+    """A parent-transcript progress line echoing a subagent's assistant line (Claude Code 2.1.1x-4x)."""
+    sub = json.loads(
+        assistant_line(message_id=message_id, request_id=request_id, output_tokens=output_tokens, sidechain=True)
+    )
+    return json.dumps(
+        {
+            "type": "progress",
+            "isSidechain": False,
+            "sessionId": "session-1",
+            "cwd": "/home/u/repo",
+            "timestamp": "2026-11-20T09:06:00.000Z",
+            "data": {
+                "type": "agent_progress",
+                "agentId": agent_id,
+                "message": {
+                    "type": "assistant",
+                    "timestamp": sub["timestamp"],
+                    "message": sub["message"],
+                    "requestId": request_id,
+                    "uuid": f"echo-{message_id}",
+                },
+                "normalizedMessages": [],
+            },
+        }
+    )
 
 
 def write_lines(path: Path, *lines: str, newline_at_end: bool = True) -> Path:

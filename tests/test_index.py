@@ -11,20 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REAL_PROJECTS, assistant_line, totals, write_lines
+from conftest import REAL_PROJECTS, REAL_PROJECTS_TOTALS, assistant_line, progress_echo, totals, write_lines
 
 from ccledger import index
 from ccledger.db import open_db
-
-# ../shared/corpora/README.md: ccusage 20.0.24 agrees with these to the token.
-REAL_PROJECTS_TOTALS = {
-    "responses": 878,
-    "input_tokens": 60_832,
-    "output_tokens": 181_363,
-    "cache_write_5m_tokens": 2_353_992,
-    "cache_write_1h_tokens": 111_225,
-    "cache_read_tokens": 36_970_931,
-}
 
 
 def session_file(claude_dir: Path, name: str = "s1.jsonl", project: str = "-home-u-repo") -> Path:
@@ -124,30 +114,6 @@ def test_same_message_id_different_requests_both_count_outside_sidechains(db, cl
     write_lines(session_file(claude_dir), assistant_line(request_id="req_a"), assistant_line(request_id="req_b"))
     index.refresh(db, [claude_dir])
     assert totals(db)["responses"] == 2
-
-
-def progress_echo(message_id: str, request_id: str, output_tokens: int) -> str:
-    sub = json.loads(
-        assistant_line(message_id=message_id, request_id=request_id, output_tokens=output_tokens, sidechain=True)
-    )
-    return json.dumps(
-        {
-            "type": "progress",
-            "sessionId": "session-1",
-            "cwd": "/home/u/repo",
-            "timestamp": "2026-11-20T09:06:00.000Z",
-            "data": {
-                "type": "agent_progress",
-                "agentId": "a1",
-                "message": {
-                    "type": "assistant",
-                    "timestamp": sub["timestamp"],
-                    "message": sub["message"],
-                    "requestId": request_id,
-                },
-            },
-        }
-    )
 
 
 def test_progress_echoes_count_once_and_fill_gaps(db, claude_dir):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import httpx2
 import pytest
-from conftest import assistant_line, write_lines
+from conftest import REAL_PROJECTS_TOTALS, assistant_line, write_lines
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
@@ -20,14 +20,6 @@ pytestmark = pytest.mark.anyio
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TOOLS = {"usage_summary", "cost_by_repo", "sessions", "session_detail", "index_status"}
-REAL_TOKENS = {
-    "responses": 878,
-    "input_tokens": 60_832,
-    "output_tokens": 181_363,
-    "cache_write_5m_tokens": 2_353_992,
-    "cache_write_1h_tokens": 111_225,
-    "cache_read_tokens": 36_970_931,
-}
 
 
 @pytest.fixture
@@ -69,8 +61,8 @@ async def test_usage_summary_totals_match_the_corpus(server):
     async with Client(server) as client:
         summary = await call(client, "usage_summary", since="all", group_by="model")
     totals = summary["totals"]
-    assert {key: totals[key] for key in REAL_TOKENS} == REAL_TOKENS
-    assert totals["total_tokens"] == sum(REAL_TOKENS[k] for k in REAL_TOKENS if k != "responses")
+    assert {key: totals[key] for key in REAL_PROJECTS_TOTALS} == REAL_PROJECTS_TOTALS
+    assert totals["total_tokens"] == sum(REAL_PROJECTS_TOTALS[k] for k in REAL_PROJECTS_TOTALS if k != "responses")
     assert summary["unpriced_models"] == []
     assert totals["cost_usd"] > 0
     assert sum(row["responses"] for row in summary["rows"]) == 878

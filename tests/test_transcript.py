@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from conftest import assistant_line
+from conftest import assistant_line, progress_echo
 
 from ccledger.transcript import Problem, normalize_timestamp, parse_line
 
@@ -92,28 +92,9 @@ def test_tool_result_usage_is_not_billed():
 
 
 def test_progress_echo_has_the_subagent_lines_key():
-    sub = json.loads(assistant_line(message_id="msg_sub", request_id="req_sub", sidechain=True, agent_id="a1"))
-    progress = {
-        "type": "progress",
-        "isSidechain": False,
-        "sessionId": "session-1",
-        "cwd": "/home/u/repo",
-        "timestamp": "2026-11-20T09:06:00.000Z",
-        "data": {
-            "type": "agent_progress",
-            "agentId": "a1",
-            "message": {
-                "type": "assistant",
-                "timestamp": sub["timestamp"],
-                "message": sub["message"],
-                "requestId": "req_sub",
-                "uuid": "u-echo",
-            },
-            "normalizedMessages": [],
-        },
-    }
-    echo = parse(json.dumps(progress)).response
-    original = parse(json.dumps(sub)).response
+    sub = assistant_line(message_id="msg_sub", request_id="req_sub", sidechain=True, agent_id="a1")
+    echo = parse(progress_echo("msg_sub", "req_sub", 350)).response
+    original = parse(sub).response
     assert echo.key == original.key == "msg_sub:req_sub"
     assert echo.from_progress and echo.is_sidechain and echo.agent_id == "a1"
     assert echo.timestamp_utc == original.timestamp_utc
