@@ -10,12 +10,17 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "BlockInfo",
+    "BlockList",
+    "BurnRateReport",
     "FileError",
     "IndexStats",
     "IndexStatus",
     "LongContextPrices",
     "ModelPrices",
+    "OfficialLimit",
     "Period",
+    "PlanValue",
     "PricePeriod",
     "PriceTable",
     "ProblemCount",
@@ -28,6 +33,7 @@ __all__ = [
     "TokenPrices",
     "UnpricedModel",
     "Usage",
+    "UsagePace",
     "UsageRow",
     "UsageSummary",
 ]
@@ -263,3 +269,89 @@ class PriceTable(BaseModel):
     user_prices_path: str = Field(description="Where a prices.toml that adds or replaces models is read from.")
     models: list[ModelPrices]
     notes: list[str] = Field(description="How prices are applied and how logged model ids are matched.")
+
+
+class BlockInfo(BaseModel):
+    """A 5-hour block of Claude Code use (a local estimate), or the idle gap between two."""
+
+    start_utc: str = Field(description="The block's start: its first response floored to the UTC hour.")
+    end_utc: str = Field(description="Start + 5 hours (for a gap: when the next block began).")
+    is_gap: bool
+    is_active: bool = Field(description="In progress now: its last response is under 5 hours old and it has not ended.")
+    first_response_utc: str | None = None
+    last_response_utc: str | None = None
+    responses: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = Field(0.0, description="API list-price equivalent of the priced responses.")
+    unpriced_responses: int = Field(0, description="Responses with no known price: NOT in cost_usd.")
+    models: list[str] = Field(default_factory=list)
+
+
+class BlockList(BaseModel):
+    """5-hour blocks that started in a period, oldest first (estimates from this machine's transcripts)."""
+
+    period: Period
+    blocks: list[BlockInfo]
+    note: str = Field(description="How blocks are computed and what they cannot see.")
+
+
+class OfficialLimit(BaseModel):
+    """An official usage-limit reading, as Claude Code reported it to the statusline."""
+
+    window: str = Field(description="five_hour or seven_day.")
+    used_percentage: float = Field(description="Official: 0 to 100.")
+    resets_at_utc: str | None
+    captured_utc: str = Field(description="When the statusline recorded it.")
+    age_minutes: float
+    current: bool = Field(description="False once its reset time has passed or it is over 10 minutes old.")
+
+
+class BurnRateReport(BaseModel):
+    """How fast the current 5-hour block is burning, with the official limits beside the estimates."""
+
+    active_block: BlockInfo | None = Field(description="The block in progress (estimate); null when idle.")
+    minutes_left: float | None = Field(None, description="Until the active block ends (estimate).")
+    tokens_per_minute: float | None = Field(None, description="Estimate: tokens per minute, first to last response.")
+    cost_per_hour_usd: float | None = Field(None, description="Estimate, at the same pace.")
+    projected_tokens: int | None = Field(None, description="Estimate at the block's end, at the current pace.")
+    projected_cost_usd: float | None = Field(None, description="Estimate at the block's end, at the current pace.")
+    by_model: list[UsageRow] = Field(default_factory=list, description="The active block per model.")
+    last_block: BlockInfo | None = Field(None, description="The most recent finished block, when idle.")
+    official: list[OfficialLimit] = Field(
+        default_factory=list,
+        description="OFFICIAL percentages of the real 5-hour and weekly limits (from the statusline); empty when "
+        "none was recorded (set up `ccledger statusline`; Pro/Max only).",
+    )
+    note: str
+
+
+class PlanValue(BaseModel):
+    """API-equivalent spend against a subscription's price over a period."""
+
+    period: Period
+    plan: str
+    plan_monthly_usd: float
+    subscription_usd: float = Field(description="The plan's price prorated over the period's days so far.")
+    api_equivalent_usd: float = Field(description="What the same usage costs at API list prices.")
+    value_ratio: float | None = Field(description="api_equivalent_usd / subscription_usd; null for the api plan.")
+    savings_usd: float = Field(description="api_equivalent_usd - subscription_usd (negative: the plan costs more).")
+    rule: str = Field(description="How the subscription was prorated.")
+
+
+class UsagePace(BaseModel):
+    """Spend so far in a week or month, the pace, and where it ends up."""
+
+    period: Period
+    days_elapsed: float
+    days_in_period: float
+    spent_usd: float
+    daily_average_usd: float
+    projected_usd: float = Field(description="spent_usd + daily_average_usd x the days left.")
+    last_7_days_daily_usd: float
+    previous_7_days_daily_usd: float
+    trend: str = Field(description="increasing, stable or decreasing.")
+    trend_rule: str

@@ -49,9 +49,12 @@ __all__ = [
     "cost_by_repo",
     "index_status",
     "nano_to_usd",
+    "period_of",
     "session_detail",
     "sessions",
+    "usage_fields",
     "usage_summary",
+    "window_of",
 ]
 
 GroupBy = Literal["day", "week", "month", "repo", "branch", "model", "session", "machine"]
@@ -331,7 +334,7 @@ def usage_summary(
     """Usage and cost over a period, grouped by time or by a dimension."""
     if group_by not in GROUP_BY_CHOICES:
         raise QueryError(f"group_by={group_by!r} is not one of: {', '.join(GROUP_BY_CHOICES)}")
-    window = _window(since, until, zone, now)
+    window = window_of(since, until, zone, now)
     repo_id = _resolve_repo(db, repo) if repo else None
     facts = _Facts(window, {"repo_id": repo_id, "model": model})
     if group_by in TIME_GROUPS:
@@ -342,14 +345,14 @@ def usage_summary(
     else:
         tally = facts.scan(db, DIMENSION_KEYS[group_by])
         merged = tally.regroup(str)
-    rows = [UsageRow(key=key, **_usage(sums)) for key, sums in merged.items()]
+    rows = [UsageRow(key=key, **usage_fields(sums)) for key, sums in merged.items()]
     if group_by in TIME_GROUPS:
         rows.sort(key=lambda row: row.key)
     else:
         rows.sort(key=lambda row: (-row.cost_usd, -row.total_tokens, row.key))
     filters = {name: value for name, value in (("repo", repo_id), ("model", model)) if value}
     return UsageSummary(
-        period=_period(window),
+        period=period_of(window),
         group_by=group_by,
         filters=filters,
         rows=rows,
@@ -362,9 +365,9 @@ def cost_by_repo(
     db: Database, *, since: str | None = None, until: str | None = None, zone: ZoneInfo, now: datetime
 ) -> RepoCosts:
     """Spend per repository over a period, biggest first, with each repo's share of the total."""
-    window = _window(since, until, zone, now)
+    window = window_of(since, until, zone, now)
     tally = _Facts(window, {}).scan(db, DIMENSION_KEYS["repo"], by_session=True)
-    rows = [UsageRow(key=key, **_usage(sums)) for key, sums in tally.groups.items()]
+    rows = [UsageRow(key=key, **usage_fields(sums)) for key, sums in tally.groups.items()]
     totals = _total(tally.groups)
     repos = [
         RepoCost(
@@ -375,7 +378,7 @@ def cost_by_repo(
         )
         for row in sorted(rows, key=lambda row: (-row.cost_usd, -row.total_tokens, row.key))
     ]
-    return RepoCosts(period=_period(window), repos=repos, totals=totals, unpriced_models=tally.unpriced_models())
+    return RepoCosts(period=period_of(window), repos=repos, totals=totals, unpriced_models=tally.unpriced_models())
 
 
 def sessions(
@@ -391,7 +394,7 @@ def sessions(
     """Sessions active in a period, most recent first."""
     if not 1 <= limit <= 500:
         raise QueryError(f"limit={limit} is out of range; use 1 to 500")
-    window = _window(since, until, zone, now)
+    window = window_of(since, until, zone, now)
     facts = _Facts(window, {"repo_id": _resolve_repo(db, repo) if repo else None})
     tally = facts.scan(db, "session_id", columns=SESSION_COLUMNS_SQL, where="where session_id is not null")
     merged: dict[str, dict[str, Any]] = {}
@@ -421,12 +424,12 @@ def sessions(
             last_utc=row["last_utc"],
             models=sorted(row["models"]),
             subagent_responses=row["subagent_responses"],
-            **_usage(row),
+            **usage_fields(row),
         )
         for row in latest
     ]
     return SessionList(
-        period=_period(window), sessions=found, total_sessions=len(merged), unpriced_models=tally.unpriced_models()
+        period=period_of(window), sessions=found, total_sessions=len(merged), unpriced_models=tally.unpriced_models()
     )
 
 
@@ -436,9 +439,9 @@ def session_detail(db: Database, session_id: str) -> SessionDetail:
     span = next(db.query(SESSION_SPAN_SQL, {"session_id": session_id}))
     facts = _Facts(None, {"session_id": session_id})
     tally = facts.scan(db, "model")
-    by_model = [UsageRow(key=key, **_usage(sums)) for key, sums in tally.groups.items()]
+    by_model = [UsageRow(key=key, **usage_fields(sums)) for key, sums in tally.groups.items()]
     params = {"session_id": session_id, **span}
-    by_agent = [UsageRow(key=row["key"], **_usage(row)) for row in db.query(BY_AGENT_SQL, params)]
+    by_agent = [UsageRow(key=row["key"], **usage_fields(row)) for row in db.query(BY_AGENT_SQL, params)]
 
     def distinct(column: str) -> list[str]:
         return [row["value"] for row in db.query(SESSION_DISTINCT_SQL.format(column=column), params)]
@@ -514,14 +517,16 @@ def index_status(
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _window(since: str | None, until: str | None, zone: ZoneInfo, now: datetime) -> Window:
+def window_of(since: str | None, until: str | None, zone: ZoneInfo, now: datetime) -> Window:
+    """The window of a question; a bad phrase is a QueryError."""
     try:
         return resolve_period(since, until, zone=zone, now=now)
     except PeriodError as exc:
         raise QueryError(str(exc)) from exc
 
 
-def _period(window: Window) -> Period:
+def period_of(window: Window) -> Period:
+    """A window as the result models report it."""
     return Period(label=window.label, since_utc=window.start_utc, until_utc=window.end_utc, timezone=window.zone.key)
 
 
@@ -544,7 +549,8 @@ def _first_response(db: Database) -> datetime | None:
     return _parse(row[0]) if row and row[0] else None
 
 
-def _usage(row: dict[str, Any]) -> dict[str, Any]:
+def usage_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The Usage fields of a row of sums (its nano-dollars as cost_usd)."""
     usage: dict[str, Any] = {field: row[field] for field in USAGE_FIELDS if field != "cost_nanousd"}
     usage["cost_usd"] = nano_to_usd(row["cost_nanousd"])
     return usage
@@ -556,7 +562,7 @@ def _total(merged: dict[str, dict[str, int]]) -> Usage:
     for sums in merged.values():
         for field in USAGE_FIELDS:
             totals[field] += sums[field]
-    return Usage(**_usage(totals))
+    return Usage(**usage_fields(totals))
 
 
 def _by_cost(rows: list[UsageRow]) -> list[UsageRow]:

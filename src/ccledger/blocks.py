@@ -1,0 +1,286 @@
+"""Five-hour blocks, burn rate and projections: pure functions, standard library only.
+
+Claude's usage limits run in 5-hour windows that start with the first message. The local
+estimate uses ccusage's algorithm (shared/reference/ccusage.md section 4) so that figures agree
+with it: responses in time order; a block starts at its first response floored to the UTC hour
+and ends 5 hours later; a response more than 5 hours after its block's start, or more than 5
+hours after the previous response, starts a new block, and in the second case a gap block
+covers the idle time. A block is active while the last response is less than 5 hours old and
+its end has not passed.
+
+The input is *spans*: a response, or the responses of one 15-minute bucket of the usage rollup
+(first and last timestamp, sums). A bucket never crosses a block's end, because ends fall on
+the hour; the one exception, a bucket holding a response at exactly a block's end, must be split
+into its responses by the caller (see :func:`needs_split`).
+
+Everything here is an estimate of the real window, which also counts use from claude.ai and
+other machines; the official percentages come from the statusline (``limits.py``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+__all__ = [
+    "BLOCK_HOURS",
+    "LOOKBACK",
+    "Block",
+    "BurnRate",
+    "Span",
+    "active_block",
+    "blocks_between",
+    "build_blocks",
+    "burn_rate",
+    "load_spans",
+]
+
+BLOCK_HOURS = 5
+_BLOCK = timedelta(hours=BLOCK_HOURS)
+
+
+# Plain classes and named tuples, not dataclasses: the statusline imports this module on every
+# tick, and importing dataclasses alone costs a quarter of its time budget.
+
+
+class Span(
+    namedtuple(
+        "Span",
+        "first last responses input_tokens output_tokens cache_write_tokens cache_read_tokens cost_nanousd models "
+        "unpriced_responses",
+    )
+):
+    """One response, or the responses of one 15-minute bucket, in time order with the others."""
+
+    __slots__ = ()
+    first: datetime
+    last: datetime
+    responses: int
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    cost_nanousd: int  # of the priced responses
+    models: frozenset[str]
+    unpriced_responses: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
+
+
+class Block:
+    """A 5-hour block (or, with ``is_gap``, the idle time between two blocks)."""
+
+    __slots__ = (
+        "cache_read_tokens", "cache_write_tokens", "cost_nanousd", "end", "first", "input_tokens", "is_gap",
+        "last", "models", "output_tokens", "responses", "start", "unpriced_responses",
+    )  # fmt: skip
+
+    def __init__(self, start: datetime, end: datetime, *, is_gap: bool = False) -> None:
+        self.start = start
+        self.end = end
+        self.is_gap = is_gap
+        self.first: datetime | None = None  # the first and last response in it
+        self.last: datetime | None = None
+        self.responses = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cache_write_tokens = 0
+        self.cache_read_tokens = 0
+        self.cost_nanousd = 0  # of the priced responses: see unpriced_responses
+        self.unpriced_responses = 0
+        self.models: set[str] = set()
+
+    def __repr__(self) -> str:
+        kind = "gap" if self.is_gap else f"{self.responses} responses"
+        return f"Block({self.start.isoformat()} to {self.end.isoformat()}, {kind})"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
+
+    def is_active(self, now: datetime) -> bool:
+        """ccusage's rule: the last response is under 5 hours old and the block has not ended."""
+        return not self.is_gap and self.last is not None and now - self.last < _BLOCK and now < self.end
+
+    def add(self, span: Span) -> None:
+        self.first = span.first if self.first is None else min(self.first, span.first)
+        self.last = span.last if self.last is None else max(self.last, span.last)
+        self.responses += span.responses
+        self.input_tokens += span.input_tokens
+        self.output_tokens += span.output_tokens
+        self.cache_write_tokens += span.cache_write_tokens
+        self.cache_read_tokens += span.cache_read_tokens
+        self.cost_nanousd += span.cost_nanousd
+        self.unpriced_responses += span.unpriced_responses
+        self.models |= span.models
+
+
+class BurnRate(
+    namedtuple(
+        "BurnRate", "tokens_per_minute cost_per_hour_nanousd minutes_left projected_tokens projected_cost_nanousd"
+    )
+):
+    """How fast a block used tokens and money, and where that pace ends up at the block's end."""
+
+    __slots__ = ()
+
+
+def floor_to_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def needs_split(span: Span, block: Block | None) -> bool:
+    """Whether ``span`` would start inside ``block`` but end past it (only a bucket can)."""
+    return block is not None and not block.is_gap and span.first - block.start <= _BLOCK < span.last - block.start
+
+
+def build_blocks(spans: Iterable[Span], split: Callable[[Span], Iterable[Span]] | None = None) -> list[Block]:
+    """Blocks and gap blocks from spans in time order (see the module docstring).
+
+    ``split`` turns a bucket into its responses; it is called for a bucket that holds a
+    response at exactly a block's end (which stays in that block) and later ones (which don't).
+    """
+    blocks: list[Block] = []
+    current: Block | None = None
+    pending = iter(spans)
+    queue: list[Span] = []
+    while True:
+        if queue:
+            span = queue.pop(0)
+        else:
+            span = next(pending, None)
+            if span is None:
+                break
+            if split is not None and span.responses > 1 and needs_split(span, current):
+                queue = list(split(span))
+                continue
+        if current is not None:
+            assert current.last is not None
+            since_start = span.first - current.start
+            since_last = span.first - current.last
+            if since_start > _BLOCK or since_last > _BLOCK:
+                blocks.append(current)
+                if since_last > _BLOCK:
+                    blocks.append(Block(start=current.last + _BLOCK, end=span.first, is_gap=True))
+                current = None
+        if current is None:
+            start = floor_to_hour(span.first)
+            current = Block(start=start, end=start + _BLOCK)
+        current.add(span)
+    if current is not None:
+        blocks.append(current)
+    # A gap begins 5 hours after the last response, which can be later than the start of the next
+    # block (floored to the hour): in start order, as ccusage lists them.
+    blocks.sort(key=lambda block: block.start)
+    return blocks
+
+
+def burn_rate(block: Block, now: datetime) -> BurnRate | None:
+    """ccusage's burn rate: tokens and cost over the minutes from the block's first response to
+    its last; projected to the block's end at that pace. None before two distinct moments."""
+    if block.is_gap or block.first is None or block.last is None:
+        return None
+    minutes = (block.last - block.first).total_seconds() / 60
+    if minutes <= 0:
+        return None
+    tokens_per_minute = block.total_tokens / minutes
+    cost_per_minute = block.cost_nanousd / minutes
+    minutes_left = max((block.end - now).total_seconds() / 60, 0.0) if block.is_active(now) else 0.0
+    return BurnRate(
+        tokens_per_minute=tokens_per_minute,
+        cost_per_hour_nanousd=cost_per_minute * 60,
+        minutes_left=minutes_left,
+        projected_tokens=round(block.total_tokens + tokens_per_minute * minutes_left),
+        projected_cost_nanousd=round(block.cost_nanousd + cost_per_minute * minutes_left),
+    )
+
+
+def active_block(blocks: Sequence[Block], now: datetime) -> Block | None:
+    """The block in progress at ``now``, if any."""
+    for block in reversed(blocks):
+        if not block.is_gap:
+            return block if block.is_active(now) else None
+    return None
+
+
+# --- spans from the ledger (plain sqlite3, so the statusline can use it cheaply) -----------------
+
+# Blocks are exact as soon as the history before a window holds a 5-hour gap: this much of it is
+# read first. Two weeks without one gap of 5 hours is not a human schedule.
+LOOKBACK = timedelta(days=14)
+
+BUCKET_SPANS_SQL = """
+select min(first_utc), max(last_utc), sum(responses), sum(input_tokens), sum(output_tokens),
+       sum(cache_write_5m_tokens + cache_write_1h_tokens), sum(cache_read_tokens), sum(cost_nanousd),
+       group_concat(distinct model), sum(unpriced_responses)
+from usage_rollup
+where bucket_utc >= ? and bucket_utc < ? and source = 'dev'
+group by bucket_utc
+order by bucket_utc
+"""
+
+RESPONSE_SPANS_SQL = """
+select timestamp_utc, timestamp_utc, 1, input_tokens, output_tokens, cache_write_5m_tokens + cache_write_1h_tokens,
+       cache_read_tokens, coalesce(cost_nanousd, 0), model, cost_nanousd is null
+from response_costs
+where timestamp_utc >= ? and timestamp_utc < ?
+order by timestamp_utc
+"""
+
+
+def _span(row: tuple) -> Span:
+    first, last, responses, inputs, outputs, writes, reads, cost, models, unpriced = row
+    return Span(
+        first=_parse(first), last=_parse(last), responses=responses, input_tokens=inputs, output_tokens=outputs,
+        cache_write_tokens=writes, cache_read_tokens=reads, cost_nanousd=cost or 0,
+        models=frozenset((models or "").split(",")) - {""}, unpriced_responses=unpriced or 0,
+    )  # fmt: skip
+
+
+def load_spans(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[Span]:
+    """Spans between ``start`` and ``end``: rollup buckets, and single responses at unaligned edges."""
+    start_text, end_text = _iso(start), _iso(end)
+    inner_start, inner_end = _iso(_ceil15(start)), _iso(_floor15(end))
+    if inner_start >= inner_end:
+        return [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (start_text, end_text))]
+    spans = [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (start_text, inner_start))]
+    spans += [_span(row) for row in conn.execute(BUCKET_SPANS_SQL, (inner_start, inner_end))]
+    spans += [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (inner_end, end_text))]
+    return spans
+
+
+def blocks_between(conn: sqlite3.Connection, start: datetime | None, end: datetime) -> list[Block]:
+    """The blocks that start in [start, end), built from the history since ``start - LOOKBACK``."""
+    spans = load_spans(conn, (start - LOOKBACK) if start else datetime(1970, 1, 1, tzinfo=UTC), end)
+
+    def split(span: Span) -> list[Span]:
+        bucket = _floor15(span.first)
+        return [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (_iso(bucket), _iso(bucket + _QUARTER)))]
+
+    return [block for block in build_blocks(spans, split) if start is None or block.start >= start]
+
+
+_QUARTER = timedelta(minutes=15)
+
+
+def _floor15(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)
+
+
+def _ceil15(moment: datetime) -> datetime:
+    floor = _floor15(moment)
+    return floor if floor == moment else floor + _QUARTER
+
+
+def _iso(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _parse(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
