@@ -1,5 +1,5 @@
 """Run ccledger as ``python -m ccledger``."""
 
-from .cli import main
+from .entry import main
 
 main()

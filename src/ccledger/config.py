@@ -10,10 +10,7 @@ Secrets never live here: tokens come from the environment only.
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import paths
@@ -25,13 +22,17 @@ class ConfigError(ValueError):
     """The config file is invalid; the message names the file and, where known, the line."""
 
 
-@dataclass(frozen=True)
 class Config:
-    """Settings read from the config file, with defaults for everything."""
+    """Settings read from the config file, with defaults for everything.
 
-    path: Path
-    timezone: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    A plain class, and TOML is parsed only when a file exists: the statusline reads the
+    timezone from here on every tick.
+    """
+
+    def __init__(self, path: Path, timezone: str | None = None, raw: dict[str, object] | None = None) -> None:
+        self.path = path
+        self.timezone = timezone
+        self.raw: dict[str, object] = raw or {}
 
     def zone(self) -> ZoneInfo:
         """The timezone that day, week and month boundaries follow."""
@@ -47,6 +48,8 @@ def load_config(path: Path | None = None) -> Config:
         return Config(path=path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from exc
+    import tomllib  # here, not at the top: most machines have no config file
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

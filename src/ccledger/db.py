@@ -259,6 +259,26 @@ def _m006_drop_unused_indexes(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS responses_session")
 
 
+# Official usage-limit readings from Claude Code's statusline payload (see limits.py).
+RATE_LIMITS_SQL = textwrap.dedent("""
+    CREATE TABLE rate_limits (
+        id INTEGER PRIMARY KEY,
+        captured_utc TEXT NOT NULL,
+        window TEXT NOT NULL,             -- five_hour | seven_day
+        used_percentage REAL NOT NULL,    -- 0 to 100, official
+        resets_at_utc TEXT,
+        session_id TEXT                   -- the Claude Code session that reported it
+    );
+    CREATE INDEX rate_limits_latest ON rate_limits(window, captured_utc);
+""").strip()
+
+
+@MIGRATIONS(name="m007_rate_limits")
+def _m007_rate_limits(db: Database) -> None:
+    for statement in _statements(RATE_LIMITS_SQL):
+        db.execute(statement)
+
+
 def _statements(script: str) -> Iterator[str]:
     """Split a script into statements (executescript() would commit the open transaction)."""
     pending = ""

@@ -8,7 +8,6 @@ Transcripts are every ``*.jsonl`` below ``<root>/projects``.
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 __all__ = [
@@ -71,4 +70,6 @@ def config_path() -> Path:
 
 def machine_name() -> str:
     """The name this machine's rows carry: ``CCLEDGER_MACHINE``, else the host name."""
+    import socket  # only here: the statusline imports this module on every tick
+
     return os.environ.get("CCLEDGER_MACHINE", "").strip() or socket.gethostname()
