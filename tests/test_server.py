@@ -19,7 +19,10 @@ from ccledger.server import build_server
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-TOOLS = {"usage_summary", "cost_by_repo", "sessions", "session_detail", "index_status"}
+TOOLS = {
+    "usage_summary", "cost_by_repo", "sessions", "session_detail", "index_status", "usage_blocks", "burn_rate",
+    "plan_value", "usage_pace",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -184,6 +187,21 @@ async def test_unpriced_models_are_listed_not_zeroed(server, real_projects):
     assert summary["unpriced_models"] == [{"model": "glm-9-air", "responses": 1, "total_tokens": 3354}]
     assert summary["totals"]["cost_usd"] == 0 and summary["totals"]["responses"] == 1
     assert "glm-9-air" in status["how_to_add_prices"] and "prices.toml" in status["how_to_add_prices"]
+
+
+async def test_blocks_burn_rate_plan_and_pace(server):
+    async with Client(server) as client:
+        found = await call(client, "usage_blocks", since="all", timezone="UTC")
+        assert len(found["blocks"]) == 56 and "ccusage" in found["note"]
+        burn = await call(client, "burn_rate")
+        assert burn["active_block"] is None  # the corpus ends in April; the clock says November
+        assert burn["last_block"]["start_utc"] == "2026-04-18T13:00:00.000Z"
+        assert "estimate" in burn["note"].lower() and burn["official"] == []
+        value = await call(client, "plan_value", plan="max20", since="2025-11", timezone="UTC")
+        assert value["subscription_usd"] == 200.0 and value["api_equivalent_usd"] > 0
+        assert "'pro'" in await error_of(client, "plan_value", plan="ultra")
+        pace = await call(client, "usage_pace", period="week")
+        assert pace["spent_usd"] == 0 and pace["trend"] == "stable"
 
 
 async def test_prices_resource_and_weekly_prompt(server):

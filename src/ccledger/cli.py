@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from sqlite_utils import Database
 
-from . import __version__, index, paths, pricing, queries, render, rollup
+from . import __version__, index, pace, paths, pricing, queries, render, rollup
 from .config import ConfigError, load_config
 from .db import open_db
 from .models import IndexStats
@@ -72,6 +72,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 @cli.command("index")
 @json_option
+@click.option("--quiet", is_flag=True, help="Print nothing (for background runs).")
 @click.option(
     "--root",
     "roots",
@@ -79,10 +80,18 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
     type=click.Path(path_type=Path, file_okay=False),
     help="A Claude config dir to read instead of the defaults (repeatable).",
 )
-def index_command(as_json: bool, roots: tuple[Path, ...]) -> None:
+def index_command(as_json: bool, quiet: bool, roots: tuple[Path, ...]) -> None:
     """Bring the ledger up to date with the transcripts (incremental)."""
     db = open_db()
-    stats = _refresh(db, list(roots) or None, show_progress=not as_json)
+    try:
+        stats = _refresh(db, list(roots) or None, show_progress=not (as_json or quiet))
+        # Keep prices and the rollup current too: the statusline reads them without refreshing.
+        _ask(pricing.ensure_prices, db)
+        rollup.ensure_rollup(db)
+    finally:
+        db.close()
+    if quiet:
+        return
     if as_json:
         click.echo(stats.model_dump_json(indent=2))
         return
@@ -95,6 +104,18 @@ def index_command(as_json: bool, roots: tuple[Path, ...]) -> None:
         out.print(f"  {kind}: {count:,}")
     for error in stats.errors:
         out.print(f"  [yellow]unreadable[/yellow] {error.path}: {error.error}")
+
+
+@cli.command()
+def statusline() -> None:
+    """A Claude Code statusline: today's cost, the 5-hour block's burn and the official limits.
+
+    Reads Claude Code's statusline JSON on stdin and prints one line. Set it up in
+    ~/.claude/settings.json: {"statusLine": {"type": "command", "command": "ccledger statusline"}}
+    """
+    from .statusline import main as statusline_main
+
+    statusline_main()
 
 
 @cli.command()
@@ -184,6 +205,55 @@ def session(session_id: str, as_json: bool, prices_file: Path | None) -> None:
     with _ledger(prices_file, quiet=as_json) as (db, _):
         detail = _ask(queries.session_detail, db, session_id)
     _show(detail, render.session_detail_view, as_json)
+
+
+@cli.command()
+@_period_options("last 3 days")
+@json_option
+@prices_option
+def blocks(since: str, until: str | None, timezone: str | None, as_json: bool, prices_file: Path | None) -> None:
+    """5-hour usage blocks that started in a period (estimates from the transcripts)."""
+    with _ledger(prices_file, quiet=as_json) as (db, _):
+        found = _ask(pace.usage_blocks, db, since=since, until=until, zone=_zone(timezone), now=datetime.now(UTC))
+    _show(found, render.blocks_table, as_json)
+
+
+@cli.command()
+@json_option
+@prices_option
+def burn(as_json: bool, prices_file: Path | None) -> None:
+    """How fast the current 5-hour block burns, with the official limits beside the estimates."""
+    with _ledger(prices_file, quiet=as_json) as (db, _):
+        report = pace.burn_rate(db, now=datetime.now(UTC))
+    _show(report, render.burn_view, as_json)
+
+
+@cli.command()
+@click.argument("plan", type=click.Choice(sorted(pace.PLANS)))
+@_period_options("this month")
+@json_option
+@prices_option
+def plan(
+    plan: str, since: str, until: str | None, timezone: str | None, as_json: bool, prices_file: Path | None
+) -> None:
+    """API-equivalent spend against a plan's price (pro, max5, max20, api), prorated."""
+    with _ledger(prices_file, quiet=as_json) as (db, _):
+        value = _ask(
+            pace.plan_value, db, plan=plan, since=since, until=until, zone=_zone(timezone), now=datetime.now(UTC)
+        )
+    _show(value, render.plan_view, as_json)
+
+
+@cli.command("pace")
+@click.option("--period", type=click.Choice(["week", "month"]), default="month", show_default=True)
+@click.option("--timezone", help="IANA zone for week and month boundaries.")
+@json_option
+@prices_option
+def pace_command(period: str, timezone: str | None, as_json: bool, prices_file: Path | None) -> None:
+    """Spend so far this week or month, the daily average, trend and projection."""
+    with _ledger(prices_file, quiet=as_json) as (db, _):
+        result = _ask(pace.usage_pace, db, period=period, zone=_zone(timezone), now=datetime.now(UTC))
+    _show(result, render.pace_view, as_json)
 
 
 @cli.command()

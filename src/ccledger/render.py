@@ -14,7 +14,11 @@ from rich.table import Table
 from rich.text import Text
 
 from .models import (
+    BlockInfo,
+    BlockList,
+    BurnRateReport,
     IndexStatus,
+    PlanValue,
     PriceTable,
     RepoCosts,
     SessionDetail,
@@ -22,12 +26,17 @@ from .models import (
     TokenPrices,
     UnpricedModel,
     Usage,
+    UsagePace,
     UsageRow,
     UsageSummary,
 )
 
 __all__ = [
+    "blocks_table",
+    "burn_view",
     "money",
+    "pace_view",
+    "plan_view",
     "prices_table",
     "repo_table",
     "session_detail_view",
@@ -270,3 +279,85 @@ def prices_table(table: PriceTable) -> Table:
 
 def _rate(value: float) -> str:
     return f"{Decimal(repr(value)).normalize():f}"
+
+
+def blocks_table(found: BlockList) -> Group:
+    """5-hour blocks, oldest first."""
+    table = _table(f"5-hour blocks: {found.period.label}", "Estimates from this machine's transcripts")
+    table.add_column("Start (UTC)", no_wrap=True)
+    table.add_column("End", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("Resp.", justify="right")
+    table.add_column("Tokens", justify="right")
+    table.add_column("Cost", justify="right", style="bold")
+    table.add_column("Models", overflow="fold")
+    for block in found.blocks:
+        state = "gap" if block.is_gap else "active" if block.is_active else ""
+        table.add_row(
+            block.start_utc[:16].replace("T", " "), block.end_utc[11:16], state,
+            "" if block.is_gap else str(block.responses), "" if block.is_gap else tokens(block.total_tokens),
+            "" if block.is_gap else money(block.cost_usd), ", ".join(short_model(m) for m in block.models),
+        )  # fmt: skip
+    return Group(table)
+
+
+def burn_view(report: BurnRateReport) -> Group:
+    """The active block's burn, the official limits, or the last block when idle."""
+    lines: list[Text] = []
+    if report.active_block is None:
+        lines.append(Text("No active 5-hour block (no response in the last 5 hours).", style="bold"))
+        if report.last_block is not None:
+            lines.append(Text(f"Last block: {_block_line(report.last_block)}"))
+    else:
+        block = report.active_block
+        lines.append(Text(f"Active block (estimate): {_block_line(block)}", style="bold"))
+        lines.append(
+            Text(
+                f"  {report.minutes_left or 0:.0f} min left; {report.tokens_per_minute or 0:,.0f} tokens/min, "
+                f"{money(report.cost_per_hour_usd or 0)}/h; at this pace {tokens(report.projected_tokens or 0)} "
+                f"tokens and {money(report.projected_cost_usd or 0)} by its end"
+            )
+        )
+    for limit in report.official:
+        label = {"five_hour": "5-hour", "seven_day": "weekly"}.get(limit.window, limit.window)
+        resets = f", resets {limit.resets_at_utc[:16].replace('T', ' ')} UTC" if limit.resets_at_utc else ""
+        stale = "" if limit.current else " (stale)"
+        lines.append(Text(f"Official {label} limit: {limit.used_percentage:.0f}% used{resets}{stale}"))
+    if not report.official:
+        lines.append(Text("No official limits recorded yet: set up `ccledger statusline` (Pro/Max).", style="dim"))
+    return Group(*lines)
+
+
+def _block_line(block: BlockInfo) -> str:
+    return (
+        f"{block.start_utc[:16].replace('T', ' ')} to {block.end_utc[11:16]} UTC, {block.responses} responses, "
+        f"{tokens(block.total_tokens)} tokens, {money(block.cost_usd)}"
+    )
+
+
+def plan_view(value: PlanValue) -> Group:
+    """A plan's price against the API-equivalent spend."""
+    ratio = f"{value.value_ratio:.1f}x" if value.value_ratio is not None else "n/a"
+    return Group(
+        Text(f"{value.plan} plan, {value.period.label}", style="bold"),
+        Text(f"  API-equivalent spend: {money(value.api_equivalent_usd)}"),
+        Text(f"  Subscription (prorated): {money(value.subscription_usd)}"),
+        Text(f"  Value: {ratio}; {'saved' if value.savings_usd >= 0 else 'over'} {money(abs(value.savings_usd))}"),
+        Text(value.rule, style="dim"),
+    )
+
+
+def pace_view(result: UsagePace) -> Group:
+    """Spend so far, the daily average, the projection and the trend."""
+    return Group(
+        Text(f"{result.period.label}: {money(result.spent_usd)} so far", style="bold"),
+        Text(
+            f"  {money(result.daily_average_usd)}/day over {result.days_elapsed:.1f} of {result.days_in_period:.0f} "
+            f"days; projected {money(result.projected_usd)}"
+        ),
+        Text(
+            f"  Trend: {result.trend} ({money(result.last_7_days_daily_usd)}/day in the last 7 days, "
+            f"{money(result.previous_7_days_daily_usd)}/day the 7 before)"
+        ),
+        Text(result.trend_rule, style="dim"),
+    )

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp.server import MCPServer
@@ -23,10 +23,21 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 from sqlite_utils import Database
 
-from . import __version__, index, paths, pricing, queries, rollup
+from . import __version__, index, pace, paths, pricing, queries, rollup
 from .config import Config, ConfigError, load_config
 from .db import open_db
-from .models import IndexStats, IndexStatus, RepoCosts, SessionDetail, SessionList, UsageSummary
+from .models import (
+    BlockList,
+    BurnRateReport,
+    IndexStats,
+    IndexStatus,
+    PlanValue,
+    RepoCosts,
+    SessionDetail,
+    SessionList,
+    UsagePace,
+    UsageSummary,
+)
 
 __all__ = ["Ledger", "build_server"]
 
@@ -54,6 +65,11 @@ Timezone = Annotated[
     str | None,
     Field(description="IANA timezone for day/week/month boundaries, e.g. 'Europe/Berlin'; default: the user's."),
 ]
+PlanArg = Annotated[
+    Literal["pro", "max5", "max20", "api"],
+    Field(description="The subscription: pro ($20/month), max5 ($100), max20 ($200), or api (pay as you go)."),
+]
+PaceArg = Annotated[Literal["week", "month"], Field(description="This week (from Monday) or this month.")]
 
 
 @dataclass
@@ -226,6 +242,54 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
                 prices_path=str(pricing.user_prices_path()),
                 refresh=ledger.last_refresh,
             )
+
+    @mcp.tool(title="5-hour blocks", annotations=READ_ONLY)
+    def usage_blocks(
+        ctx: Context[Ledger], since: Since = "last 3 days", until: Until = None, timezone: Timezone = None
+    ) -> BlockList:
+        """Claude Code's 5-hour usage blocks that started in a period (default: the last 3 days), oldest
+        first, each with tokens, cost and models; gaps mark idle time. Use it for "when did my windows
+        start?" or "how much did I use per window this week?". These are estimates from this machine's
+        transcripts (ccusage's algorithm); for the official limit percentages call burn_rate."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return pace.usage_blocks(db, since=since, until=until, zone=ledger.zone(timezone), now=ledger.now())
+
+    @mcp.tool(title="Burn rate", annotations=READ_ONLY)
+    def burn_rate(ctx: Context[Ledger]) -> BurnRateReport:
+        """How fast the current 5-hour window is being used: the active block's start, end and minutes
+        left, tokens and cost so far, tokens/minute and $/hour, projected tokens and cost at the block's
+        end, and the split per model. Use it for "how fast am I burning?" or "when does my window reset?".
+        `official` holds the OFFICIAL 5-hour and weekly percentages Claude Code reported (needs
+        `ccledger statusline`); every other number is a local ESTIMATE, and say so. `active_block` is
+        null when idle; then `last_block` summarises the latest one."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return pace.burn_rate(db, now=ledger.now())
+
+    @mcp.tool(title="Plan value", annotations=READ_ONLY)
+    def plan_value(
+        ctx: Context[Ledger], plan: PlanArg, since: Since = None, until: Until = None, timezone: Timezone = None
+    ) -> PlanValue:
+        """Whether a Claude subscription pays off: Claude Code's API-equivalent spend in a period
+        (default: this month so far) against the plan's price prorated over the same days. Use it for
+        "am I getting value from Max?" or "would the API be cheaper?". value_ratio above 1 means the plan
+        costs less than the same usage at API prices."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return pace.plan_value(
+                db, plan=plan, since=since, until=until, zone=ledger.zone(timezone), now=ledger.now()
+            )
+
+    @mcp.tool(title="Usage pace", annotations=READ_ONLY)
+    def usage_pace(ctx: Context[Ledger], period: PaceArg = "month", timezone: Timezone = None) -> UsagePace:
+        """The pace of Claude Code spend this week or this month: spent so far, the daily average, the
+        projected total at the period's end, and whether spend is increasing, stable or decreasing (the
+        rule is in `trend_rule`). Use it for "where will I end up this month?" or "am I spending more
+        lately?"."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return pace.usage_pace(db, period=period, zone=ledger.zone(timezone), now=ledger.now())
 
     @mcp.resource("ccledger://prices", name="prices", title="Price table", mime_type="application/json")
     def prices() -> str:
