@@ -19,10 +19,11 @@ from ccledger.server import build_server
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-TOOLS = {
+READ_ONLY_TOOLS = {
     "usage_summary", "cost_by_repo", "sessions", "session_detail", "index_status", "usage_blocks", "burn_rate",
-    "plan_value", "usage_pace",
+    "plan_value", "usage_pace", "budget_status",
 }  # fmt: skip
+WRITING_TOOLS = {"set_budget", "delete_budget"}
 
 
 @pytest.fixture
@@ -50,12 +51,13 @@ async def error_of(client, tool, **arguments) -> str:
 async def test_tools_are_described_read_only_and_typed(server):
     async with Client(server) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert set(tools) == TOOLS
-        for tool in tools.values():
-            assert tool.annotations.read_only_hint is True
+        assert set(tools) >= READ_ONLY_TOOLS | WRITING_TOOLS
+        for name, tool in tools.items():
+            assert tool.annotations.read_only_hint is (name in READ_ONLY_TOOLS)
             assert tool.output_schema is not None and tool.output_schema["type"] == "object"
             assert len(tool.description) > 150, f"{tool.name} needs a description a model can act on"
         assert tools["usage_summary"].output_schema["title"] == "UsageSummary"
+        assert tools["delete_budget"].annotations.destructive_hint is True
         group_by = tools["usage_summary"].input_schema["properties"]["group_by"]
         assert set(group_by["enum"]) == {"day", "week", "month", "repo", "branch", "model", "session", "machine"}
 

@@ -131,3 +131,14 @@ def test_reset_times_as_epoch_or_iso():
 def test_a_passed_reset_is_not_shown(ledger):
     line = statusline(payload(resets_in=timedelta(hours=-1))).stdout.decode()
     assert "5h" not in line and "7d 18%" in line
+
+
+def test_shows_the_most_used_budget(ledger):
+    from ccledger import budgets
+
+    db = open_db(ledger)
+    budgets.set_budget(db, scope="all", period="month", amount_usd=1000)
+    budgets.set_budget(db, scope="all", period="day", amount_usd=0.01)
+    db.close()
+    line = statusline(payload()).stdout.decode()
+    assert "budget all" in line and "%/day!" in line  # the exceeded daily one, not the monthly one

@@ -19,10 +19,11 @@ from pydantic import BaseModel
 from rich.console import Console
 from sqlite_utils import Database
 
-from . import __version__, index, pace, paths, pricing, queries, render, rollup
+from . import __version__, budgets, index, pace, paths, pricing, queries, render, rollup
 from .config import ConfigError, load_config
 from .db import open_db
 from .models import IndexStats
+from .render import money
 
 __all__ = ["cli", "main"]
 
@@ -254,6 +255,98 @@ def pace_command(period: str, timezone: str | None, as_json: bool, prices_file: 
     with _ledger(prices_file, quiet=as_json) as (db, _):
         result = _ask(pace.usage_pace, db, period=period, zone=_zone(timezone), now=datetime.now(UTC))
     _show(result, render.pace_view, as_json)
+
+
+@cli.group()
+def budget() -> None:
+    """Spending budgets per repo or overall: set, list, rm, check."""
+
+
+def _amount(value: str) -> float:
+    try:
+        return float(value.strip().lstrip("$").replace(",", ""))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an amount in dollars, e.g. 200 or $200") from exc
+
+
+@budget.command("set")
+@click.argument("scope")
+@click.argument("period", type=click.Choice(sorted(budgets.PERIODS)))
+@click.argument("amount")
+@click.option("--model", help="Only this model's spend.")
+@click.option("--threshold", "thresholds", multiple=True, type=float, help="A fraction that alerts (repeatable).")
+@click.option("--include-prod", is_flag=True, help="Count the repo's pulled production spend too.")
+@json_option
+def budget_set(
+    scope: str, period: str, amount: str, model: str | None, thresholds: tuple[float, ...], include_prod: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Set (or update) a budget: SCOPE is 'all' or a repo, e.g. `ccledger budget set api-server month 200`."""
+    with _ledger(None, quiet=True) as (db, _):
+        info = _ask(
+            budgets.set_budget, db, scope=scope, period=period, amount_usd=_amount(amount), model=model,
+            thresholds=list(thresholds) or None, include_prod=include_prod,
+        )  # fmt: skip
+    if as_json:
+        click.echo(info.model_dump_json(indent=2))
+    else:
+        out.print(f"Budget {info.id}: {info.scope} {money(info.amount_usd)} per {info.period}")
+
+
+@budget.command("list")
+@click.option("--scope", help="Only budgets of this scope ('all' or a repo).")
+@json_option
+@prices_option
+def budget_list(scope: str | None, as_json: bool, prices_file: Path | None) -> None:
+    """Every budget's standing this period, most urgent first."""
+    with _ledger(prices_file, quiet=as_json) as (db, _):
+        result = _ask(budgets.budget_status, db, scope=scope, zone=_zone(None), now=datetime.now(UTC))
+    _show(result, render.budgets_table, as_json)
+
+
+@budget.command("rm")
+@click.argument("scope", required=False)
+@click.argument("period", required=False, type=click.Choice(sorted(budgets.PERIODS)))
+@click.option("--model", help="The budget's model, if it has one.")
+@click.option("--id", "budget_id", type=int, help="The budget's id (from `ccledger budget list`).")
+def budget_rm(scope: str | None, period: str | None, model: str | None, budget_id: int | None) -> None:
+    """Delete a budget, by SCOPE and PERIOD or by --id."""
+    if budget_id is None and (scope is None or period is None):
+        raise click.UsageError("give SCOPE and PERIOD, or --id")
+    with _ledger(None, quiet=True) as (db, _):
+        gone = _ask(budgets.delete_budget, db, budget_id=budget_id, scope=scope, period=period, model=model)
+    out.print(f"Deleted budget {gone.id}: {gone.scope} {money(gone.amount_usd)} per {gone.period}")
+
+
+@budget.command("check")
+@click.option("--webhook", help="POST alerts here (default: CCLEDGER_WEBHOOK_URL or [budgets] webhook_url).")
+@json_option
+@prices_option
+def budget_check(webhook: str | None, as_json: bool, prices_file: Path | None) -> None:
+    """Check every budget; exit 0 if all are ok, 1 on a warning, 2 if one is exceeded.
+
+    Sends a webhook alert (Slack-compatible JSON) for each threshold crossed, at most once per
+    budget, threshold and period. For hooks and cron: `ccledger budget check || notify-send ...`.
+    """
+    from .notify import NotifyError, alert_body, post_alert, webhook_url
+
+    with _ledger(prices_file, quiet=True) as (db, _):
+        result = budgets.budget_status(db, zone=_zone(None), now=datetime.now(UTC))
+        url = webhook or webhook_url(_ask(load_config))
+        failures = 0
+        if url:
+            for status, threshold in budgets.due_alerts(db, result.budgets):
+                message = budgets.alert_message(status)
+                try:
+                    post_alert(url, alert_body(status, threshold, message))
+                except NotifyError as exc:
+                    failures += 1
+                    err.print(f"[yellow]Alert for budget {status.id} not sent: {exc}[/yellow]")
+                    continue
+                budgets.mark_sent(db, status)
+    _show(result, render.budgets_table, as_json)
+    states = {status.status for status in result.budgets}
+    sys.exit(2 if "exceeded" in states else 1 if "warning" in states or failures else 0)
 
 
 @cli.command()

@@ -279,6 +279,37 @@ def _m007_rate_limits(db: Database) -> None:
         db.execute(statement)
 
 
+# Spending limits and the alerts already sent for them (see budgets.py).
+BUDGETS_SQL = textwrap.dedent("""
+    CREATE TABLE budgets (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,              -- 'all', or a repo id
+        model TEXT NOT NULL DEFAULT '',   -- '' for every model, else one model (as logged or canonical)
+        period TEXT NOT NULL,             -- day | week | month, calendar, in the configured timezone
+        amount_nanousd INTEGER NOT NULL,
+        thresholds TEXT NOT NULL,         -- JSON list of fractions of the amount that alert, e.g. [0.9, 1.0]
+        include_prod INTEGER NOT NULL,    -- 1: production spend pulled for the repo counts too
+        created_utc TEXT NOT NULL,
+        updated_utc TEXT NOT NULL,
+        UNIQUE (scope, model, period)     -- setting the same budget again updates it
+    );
+
+    CREATE TABLE budget_alerts_sent (
+        budget_id INTEGER NOT NULL REFERENCES budgets(id) ON DELETE CASCADE,
+        period_start_utc TEXT NOT NULL,
+        threshold REAL NOT NULL,
+        sent_utc TEXT NOT NULL,
+        PRIMARY KEY (budget_id, period_start_utc, threshold)
+    );
+""").strip()
+
+
+@MIGRATIONS(name="m008_budgets")
+def _m008_budgets(db: Database) -> None:
+    for statement in _statements(BUDGETS_SQL):
+        db.execute(statement)
+
+
 def _statements(script: str) -> Iterator[str]:
     """Split a script into statements (executescript() would commit the open transaction)."""
     pending = ""

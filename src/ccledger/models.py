@@ -12,6 +12,10 @@ from pydantic import BaseModel, Field
 __all__ = [
     "BlockInfo",
     "BlockList",
+    "BudgetAlert",
+    "BudgetInfo",
+    "BudgetStatus",
+    "BudgetStatusList",
     "BurnRateReport",
     "FileError",
     "IndexStats",
@@ -77,6 +81,17 @@ class Period(BaseModel):
     timezone: str = Field(description="The IANA zone that day/week/month boundaries follow.")
 
 
+class BudgetAlert(BaseModel):
+    """A budget past one of its thresholds: mention it to the user."""
+
+    budget_id: int
+    scope: str
+    period: str
+    status: str = Field(description="warning or exceeded.")
+    percent: float
+    message: str
+
+
 class Usage(BaseModel):
     """Tokens and cost of a set of API responses."""
 
@@ -120,6 +135,9 @@ class UsageSummary(BaseModel):
     rows: list[UsageRow]
     totals: Usage
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+    budget_alerts: list[BudgetAlert] = Field(
+        default_factory=list, description="Budgets past a threshold: mention them to the user."
+    )
 
 
 class RepoCost(Usage):
@@ -137,6 +155,9 @@ class RepoCosts(BaseModel):
     repos: list[RepoCost]
     totals: Usage
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+    budget_alerts: list[BudgetAlert] = Field(
+        default_factory=list, description="Budgets past a threshold: mention them to the user."
+    )
 
 
 class SessionSummary(Usage):
@@ -159,6 +180,9 @@ class SessionList(BaseModel):
     sessions: list[SessionSummary]
     total_sessions: int = Field(description="Sessions in the period, before the limit.")
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+    budget_alerts: list[BudgetAlert] = Field(
+        default_factory=list, description="Budgets past a threshold: mention them to the user."
+    )
 
 
 class SessionDetail(BaseModel):
@@ -216,6 +240,9 @@ class IndexStatus(BaseModel):
     unpriced_models: list[UnpricedModel]
     how_to_add_prices: str | None = Field(description="Set when some models have no price.")
     refresh: IndexStats | None = Field(None, description="What the refresh made for this answer did.")
+    budget_alerts: list[BudgetAlert] = Field(
+        default_factory=list, description="Budgets past a threshold: mention them to the user."
+    )
 
 
 class TokenPrices(BaseModel):
@@ -327,6 +354,9 @@ class BurnRateReport(BaseModel):
         "none was recorded (set up `ccledger statusline`; Pro/Max only).",
     )
     note: str
+    budget_alerts: list[BudgetAlert] = Field(
+        default_factory=list, description="Budgets past a threshold: mention them to the user."
+    )
 
 
 class PlanValue(BaseModel):
@@ -355,3 +385,43 @@ class UsagePace(BaseModel):
     previous_7_days_daily_usd: float
     trend: str = Field(description="increasing, stable or decreasing.")
     trend_rule: str
+    budget_alerts: list[BudgetAlert] = Field(
+        default_factory=list, description="Budgets past a threshold: mention them to the user."
+    )
+
+
+class BudgetInfo(BaseModel):
+    """A spending limit."""
+
+    id: int
+    scope: str = Field(description="'all' (all Claude Code use) or a repo id.")
+    model: str | None = Field(description="Only this model's spend, or null for every model.")
+    period: str = Field(description="day, week (from Monday) or month: calendar periods in the configured timezone.")
+    amount_usd: float
+    thresholds: list[float] = Field(description="Fractions of the amount that alert, e.g. [0.9, 1.0].")
+    include_prod: bool = Field(description="Whether production spend pulled for the repo counts.")
+
+
+class BudgetStatus(BudgetInfo):
+    """Where a budget stands in its current period."""
+
+    period_start_utc: str
+    period_end_utc: str
+    spent_usd: float
+    remaining_usd: float
+    percent: float = Field(description="spent / amount x 100.")
+    status: str = Field(description="ok, warning (past the first threshold) or exceeded (100% or more).")
+    projected_usd: float = Field(description="Spend at the period's end at the pace so far.")
+    projected_cross_utc: str | None = Field(
+        description="When the pace so far reaches 100% within this period; null if it does not or already has."
+    )
+    unpriced_models: list[UnpricedModel] = Field(
+        default_factory=list, description="Models with usage but no price: their spend is NOT counted."
+    )
+
+
+class BudgetStatusList(BaseModel):
+    """Every budget's standing, most urgent first."""
+
+    budgets: list[BudgetStatus]
+    timezone: str

@@ -50,8 +50,10 @@ __all__ = [
     "index_status",
     "nano_to_usd",
     "period_of",
+    "resolve_repo",
     "session_detail",
     "sessions",
+    "totals_in",
     "usage_fields",
     "usage_summary",
     "window_of",
@@ -462,6 +464,19 @@ def session_detail(db: Database, session_id: str) -> SessionDetail:
         by_agent=_by_cost(by_agent),
         unpriced_models=tally.unpriced_models(),
     )
+
+
+def totals_in(
+    db: Database, window: Window, *, repo_id: str | None = None, model: str | None = None
+) -> tuple[Usage, list[UnpricedModel]]:
+    """Usage and unpriced models over a window already resolved (for budgets)."""
+    tally = _Facts(window, {"repo_id": repo_id, "model": model}).scan(db, "'total'")
+    return _total(tally.groups), tally.unpriced_models()
+
+
+def resolve_repo(db: Database, repo: str) -> str:
+    """A repo id from an id or a unique short name; the error lists close matches."""
+    return _resolve_repo(db, repo)
 
 
 def index_status(

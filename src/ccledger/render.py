@@ -16,6 +16,7 @@ from rich.text import Text
 from .models import (
     BlockInfo,
     BlockList,
+    BudgetStatusList,
     BurnRateReport,
     IndexStatus,
     PlanValue,
@@ -33,6 +34,7 @@ from .models import (
 
 __all__ = [
     "blocks_table",
+    "budgets_table",
     "burn_view",
     "money",
     "pace_view",
@@ -361,3 +363,27 @@ def pace_view(result: UsagePace) -> Group:
         ),
         Text(result.trend_rule, style="dim"),
     )
+
+
+def budgets_table(result: BudgetStatusList) -> Group:
+    """Budgets, most urgent first."""
+    if not result.budgets:
+        return Group(Text("No budgets. Set one: ccledger budget set all month 200", style="dim"))
+    table = _table("Budgets", f"Calendar periods in {result.timezone}; projections at the pace so far")
+    table.add_column("Id", justify="right")
+    _key_column(table, "Scope")
+    table.add_column("Period")
+    table.add_column("Spent", justify="right", no_wrap=True)
+    table.add_column("Budget", justify="right", no_wrap=True)
+    table.add_column("%", justify="right", no_wrap=True)
+    table.add_column("Projected", justify="right", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    colours = {"ok": "green", "warning": "yellow", "exceeded": "bold red"}
+    for status in result.budgets:
+        scope = status.scope if status.scope == "all" else short_repo(status.scope)
+        table.add_row(
+            str(status.id), scope + (f" ({short_model(status.model)})" if status.model else ""), status.period,
+            money(status.spent_usd), money(status.amount_usd), f"{status.percent:.0f}%", money(status.projected_usd),
+            Text(status.status, style=colours.get(status.status, "")),
+        )  # fmt: skip
+    return Group(table)

@@ -13,21 +13,23 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlite_utils import Database
 
-from . import __version__, index, pace, paths, pricing, queries, rollup
+from . import __version__, budgets, index, pace, paths, pricing, queries, rollup
 from .config import Config, ConfigError, load_config
 from .db import open_db
 from .models import (
     BlockList,
+    BudgetInfo,
+    BudgetStatusList,
     BurnRateReport,
     IndexStats,
     IndexStatus,
@@ -51,6 +53,9 @@ models, times, repos, branches), never prompt or file content.
 """
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+ResultT = TypeVar("ResultT", bound=BaseModel)
 
 Since = Annotated[
     str | None,
@@ -99,6 +104,11 @@ class Ledger:
             pricing.ensure_prices(self.db, prices_file=self.prices_file)
             rollup.ensure_rollup(self.db)
             yield self.db
+
+    def with_alerts(self, db: Database, result: ResultT) -> ResultT:
+        """The result, carrying the budgets that are past a threshold (so Claude mentions them)."""
+        result.budget_alerts = budgets.alerts(db, zone=self.config.zone(), now=self.now())  # type: ignore[attr-defined]
+        return result
 
     def zone(self, timezone: str | None) -> ZoneInfo:
         if not timezone:
@@ -173,10 +183,10 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
         cost is not included)."""
         ledger = ctx.request_context.lifespan_context
         with _tool_errors(), ledger.fresh() as db:
-            return queries.usage_summary(
+            return ledger.with_alerts(db, queries.usage_summary(
                 db, since=since, until=until, group_by=group_by, repo=repo, model=model,
                 zone=ledger.zone(timezone), now=ledger.now(),
-            )  # fmt: skip
+            ))  # fmt: skip
 
     @mcp.tool(title="Cost by repo", annotations=READ_ONLY)
     def cost_by_repo(
@@ -188,7 +198,8 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
         git remote (github.com/owner/name) or, without one, their path."""
         ledger = ctx.request_context.lifespan_context
         with _tool_errors(), ledger.fresh() as db:
-            return queries.cost_by_repo(db, since=since, until=until, zone=ledger.zone(timezone), now=ledger.now())
+            costs = queries.cost_by_repo(db, since=since, until=until, zone=ledger.zone(timezone), now=ledger.now())
+            return ledger.with_alerts(db, costs)
 
     @mcp.tool(title="Sessions", annotations=READ_ONLY)
     def sessions(
@@ -205,7 +216,7 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
         more."""
         ledger = ctx.request_context.lifespan_context
         with _tool_errors(), ledger.fresh() as db:
-            return queries.sessions(
+            found = queries.sessions(
                 db,
                 since=since,
                 until=until,
@@ -214,6 +225,7 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
                 zone=ledger.zone(timezone),
                 now=ledger.now(),
             )
+            return ledger.with_alerts(db, found)
 
     @mcp.tool(title="Session detail", annotations=READ_ONLY)
     def session_detail(
@@ -235,13 +247,14 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
         or missing, or to say how far back the data goes."""
         ledger = ctx.request_context.lifespan_context
         with _tool_errors(), ledger.fresh() as db:
-            return queries.index_status(
+            status = queries.index_status(
                 db,
                 roots=ledger.roots or paths.claude_roots(),
                 ledger_path=str(ledger.path),
                 prices_path=str(pricing.user_prices_path()),
                 refresh=ledger.last_refresh,
             )
+            return ledger.with_alerts(db, status)
 
     @mcp.tool(title="5-hour blocks", annotations=READ_ONLY)
     def usage_blocks(
@@ -265,7 +278,7 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
         null when idle; then `last_block` summarises the latest one."""
         ledger = ctx.request_context.lifespan_context
         with _tool_errors(), ledger.fresh() as db:
-            return pace.burn_rate(db, now=ledger.now())
+            return ledger.with_alerts(db, pace.burn_rate(db, now=ledger.now()))
 
     @mcp.tool(title="Plan value", annotations=READ_ONLY)
     def plan_value(
@@ -289,7 +302,57 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
         lately?"."""
         ledger = ctx.request_context.lifespan_context
         with _tool_errors(), ledger.fresh() as db:
-            return pace.usage_pace(db, period=period, zone=ledger.zone(timezone), now=ledger.now())
+            result = pace.usage_pace(db, period=period, zone=ledger.zone(timezone), now=ledger.now())
+            return ledger.with_alerts(db, result)
+
+    @mcp.tool(title="Budget status", annotations=READ_ONLY)
+    def budget_status(
+        ctx: Context[Ledger],
+        scope: Annotated[str | None, Field(description="'all', or a repo id or name; default: all budgets.")] = None,
+    ) -> BudgetStatusList:
+        """Where each spending budget stands this period: spent, remaining, percent, status (ok,
+        warning past the first threshold, exceeded at 100%), the spend projected at the period's end
+        at the pace so far, and when that pace crosses 100%. Most urgent first. Use it for "am I over
+        budget?" or "how much of the api-server budget is left this month?"."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return budgets.budget_status(db, scope=scope, zone=ledger.config.zone(), now=ledger.now())
+
+    @mcp.tool(title="Set a budget", annotations=WRITES)
+    def set_budget(
+        ctx: Context[Ledger],
+        scope: Annotated[str, Field(description="'all' for all Claude Code use, or a repo id or short name.")],
+        period: Annotated[Literal["day", "week", "month"], Field(description="Calendar period, user's timezone.")],
+        amount_usd: Annotated[float, Field(gt=0, description="The limit in US dollars (API list-price equivalent).")],
+        model: Annotated[str | None, Field(description="Only this model's spend; default: every model.")] = None,
+        thresholds: Annotated[
+            list[float] | None, Field(description="Fractions that alert, e.g. [0.8, 1.0]; default [0.9, 1.0].")
+        ] = None,
+        include_prod: Annotated[bool, Field(description="Count the repo's pulled production spend too.")] = False,
+    ) -> BudgetInfo:
+        """Set a spending budget, e.g. "api-server: $200 a month". Setting one again for the same scope,
+        model and period updates it. Only when the user asks for a budget."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return budgets.set_budget(
+                db, scope=scope, period=period, amount_usd=amount_usd, model=model, thresholds=thresholds,
+                include_prod=include_prod,
+            )  # fmt: skip
+
+    @mcp.tool(title="Delete a budget", annotations=DELETES)
+    def delete_budget(
+        ctx: Context[Ledger],
+        budget_id: Annotated[int | None, Field(description="The budget's id, from budget_status.")] = None,
+        scope: Annotated[str | None, Field(description="Or its scope ('all' or the repo) with its period.")] = None,
+        period: Annotated[Literal["day", "week", "month"] | None, Field(description="The period, with scope.")] = None,
+        model: Annotated[str | None, Field(description="The model, if the budget has one.")] = None,
+    ) -> BudgetInfo:
+        """Delete a spending budget, by its id (from budget_status) or by its scope and period (and
+        model, if it has one). Only when the user asks to remove a budget; to change an amount, call
+        set_budget again instead. An unknown budget is an error that lists the existing ones."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors(), ledger.fresh() as db:
+            return budgets.delete_budget(db, budget_id=budget_id, scope=scope, period=period, model=model)
 
     @mcp.resource("ccledger://prices", name="prices", title="Price table", mime_type="application/json")
     def prices() -> str:

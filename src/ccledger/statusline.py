@@ -35,7 +35,13 @@ TODAY_COST_SQL = """
 select coalesce(sum(cost_nanousd), 0), coalesce(sum(unpriced_responses), 0)
 from usage_rollup where bucket_utc >= ? and bucket_utc < ? and source = 'dev'
 """
-TABLES_SQL = "select count(*) from sqlite_master where name in ('usage_rollup', 'rate_limits')"
+TABLES_SQL = "select count(*) from sqlite_master where name in ('usage_rollup', 'rate_limits', 'budgets')"
+BUDGETS_SQL = "select scope, model, period, amount_nanousd from budgets"
+BUDGET_SPEND_SQL = """
+select coalesce(sum(cost_nanousd), 0) from usage_rollup
+where source = 'dev' and bucket_utc >= ? and bucket_utc < ?
+  and (? = 'all' or repo_id = ?) and (? = '' or model = ? or canonical_model = ?)
+"""
 
 
 def main() -> None:
@@ -62,13 +68,13 @@ def status_line(payload: dict[str, object], now: datetime) -> str:
     _refresh_in_background(ledger)
     conn = sqlite3.connect(ledger, timeout=0.05)
     try:
-        if conn.execute(TABLES_SQL).fetchone()[0] < 2:
+        if conn.execute(TABLES_SQL).fetchone()[0] < 3:
             return "ccledger: updating the ledger..."  # an older ledger: the background index migrates it
         session = payload.get("session_id")
         with contextlib.suppress(sqlite3.OperationalError):  # busy: the next tick records it
             limits.record_rate_limits(conn, payload, now, session if isinstance(session, str) else None)
         zone = load_config().zone()
-        parts = (_today(conn, now, zone), _block(conn, now), *_official(conn, now, zone))
+        parts = (_today(conn, now, zone), _block(conn, now), *_official(conn, now, zone), _budget(conn, now, zone))
         return " | ".join(part for part in parts if part)
     finally:
         conn.close()
@@ -104,6 +110,28 @@ def _official(conn: sqlite3.Connection, now: datetime, zone: tzinfo) -> list[str
             text += f" (resets {reading.resets_at.astimezone(zone):%H:%M})"
         parts.append(text)
     return parts
+
+
+def _budget(conn: sqlite3.Connection, now: datetime, zone: tzinfo) -> str:
+    """The most used budget this period, e.g. 'budget api-server 92%/month'."""
+    local = now.astimezone(zone)
+    today = local.date()
+    starts = {
+        "day": today,
+        "week": today - timedelta(days=today.weekday()),
+        "month": today.replace(day=1),
+    }
+    worst: tuple[float, str] | None = None
+    for scope, model, period, amount in conn.execute(BUDGETS_SQL).fetchall():
+        start = datetime.combine(starts[period], datetime.min.time(), tzinfo=zone)
+        spent = conn.execute(
+            BUDGET_SPEND_SQL, (_iso(start), _iso(now + timedelta(seconds=1)), scope, scope, model, model, model)
+        ).fetchone()[0]
+        percent = spent / amount * 100 if amount else 0.0
+        if worst is None or percent > worst[0]:
+            name = scope if scope == "all" else scope.rsplit("/", 1)[-1]
+            worst = (percent, f"budget {name} {percent:.0f}%/{period}" + ("!" if percent >= 100 else ""))
+    return worst[1] if worst else ""
 
 
 def _refresh_in_background(ledger: str) -> None:
