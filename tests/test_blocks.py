@@ -115,3 +115,40 @@ def test_burn_rate_of_an_active_block(db, claude_dir):
     assert {row.key for row in report.by_model} == {"claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"}
     idle = pace.burn_rate(db, now=now + timedelta(hours=6))
     assert idle.active_block is None and idle.last_block.responses == 3
+
+
+def summary(found: list[blocks.Block]) -> list[tuple]:
+    return [(b.start, b.end, b.is_gap, b.first, b.last, b.responses, b.total_tokens, b.cost_nanousd) for b in found]
+
+
+def test_a_window_reads_back_to_a_gap_and_gets_the_whole_historys_blocks(ledger):
+    whole = blocks.blocks_between(ledger.conn, None, at("2027-01-01T00:00"))
+    moments = sorted({moment for block in whole for moment in (block.start, block.end, block.first or block.start)})
+    starts = {moment + shift for moment in moments for shift in (timedelta(0), timedelta(minutes=-1), timedelta(1))}
+    assert len(starts) > 150
+    for start in sorted(starts):
+        expected = [block for block in whole if block.start >= start]
+        assert summary(blocks.blocks_between(ledger.conn, start, at("2027-01-01T00:00"))) == summary(expected), start
+
+
+def test_without_a_gap_in_the_day_before_a_window_more_history_is_read(db, claude_dir):
+    # A response every 2 hours for four days: one chain of blocks with no gap, whose starts
+    # (00:00, 06:00, 12:00, ...) follow from the first response, days before the window.
+    first = at("2026-11-16T00:58")
+    moments = [first + n * timedelta(hours=2) for n in range(48)]
+    lines = [
+        assistant_line(message_id=f"m{n}", timestamp=moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+        for n, moment in enumerate(moments)
+    ]
+    write_lines(claude_dir / "projects" / "p" / "s.jsonl", *lines)
+    index.refresh(db, [claude_dir])
+    pricing.ensure_prices(db)
+    ensure_rollup(db)
+    end = at("2026-11-21T00:00")
+    whole = blocks.blocks_between(db.conn, None, end)
+    assert not any(block.is_gap for block in whole)
+    start = at("2026-11-19T13:00")
+    loaded = blocks.load_spans(db.conn, start - blocks.SHORT_LOOKBACK, end)
+    assert not blocks.settled(loaded, start - blocks.SHORT_LOOKBACK, start)
+    window = blocks.blocks_between(db.conn, start, end)
+    assert window and summary(window) == summary([block for block in whole if block.start >= start])

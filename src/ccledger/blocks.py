@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 __all__ = [
     "BLOCK_HOURS",
     "LOOKBACK",
+    "SHORT_LOOKBACK",
     "Block",
     "BurnRate",
     "Span",
@@ -35,6 +36,7 @@ __all__ = [
     "build_blocks",
     "burn_rate",
     "load_spans",
+    "settled",
 ]
 
 BLOCK_HOURS = 5
@@ -209,8 +211,10 @@ def active_block(blocks: Sequence[Block], now: datetime) -> Block | None:
 
 # --- spans from the ledger (plain sqlite3, so the statusline can use it cheaply) -----------------
 
-# Blocks are exact as soon as the history before a window holds a 5-hour gap: this much of it is
-# read first. Two weeks without one gap of 5 hours is not a human schedule.
+# Blocks are exact from any 5-hour gap on, since a gap restarts the chain. The day before a
+# window nearly always holds one (a night), so that much history is read first, and LOOKBACK
+# when it does not. Two weeks without one gap of 5 hours is not a human schedule.
+SHORT_LOOKBACK = timedelta(days=1)
 LOOKBACK = timedelta(days=14)
 
 BUCKET_SPANS_SQL = """
@@ -254,14 +258,38 @@ def load_spans(conn: sqlite3.Connection, start: datetime, end: datetime) -> list
 
 
 def blocks_between(conn: sqlite3.Connection, start: datetime | None, end: datetime) -> list[Block]:
-    """The blocks that start in [start, end), built from the history since ``start - LOOKBACK``."""
-    spans = load_spans(conn, (start - LOOKBACK) if start else datetime(1970, 1, 1, tzinfo=UTC), end)
+    """The blocks that start in [start, end), built from the history since the last 5-hour gap
+    before ``start`` (looked for in the day before it, then up to ``LOOKBACK`` before it)."""
+    if start is None:
+        spans = load_spans(conn, datetime(1970, 1, 1, tzinfo=UTC), end)
+    else:
+        spans = load_spans(conn, start - SHORT_LOOKBACK, end)
+        if not settled(spans, start - SHORT_LOOKBACK, start):
+            spans = load_spans(conn, start - LOOKBACK, end)
 
     def split(span: Span) -> list[Span]:
         bucket = _floor15(span.first)
         return [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (_iso(bucket), _iso(bucket + _QUARTER)))]
 
     return [block for block in build_blocks(spans, split) if start is None or block.start >= start]
+
+
+def settled(spans: Sequence[Span], loaded_from: datetime, start: datetime) -> bool:
+    """Whether spans read from ``loaded_from`` on give the same blocks from ``start`` on as the
+    whole history would.
+
+    They do once a gap of more than 5 hours (after ``loaded_from`` for the first span) restarts
+    the chain before any span at or after ``start``: the spans before that gap form blocks that
+    start before ``start``, whatever came earlier.
+    """
+    previous_last = loaded_from
+    for span in spans:
+        if span.first - previous_last > _BLOCK:
+            return True
+        if span.first >= start:
+            return False
+        previous_last = max(previous_last, span.last)
+    return True  # every span is before start and no gap follows: no block from start on
 
 
 _QUARTER = timedelta(minutes=15)

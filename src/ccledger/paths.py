@@ -8,20 +8,27 @@ Transcripts are every ``*.jsonl`` below ``<root>/projects``.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+# pathlib (and typing) are not imported here at the top: the statusline reads db_file() and
+# config_file() on every tick, and pathlib alone would cost it 10 ms, a tenth of its budget.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "claude_roots",
+    "config_file",
     "config_path",
+    "db_file",
     "db_path",
     "machine_name",
     "projects_dir",
 ]
 
 
-def _xdg(var: str, default: str) -> Path:
+def _xdg(var: str, default: str) -> str:
     value = os.environ.get(var, "").strip()
-    return Path(value).expanduser() if value else Path.home() / default
+    return os.path.expanduser(value) if value else os.path.join(os.path.expanduser("~"), default)
 
 
 def claude_roots() -> list[Path]:
@@ -30,11 +37,13 @@ def claude_roots() -> list[Path]:
     A root given as its ``projects`` folder is accepted too. Roots that do not exist are kept:
     the indexer reports them, and a root that comes back (a mounted archive) is read again.
     """
+    from pathlib import Path
+
     raw = os.environ.get("CLAUDE_CONFIG_DIR", "")
     if raw.strip():
         candidates = [Path(part.strip()).expanduser() for part in raw.split(",") if part.strip()]
     else:
-        candidates = [_xdg("XDG_CONFIG_HOME", ".config") / "claude", Path.home() / ".claude"]
+        candidates = [Path(_xdg("XDG_CONFIG_HOME", ".config")) / "claude", Path.home() / ".claude"]
     roots: list[Path] = []
     seen: set[str] = set()
     for candidate in candidates:
@@ -54,18 +63,32 @@ def projects_dir(root: Path) -> Path:
 
 def db_path() -> Path:
     """The ledger file: ``CCLEDGER_DB``, else ``$XDG_DATA_HOME/ccledger/ledger.db``."""
-    value = os.environ.get("CCLEDGER_DB", "").strip()
-    if value:
-        return Path(value).expanduser()
-    return _xdg("XDG_DATA_HOME", ".local/share") / "ccledger" / "ledger.db"
+    from pathlib import Path
+
+    return Path(db_file())
 
 
 def config_path() -> Path:
     """The config file: ``CCLEDGER_CONFIG``, else ``$XDG_CONFIG_HOME/ccledger/config.toml``."""
+    from pathlib import Path
+
+    return Path(config_file())
+
+
+def db_file() -> str:
+    """:func:`db_path` as a string."""
+    value = os.environ.get("CCLEDGER_DB", "").strip()
+    if value:
+        return os.path.expanduser(value)
+    return os.path.join(_xdg("XDG_DATA_HOME", ".local/share"), "ccledger", "ledger.db")
+
+
+def config_file() -> str:
+    """:func:`config_path` as a string."""
     value = os.environ.get("CCLEDGER_CONFIG", "").strip()
     if value:
-        return Path(value).expanduser()
-    return _xdg("XDG_CONFIG_HOME", ".config") / "ccledger" / "config.toml"
+        return os.path.expanduser(value)
+    return os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "ccledger", "config.toml")
 
 
 def machine_name() -> str:
