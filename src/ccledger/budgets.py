@@ -181,7 +181,8 @@ def _status(db: Database, budget: BudgetInfo, zone: ZoneInfo, now: datetime) -> 
     window = resolve_period(PERIODS[budget.period], None, zone=zone, now=now)
     assert window.start is not None
     repo_id = None if budget.scope == "all" else budget.scope
-    usage, unpriced = queries.totals_in(db, window, repo_id=repo_id, model=budget.model)
+    source = "all" if budget.include_prod else "dev"
+    usage, unpriced = queries.totals_in(db, window, repo_id=repo_id, model=budget.model, source=source)
     spent = usage.cost_usd
     elapsed = max(now - window.start, MIN_PACE_WINDOW)
     rate = spent / elapsed.total_seconds()  # dollars per second so far

@@ -32,6 +32,13 @@ out = Console(soft_wrap=True)
 T = TypeVar("T")
 
 GROUP_BY = click.Choice(queries.GROUP_BY_CHOICES)
+source_option = click.option(
+    "--source",
+    type=click.Choice(queries.SOURCE_CHOICES),
+    default="all",
+    show_default=True,
+    help="dev: Claude Code; prod: shipped apps' pulled telemetry (`ccledger pull`); all: both.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,6 +131,7 @@ def statusline() -> None:
 @_period_options("this month")
 @click.option("--repo", help="Only this repo (id or short name).")
 @click.option("--model", help="Only this model.")
+@source_option
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @prices_option
@@ -134,6 +142,7 @@ def report(
     timezone: str | None,
     repo: str | None,
     model: str | None,
+    source: str,
     as_json: bool,
     as_csv: bool,
     prices_file: Path | None,
@@ -148,7 +157,7 @@ def report(
             since = "all"
         summary = _ask(
             queries.usage_summary, db, since=since, until=until, group_by=group_by, repo=repo, model=model,
-            zone=_zone(timezone), now=datetime.now(UTC),
+            source=source, zone=_zone(timezone), now=datetime.now(UTC),
         )  # fmt: skip
     if as_csv:
         render.write_csv(sys.stdout, "key", summary.rows)
@@ -158,15 +167,25 @@ def report(
 
 @cli.command()
 @_period_options("this month")
+@source_option
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @prices_option
 def repos(
-    since: str, until: str | None, timezone: str | None, as_json: bool, as_csv: bool, prices_file: Path | None
+    since: str,
+    until: str | None,
+    timezone: str | None,
+    source: str,
+    as_json: bool,
+    as_csv: bool,
+    prices_file: Path | None,
 ) -> None:
-    """Spend per repository, biggest first, with each one's share."""
+    """Spend per repository, biggest first, with each one's share (and dev / prod split)."""
     with _ledger(prices_file, quiet=as_json or as_csv) as (db, _):
-        costs = _ask(queries.cost_by_repo, db, since=since, until=until, zone=_zone(timezone), now=datetime.now(UTC))
+        costs = _ask(
+            queries.cost_by_repo, db, since=since, until=until, source=source, zone=_zone(timezone),
+            now=datetime.now(UTC),
+        )  # fmt: skip
     if as_csv:
         render.write_csv(sys.stdout, "repo_id", costs.repos)
     else:
@@ -347,6 +366,29 @@ def budget_check(webhook: str | None, as_json: bool, prices_file: Path | None) -
     _show(result, render.budgets_table, as_json)
     states = {status.status for status in result.budgets}
     sys.exit(2 if "exceeded" in states else 1 if "warning" in states or failures else 0)
+
+
+@cli.command()
+@click.argument("source_id", required=False)
+@json_option
+def pull(source_id: str | None, as_json: bool) -> None:
+    """Pull production telemetry ([[prod.sources]] in the config file) into the ledger.
+
+    Fetches only what is new and never counts twice. Exits 1 if a source failed; the pages it
+    saved before failing are kept. Tokens come from CCLEDGER_TOKEN_<ID>.
+    """
+    from . import prod  # the HTTP client loads only for this command
+
+    config = _ask(load_config)
+    sources = _ask(prod.select_sources, _ask(prod.load_sources, config), source_id, config.path)
+    db = open_db()
+    try:
+        result = prod.pull_sources(db, sources, now=datetime.now(UTC))
+    finally:
+        db.close()
+    _show(result, render.pull_view, as_json)
+    if not result.ok:
+        sys.exit(1)
 
 
 @cli.command()

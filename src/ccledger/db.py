@@ -310,6 +310,84 @@ def _m008_budgets(db: Database) -> None:
         db.execute(statement)
 
 
+# Usage of the apps a team ships, pulled on demand from production sources (see prod/). One row per
+# request, or per group of requests in a time bucket (the Admin API's hourly buckets), keyed per
+# source so pulling again replaces a row instead of adding one. Tokens only, like responses:
+# prod_costs prices them with the same tables.
+PROD_USAGE_SQL = textwrap.dedent("""
+    CREATE TABLE prod_usage (
+        id INTEGER PRIMARY KEY,
+        source_id TEXT NOT NULL,          -- the [[prod.sources]] id
+        record_key TEXT NOT NULL,         -- bucket + model + api key/workspace, or the request id
+        bucket_start_utc TEXT NOT NULL,   -- a single request's own time
+        bucket_end_utc TEXT NOT NULL,
+        repo_id TEXT NOT NULL,            -- the repo the source is charged to
+        model TEXT NOT NULL,
+        requests INTEGER,                 -- NULL: not reported (Admin API buckets)
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_write_5m_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        web_search_requests INTEGER NOT NULL,
+        speed TEXT,
+        context_window TEXT,              -- '0-200k' | '200k-1M' when the source says; NULL: from the tokens
+        provider_cost_nanousd INTEGER,    -- the source's own figure, e.g. Anthropic's cost report
+        pulled_utc TEXT NOT NULL,
+        UNIQUE (source_id, record_key)
+    );
+    CREATE INDEX prod_usage_time ON prod_usage(bucket_start_utc);
+    CREATE INDEX prod_usage_model ON prod_usage(model);
+
+    CREATE TABLE prod_cursors (
+        source_id TEXT PRIMARY KEY,
+        cursor TEXT,                      -- where the next pull starts, opaque per kind; NULL: the beginning
+        last_pull_utc TEXT,
+        last_stats TEXT                   -- JSON: pages, records added / replaced / removed, error
+    );
+
+    -- prod_usage priced like response_costs: the price in force at the bucket's start. A bucket sums
+    -- many requests, so when the source names the context window, that (not the summed tokens)
+    -- picks the long-context tier. Unpriced rows have NULL costs.
+    CREATE VIEW prod_costs AS
+    SELECT
+        u.*,
+        m.canonical_model,
+        u.input_tokens + u.output_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens
+            + u.cache_read_tokens AS total_tokens,
+        coalesce(p.long_context, 0) AS long_context,
+        u.input_tokens * p.input_nanousd + u.output_tokens * p.output_nanousd
+            + u.cache_write_5m_tokens * p.cache_write_5m_nanousd
+            + u.cache_write_1h_tokens * p.cache_write_1h_nanousd
+            + u.cache_read_tokens * p.cache_read_nanousd
+            + u.web_search_requests * p.web_search_nanousd AS cost_nanousd,
+        (u.input_tokens * p.input_nanousd + u.output_tokens * p.output_nanousd
+            + u.cache_write_5m_tokens * p.cache_write_5m_nanousd
+            + u.cache_write_1h_tokens * p.cache_write_1h_nanousd
+            + u.cache_read_tokens * p.cache_read_nanousd
+            + u.web_search_requests * p.web_search_nanousd) / 1e9 AS cost_usd
+    FROM prod_usage AS u
+    LEFT JOIN model_prices AS m ON m.model = u.model
+    LEFT JOIN price_periods AS p
+        ON p.model = m.canonical_model
+        AND p.valid_from_utc <= u.bucket_start_utc
+        AND (p.valid_to_utc IS NULL OR u.bucket_start_utc < p.valid_to_utc)
+        AND p.speed = CASE WHEN u.speed = 'fast' THEN 'fast' ELSE 'standard' END
+        AND CASE
+                WHEN u.context_window IS NULL
+                    THEN u.input_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens + u.cache_read_tokens
+                WHEN u.context_window = '0-200k' THEN 0
+                ELSE 9223372036854775807
+            END BETWEEN p.min_prompt_tokens AND coalesce(p.max_prompt_tokens, 9223372036854775807);
+""").strip()
+
+
+@MIGRATIONS(name="m009_prod_usage")
+def _m009_prod_usage(db: Database) -> None:
+    for statement in _statements(PROD_USAGE_SQL):
+        db.execute(statement)
+
+
 def _statements(script: str) -> Iterator[str]:
     """Split a script into statements (executescript() would commit the open transaction)."""
     pending = ""

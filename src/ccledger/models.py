@@ -28,6 +28,8 @@ __all__ = [
     "PricePeriod",
     "PriceTable",
     "ProblemCount",
+    "ProdPullResult",
+    "ProdSourcePull",
     "RepoCost",
     "RepoCosts",
     "RootStatus",
@@ -40,6 +42,7 @@ __all__ = [
     "UsagePace",
     "UsageRow",
     "UsageSummary",
+    "UsageTotals",
 ]
 
 
@@ -118,6 +121,21 @@ class UsageRow(Usage):
     )
 
 
+class UsageTotals(Usage):
+    """Usage over a period with its cost split by where it was spent."""
+
+    dev_cost_usd: float = Field(description="The part of cost_usd spent in Claude Code (from its transcripts).")
+    prod_cost_usd: float = Field(
+        description="The part of cost_usd spent by shipped apps (production telemetry pulled with "
+        "pull_prod_telemetry), priced by the same table."
+    )
+    prod_provider_cost_usd: float | None = Field(
+        None,
+        description="What the production sources report themselves (Anthropic's cost report, per UTC day; "
+        "Claude Code's or an export's cost_usd), to compare with prod_cost_usd; null when none does.",
+    )
+
+
 class UnpricedModel(BaseModel):
     """A model with usage but no price: its cost is NOT in cost_usd (never counted as $0)."""
 
@@ -132,8 +150,9 @@ class UsageSummary(BaseModel):
     period: Period
     group_by: str
     filters: dict[str, str] = Field(default_factory=dict, description="repo / model filters applied.")
+    source: str = Field("all", description="dev (Claude Code), prod (shipped apps' pulled telemetry) or all (both).")
     rows: list[UsageRow]
-    totals: Usage
+    totals: UsageTotals
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
     budget_alerts: list[BudgetAlert] = Field(
         default_factory=list, description="Budgets past a threshold: mention them to the user."
@@ -146,14 +165,17 @@ class RepoCost(Usage):
     repo_id: str = Field(description="github.com/owner/name, else the repository's path.")
     share: float = Field(description="This repo's fraction of the period's total cost, 0 to 1.")
     sessions: int
+    dev_cost_usd: float = Field(description="The part of cost_usd spent in Claude Code.")
+    prod_cost_usd: float = Field(description="The part of cost_usd spent by the repo's shipped app (pulled).")
 
 
 class RepoCosts(BaseModel):
     """Spend per repository, biggest first."""
 
     period: Period
+    source: str = Field("all", description="dev (Claude Code), prod (shipped apps' pulled telemetry) or all (both).")
     repos: list[RepoCost]
-    totals: Usage
+    totals: UsageTotals
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
     budget_alerts: list[BudgetAlert] = Field(
         default_factory=list, description="Budgets past a threshold: mention them to the user."
@@ -425,3 +447,26 @@ class BudgetStatusList(BaseModel):
 
     budgets: list[BudgetStatus]
     timezone: str
+
+
+class ProdSourcePull(BaseModel):
+    """What one pull brought from one production source."""
+
+    id: str = Field(description="The source's id in [[prod.sources]].")
+    kind: str = Field(description="anthropic-admin, export or otlp-json.")
+    repo_id: str = Field(description="The repo its spend is charged to.")
+    pages: int = Field(description="Pages saved by this pull (each in one transaction).")
+    records_added: int = Field(description="Records new to the ledger.")
+    records_replaced: int = Field(description="Records pulled before that changed since (a bucket that grew).")
+    records_unchanged: int = Field(description="Records pulled again as they were: not counted twice.")
+    records_removed: int = Field(description="Records a re-pulled bucket no longer has.")
+    cursor: str | None = Field(description="Where the next pull starts (opaque); null: from the beginning.")
+    error: str | None = Field(description="Why the pull stopped, and what to do; null when it completed.")
+    seconds: float
+
+
+class ProdPullResult(BaseModel):
+    """Production telemetry pulled into the ledger, per source."""
+
+    sources: list[ProdSourcePull]
+    ok: bool = Field(description="True when every source completed; otherwise see each one's error.")

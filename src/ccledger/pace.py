@@ -101,7 +101,7 @@ def plan_value(
     """API-equivalent spend against a plan's price over a period, prorated by day."""
     if plan not in PLANS:
         raise queries.QueryError(f"plan={plan!r} is not one of: {', '.join(PLANS)} (pro $20, max5 $100, max20 $200)")
-    summary = queries.usage_summary(db, since=since or "this month", until=until, zone=zone, now=now)
+    summary = queries.usage_summary(db, since=since or "this month", until=until, source="dev", zone=zone, now=now)
     window = queries.window_of(since or "this month", until, zone, now)
     start = window.start
     if start is None:  # 'all': from the first response
@@ -130,7 +130,7 @@ def usage_pace(db: Database, *, period: str = "month", zone: ZoneInfo, now: date
     if period not in ("week", "month"):
         raise queries.QueryError(f"period={period!r} is not 'week' or 'month'")
     phrase = f"this {period}"
-    summary = queries.usage_summary(db, since=phrase, zone=zone, now=now)
+    summary = queries.usage_summary(db, since=phrase, source="dev", zone=zone, now=now)
     window = queries.window_of(phrase, None, zone, now)
     assert window.start is not None
     days_in_period = (window.end - window.start).total_seconds() / 86_400
@@ -163,7 +163,8 @@ def usage_pace(db: Database, *, period: str = "month", zone: ZoneInfo, now: date
 
 
 def _daily_cost(db: Database, since: str, zone: ZoneInfo, now: datetime, until: str | None = None) -> float:
-    return queries.usage_summary(db, since=since, until=until, group_by="model", zone=zone, now=now).totals.cost_usd / 7
+    summary = queries.usage_summary(db, since=since, until=until, group_by="model", source="dev", zone=zone, now=now)
+    return summary.totals.cost_usd / 7
 
 
 def _prorated(monthly: float, start: datetime, end: datetime, zone: ZoneInfo) -> float:

@@ -76,7 +76,8 @@ _GENAI = "genai-prices"
 
 SYNC_STATE_SQL = "select fingerprint from price_sync where id = 1"
 
-# The distinct models by skip-scan: one seek in responses_model per model, however many rows.
+# The distinct models by skip-scan: one seek in responses_model per model, however many rows;
+# then those of production usage (small, and read from its model index alone).
 NEW_MODELS_SQL = """
 with recursive seen(model) as (
     select min(model) from responses
@@ -85,6 +86,8 @@ with recursive seen(model) as (
 )
 select model from seen
 where model is not null and model not in (select model from model_prices)
+union
+select distinct model from prod_usage where model not in (select model from model_prices)
 """
 
 STALE_MODELS_SQL = "select model from model_prices where fingerprint is not :fingerprint"

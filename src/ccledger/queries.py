@@ -39,6 +39,7 @@ from .models import (
     Usage,
     UsageRow,
     UsageSummary,
+    UsageTotals,
 )
 from .periods import PeriodError, Window, iso_utc, local_date, local_day_sql, resolve_period
 from .rollup import BUCKET_MINUTES
@@ -46,6 +47,7 @@ from .rollup import BUCKET_MINUTES
 __all__ = [
     "GroupBy",
     "QueryError",
+    "Source",
     "cost_by_repo",
     "index_status",
     "nano_to_usd",
@@ -63,12 +65,18 @@ GroupBy = Literal["day", "week", "month", "repo", "branch", "model", "session", 
 GROUP_BY_CHOICES: tuple[str, ...] = get_args(GroupBy)
 TIME_GROUPS = ("day", "week", "month")
 
+# Where usage was spent: Claude Code (its transcripts), shipped apps (pulled telemetry), or both.
+Source = Literal["dev", "prod", "all"]
+SOURCE_CHOICES: tuple[str, ...] = get_args(Source)
+
+# Production rows have no session, branch or machine: they group under '(prod)'.
 DIMENSION_KEYS = {
     "repo": "coalesce(repo_id, '(no repo)')",
-    "branch": "coalesce(repo_id, '(no repo)') || ' @ ' || coalesce(git_branch, '(no branch)')",
+    "branch": "coalesce(repo_id, '(no repo)') || ' @ ' "
+    "|| coalesce(git_branch, case source when 'prod' then '(prod)' else '(no branch)' end)",
     "model": "model",
-    "session": "coalesce(session_id, '(no session)')",
-    "machine": "coalesce(machine, '(unknown)')",
+    "session": "coalesce(session_id, case source when 'prod' then '(prod)' else '(no session)' end)",
+    "machine": "coalesce(machine, case source when 'prod' then '(prod)' else '(unknown)' end)",
 }
 
 
@@ -102,6 +110,28 @@ select timestamp_utc as t, cast(strftime('%s', timestamp_utc) as integer) / 60 a
 from response_costs
 where timestamp_utc >= :start and timestamp_utc < :end {filters}
 """
+
+# A production record as a fact: the same columns, NULL for what only Claude Code has (session,
+# branch, machine). ``responses`` counts the requests a record stands for: 1 for one request, and
+# 1 per Admin API bucket row, which does not report how many (0 for a cost-report line). Prod rows
+# are few (hourly buckets or single requests), so they are read straight from the view.
+PROD_FACTS_SQL = """
+select * from (
+    select bucket_start_utc as t, cast(strftime('%s', bucket_start_utc) as integer) / 60 as m, 'prod' as source,
+           null as session_id, model, canonical_model, repo_id, null as git_branch, null as machine,
+           coalesce(requests, 1) as responses, 0 as subagent_responses, input_tokens, output_tokens,
+           cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, total_tokens, web_search_requests,
+           coalesce(cost_nanousd, 0) as cost_nanousd,
+           case when cost_nanousd is null then coalesce(requests, 1) else 0 end as unpriced_responses,
+           case when cost_nanousd is null then total_tokens else 0 end as unpriced_tokens,
+           bucket_start_utc as first_utc, bucket_end_utc as last_utc, provider_cost_nanousd
+    from prod_costs
+    where bucket_start_utc >= :start and bucket_start_utc < :end
+) where 1 {filters}
+"""
+
+# Read in the same pass over the prod part: what the sources reported themselves.
+PROVIDER_COST_SQL = ", sum(provider_cost_nanousd) as provider_cost_nanousd"
 
 USAGE_SUMS_SQL = """
     coalesce(sum(responses), 0) as responses,
@@ -182,7 +212,7 @@ RECENT_SESSIONS_SQL = """
 select session_id from usage_rollup where session_id is not null order by bucket_utc desc limit 200
 """
 
-KNOWN_REPOS_SQL = "select distinct repo_id from repos order by 1"
+KNOWN_REPOS_SQL = "select repo_id from repos union select repo_id from prod_usage order by 1"
 
 LEDGER_FACTS_SQL = """
 select coalesce(sum(responses), 0) as responses, min(first_utc) as first_utc, max(last_utc) as last_utc
@@ -208,16 +238,18 @@ from file_problems group by kind order by lines desc
 LAST_CHANGE_SQL = "select max(finished_utc) from index_runs"
 
 FIRST_BUCKET_SQL = "select min(bucket_utc) from usage_rollup"
+FIRST_PROD_SQL = "select min(bucket_start_utc) from prod_usage"
 
 
 class _Facts:
     """The facts of one question: a window and filters, as parts with the same columns.
 
     Whole 15-minute buckets come from the rollup; the parts of the window that do not fill a
-    bucket come from the raw view.
+    bucket come from the raw view. With ``source`` 'prod' or 'all', production records (read from
+    ``prod_costs`` by their bucket start) are one more part; 'dev' keeps Claude Code's alone.
     """
 
-    def __init__(self, window: Window | None, filters: dict[str, Any]) -> None:
+    def __init__(self, window: Window | None, filters: dict[str, Any], *, source: str = "dev") -> None:
         clauses = []
         self._filters: dict[str, Any] = {}
         for column, value in filters.items():
@@ -232,7 +264,11 @@ class _Facts:
         start = window.start_utc if window and window.start else ""
         end = window.end_utc if window else "9999"
         rollup_start, rollup_end = _ceil_bucket(start), _floor_bucket(end)
-        self.parts: list[tuple[str, dict[str, Any]]] = []
+        self.parts: list[tuple[str, dict[str, Any], str]] = []  # (SQL, parameters, 'dev' or 'prod')
+        if source != "dev":
+            self._add(PROD_FACTS_SQL, where, start, end, source="prod")
+        if source == "prod":
+            return
         if rollup_start >= rollup_end:  # shorter than a bucket: the raw rows answer it all
             self._add(RAW_FACTS_SQL, where, start, end)
             return
@@ -240,11 +276,10 @@ class _Facts:
         self._add(RAW_FACTS_SQL, where, start, rollup_start)
         self._add(RAW_FACTS_SQL, where, rollup_end, end)
 
-    def _add(self, template: str, where: str, start: str, end: str) -> None:
+    def _add(self, template: str, where: str, start: str, end: str, *, source: str = "dev") -> None:
         if start < end:
-            self.parts.append(
-                (template.format(columns=FACT_COLUMNS, filters=where), {**self._filters, "start": start, "end": end})
-            )
+            sql = template.format(columns=FACT_COLUMNS, filters=where)
+            self.parts.append((sql, {**self._filters, "start": start, "end": end}, source))
 
     def scan(
         self,
@@ -260,25 +295,32 @@ class _Facts:
         when ``by_session``), merged into a tally."""
         tally = _Tally()
         group_columns = ", session_id" if by_session else ""
-        for sql, part_params in self.parts:
+        for sql, part_params, source in self.parts:
+            extra = columns + (PROVIDER_COST_SQL if source == "prod" else "")
             query = SCAN_SQL.format(
-                key=key, group_columns=group_columns, usage=USAGE_SUMS_SQL, columns=columns, facts=sql, where=where
+                key=key, group_columns=group_columns, usage=USAGE_SUMS_SQL, columns=extra, facts=sql, where=where
             )
             for row in db.query(query, {**part_params, **(params or {})}):
-                tally.add(row)
+                tally.add(row, source)
         return tally
 
 
 class _Tally:
-    """Scanned rows merged: usage per key, unpriced usage per model, sessions per key."""
+    """Scanned rows merged: usage per key, unpriced usage per model, sessions per key, each key's
+    cost split into dev and prod nano-dollars, and what the prod sources reported (None: nothing)."""
 
     def __init__(self) -> None:
         self.groups: dict[Any, dict[str, int]] = {}
         self.unpriced: dict[str, list[int]] = {}
         self.sessions: dict[Any, set[str]] = {}
+        self.split: dict[Any, list[int]] = {}
+        self.provider_nanousd: int | None = None
         self.rows: list[dict[str, Any]] = []
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: dict[str, Any], source: str = "dev") -> None:
+        self.split.setdefault(row["key"], [0, 0])[source == "prod"] += row["cost_nanousd"]
+        if row.get("provider_cost_nanousd") is not None:
+            self.provider_nanousd = (self.provider_nanousd or 0) + row["provider_cost_nanousd"]
         target = self.groups.setdefault(row["key"], dict.fromkeys(USAGE_FIELDS, 0))
         for field in USAGE_FIELDS:
             target[field] += row[field]
@@ -330,17 +372,20 @@ def usage_summary(
     group_by: str = "day",
     repo: str | None = None,
     model: str | None = None,
+    source: str = "all",
     zone: ZoneInfo,
     now: datetime,
 ) -> UsageSummary:
-    """Usage and cost over a period, grouped by time or by a dimension."""
+    """Usage and cost over a period, grouped by time or by a dimension, from Claude Code ('dev'),
+    shipped apps' pulled telemetry ('prod') or both ('all'), with the cost split in the totals."""
     if group_by not in GROUP_BY_CHOICES:
         raise QueryError(f"group_by={group_by!r} is not one of: {', '.join(GROUP_BY_CHOICES)}")
+    _check_source(source)
     window = window_of(since, until, zone, now)
     repo_id = _resolve_repo(db, repo) if repo else None
-    facts = _Facts(window, {"repo_id": repo_id, "model": model})
+    facts = _Facts(window, {"repo_id": repo_id, "model": model}, source=source)
     if group_by in TIME_GROUPS:
-        first = window.start or _first_response(db) or window.end
+        first = window.start or _first_response(db, source) or window.end
         day_sql, day_params = local_day_sql("m", window.zone, first, window.end)
         tally = facts.scan(db, day_sql, params=day_params)
         merged = tally.regroup(_local_key(group_by))
@@ -357,30 +402,43 @@ def usage_summary(
         period=period_of(window),
         group_by=group_by,
         filters=filters,
+        source=source,
         rows=rows,
-        totals=_total(merged),
+        totals=_split_total(tally, merged),
         unpriced_models=tally.unpriced_models(),
     )
 
 
 def cost_by_repo(
-    db: Database, *, since: str | None = None, until: str | None = None, zone: ZoneInfo, now: datetime
+    db: Database,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    source: str = "all",
+    zone: ZoneInfo,
+    now: datetime,
 ) -> RepoCosts:
-    """Spend per repository over a period, biggest first, with each repo's share of the total."""
+    """Spend per repository over a period, biggest first, with each repo's share of the total and
+    its split between Claude Code (dev) and its shipped app (prod)."""
+    _check_source(source)
     window = window_of(since, until, zone, now)
-    tally = _Facts(window, {}).scan(db, DIMENSION_KEYS["repo"], by_session=True)
+    tally = _Facts(window, {}, source=source).scan(db, DIMENSION_KEYS["repo"], by_session=True)
     rows = [UsageRow(key=key, **usage_fields(sums)) for key, sums in tally.groups.items()]
-    totals = _total(tally.groups)
+    totals = _split_total(tally, tally.groups)
     repos = [
         RepoCost(
             repo_id=row.key,
             sessions=len(tally.sessions.get(row.key, ())),
             share=round(row.cost_usd / totals.cost_usd, 4) if totals.cost_usd else 0.0,
+            dev_cost_usd=nano_to_usd(tally.split[row.key][0]),
+            prod_cost_usd=nano_to_usd(tally.split[row.key][1]),
             **row.model_dump(exclude={"key"}),
         )
         for row in sorted(rows, key=lambda row: (-row.cost_usd, -row.total_tokens, row.key))
     ]
-    return RepoCosts(period=period_of(window), repos=repos, totals=totals, unpriced_models=tally.unpriced_models())
+    return RepoCosts(
+        period=period_of(window), source=source, repos=repos, totals=totals, unpriced_models=tally.unpriced_models()
+    )
 
 
 def sessions(
@@ -467,10 +525,16 @@ def session_detail(db: Database, session_id: str) -> SessionDetail:
 
 
 def totals_in(
-    db: Database, window: Window, *, repo_id: str | None = None, model: str | None = None
+    db: Database,
+    window: Window,
+    *,
+    repo_id: str | None = None,
+    model: str | None = None,
+    source: str = "dev",
 ) -> tuple[Usage, list[UnpricedModel]]:
     """Usage and unpriced models over a window already resolved (for budgets)."""
-    tally = _Facts(window, {"repo_id": repo_id, "model": model}).scan(db, "'total'")
+    _check_source(source)
+    tally = _Facts(window, {"repo_id": repo_id, "model": model}, source=source).scan(db, "'total'")
     return _total(tally.groups), tally.unpriced_models()
 
 
@@ -490,7 +554,8 @@ def index_status(
     """The ledger's state: files, responses, problems, unpriced models and how to price them."""
     facts = next(db.query(LEDGER_FACTS_SQL))
     files = next(db.query(FILE_FACTS_SQL))
-    unpriced = _Facts(None, {}).scan(db, "model", where="where unpriced_responses > 0").unpriced_models()
+    # Production rows too: an unpriced model from a pulled source must not hide either.
+    unpriced = _Facts(None, {}, source="all").scan(db, "model", where="where unpriced_responses > 0").unpriced_models()
     hint = None
     if unpriced:
         names = ", ".join(model.model for model in unpriced)
@@ -559,9 +624,17 @@ def _local_key(group_by: str) -> Callable[[int], str]:
     return key
 
 
-def _first_response(db: Database) -> datetime | None:
-    row = db.execute(FIRST_BUCKET_SQL).fetchone()
-    return _parse(row[0]) if row and row[0] else None
+def _first_response(db: Database, source: str = "dev") -> datetime | None:
+    wanted = [sql for sql, part in ((FIRST_BUCKET_SQL, "dev"), (FIRST_PROD_SQL, "prod")) if source in (part, "all")]
+    firsts = [row[0] for row in (db.execute(sql).fetchone() for sql in wanted) if row and row[0]]
+    return _parse(min(firsts)) if firsts else None
+
+
+def _check_source(source: str) -> None:
+    if source not in SOURCE_CHOICES:
+        raise QueryError(
+            f"source={source!r} is not one of: dev (Claude Code), prod (shipped apps' pulled telemetry), all (both)"
+        )
 
 
 def usage_fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -578,6 +651,17 @@ def _total(merged: dict[str, dict[str, int]]) -> Usage:
         for field in USAGE_FIELDS:
             totals[field] += sums[field]
     return Usage(**usage_fields(totals))
+
+
+def _split_total(tally: _Tally, merged: dict[Any, dict[str, int]]) -> UsageTotals:
+    """The exact total with its dev / prod split and what the prod sources reported themselves."""
+    provider = tally.provider_nanousd
+    return UsageTotals(
+        **_total(merged).model_dump(),
+        dev_cost_usd=nano_to_usd(sum(split[0] for split in tally.split.values())),
+        prod_cost_usd=nano_to_usd(sum(split[1] for split in tally.split.values())),
+        prod_provider_cost_usd=None if provider is None else nano_to_usd(provider),
+    )
 
 
 def _by_cost(rows: list[UsageRow]) -> list[UsageRow]:

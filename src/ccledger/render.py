@@ -21,6 +21,7 @@ from .models import (
     IndexStatus,
     PlanValue,
     PriceTable,
+    ProdPullResult,
     RepoCosts,
     SessionDetail,
     SessionList,
@@ -30,6 +31,7 @@ from .models import (
     UsagePace,
     UsageRow,
     UsageSummary,
+    UsageTotals,
 )
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "pace_view",
     "plan_view",
     "prices_table",
+    "pull_view",
     "repo_table",
     "session_detail_view",
     "sessions_table",
@@ -117,7 +120,7 @@ def usage_table(summary: UsageSummary) -> Group:
     """A usage summary: one row per group and a total."""
     filters = "".join(f", {name} {value}" for name, value in summary.filters.items())
     table = _table(
-        f"Claude Code usage by {summary.group_by}: {summary.period.label}{filters}",
+        f"{_subject(summary.source, summary.totals)} usage by {summary.group_by}: {summary.period.label}{filters}",
         _caption(summary.period.timezone),
     )
     _key_column(table, summary.group_by.capitalize())
@@ -127,7 +130,7 @@ def usage_table(summary: UsageSummary) -> Group:
         table.add_row(label(row.key), *_usage_cells(row))
     table.add_section()
     table.add_row("Total", *_usage_cells(summary.totals), style="bold")
-    return Group(table, *_unpriced_notes(summary.unpriced_models))
+    return Group(table, *_split_note(summary.totals), *_unpriced_notes(summary.unpriced_models))
 
 
 def repo_table(costs: RepoCosts) -> Group:
@@ -137,16 +140,22 @@ def repo_table(costs: RepoCosts) -> Group:
     table.add_column("Share", justify="right", no_wrap=True)
     table.add_column("Sessions", justify="right", no_wrap=True)
     table.add_column("Tokens", justify="right", no_wrap=True)
+    split = bool(costs.totals.prod_cost_usd)  # dev and prod columns only once there is prod spend
+    if split:
+        table.add_column("Dev", justify="right", no_wrap=True)
+        table.add_column("Prod", justify="right", no_wrap=True)
     table.add_column("Cost", justify="right", style="bold", no_wrap=True)
     for repo in costs.repos:
+        by_source = [money(repo.dev_cost_usd), money(repo.prod_cost_usd)] if split else []
         table.add_row(
             short_repo(repo.repo_id), f"{repo.share:.1%}", str(repo.sessions), tokens(repo.total_tokens),
-            money(repo.cost_usd),
+            *by_source, money(repo.cost_usd),
         )  # fmt: skip
     table.add_section()
     totals = costs.totals
-    table.add_row("Total", "", "", tokens(totals.total_tokens), money(totals.cost_usd), style="bold")
-    return Group(table, *_unpriced_notes(costs.unpriced_models))
+    by_source = [money(totals.dev_cost_usd), money(totals.prod_cost_usd)] if split else []
+    table.add_row("Total", "", "", tokens(totals.total_tokens), *by_source, money(totals.cost_usd), style="bold")
+    return Group(table, *_split_note(totals), *_unpriced_notes(costs.unpriced_models))
 
 
 def sessions_table(found: SessionList) -> Group:
@@ -224,6 +233,21 @@ def _rows_table(title: str, label: str, rows: Sequence[UsageRow]) -> Table:
     for row in rows:
         table.add_row(row.key, *_usage_cells(row))
     return table
+
+
+def _subject(source: str, totals: UsageTotals) -> str:
+    if source == "prod":
+        return "Production"
+    return "Claude Code and production" if totals.prod_cost_usd else "Claude Code"
+
+
+def _split_note(totals: UsageTotals) -> list[Text]:
+    if not totals.prod_cost_usd and totals.prod_provider_cost_usd is None:
+        return []
+    reported = totals.prod_provider_cost_usd
+    theirs = "" if reported is None else f"; the production sources report {money(reported)} themselves"
+    split = f"Claude Code (dev) {money(totals.dev_cost_usd)} + production (prod) {money(totals.prod_cost_usd)}"
+    return [Text(split + theirs)]
 
 
 def _caption(timezone: str) -> str:
@@ -387,3 +411,22 @@ def budgets_table(result: BudgetStatusList) -> Group:
             Text(status.status, style=colours.get(status.status, "")),
         )  # fmt: skip
     return Group(table)
+
+
+def pull_view(result: ProdPullResult) -> Group:
+    """What a pull of production telemetry brought, per source, and why any stopped."""
+    table = _table("Production telemetry pulled")
+    table.add_column("Source", no_wrap=True)
+    table.add_column("Kind", no_wrap=True)
+    _key_column(table, "Repo")
+    for heading in ("Pages", "Added", "Replaced", "Unchanged", "Removed"):
+        table.add_column(heading, justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for source in result.sources:
+        table.add_row(
+            source.id, source.kind, short_repo(source.repo_id), str(source.pages), f"{source.records_added:,}",
+            f"{source.records_replaced:,}", f"{source.records_unchanged:,}", f"{source.records_removed:,}",
+            Text("failed", style="bold red") if source.error else Text("ok", style="green"),
+        )  # fmt: skip
+    errors = [Text(f"{source.id}: {source.error}", style="red") for source in result.sources if source.error]
+    return Group(table, *errors)

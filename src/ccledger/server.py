@@ -23,7 +23,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 from sqlite_utils import Database
 
-from . import __version__, budgets, index, pace, paths, pricing, queries, rollup
+from . import __version__, budgets, index, pace, paths, pricing, prod, queries, rollup
 from .config import Config, ConfigError, load_config
 from .db import open_db
 from .models import (
@@ -34,6 +34,7 @@ from .models import (
     IndexStats,
     IndexStatus,
     PlanValue,
+    ProdPullResult,
     RepoCosts,
     SessionDetail,
     SessionList,
@@ -49,12 +50,15 @@ Claude Code transcripts (kept after Claude Code deletes them). Costs are API lis
 equivalents in US dollars, computed from tokens with dated prices; for Pro/Max subscribers they
 are what the same usage would cost on the API, not their bill. Models with no known price are
 listed in `unpriced_models` and are NOT included in cost_usd. Only metadata is stored (tokens,
-models, times, repos, branches), never prompt or file content.
+models, times, repos, branches), never prompt or file content. The ledger can also hold the usage
+of apps the user ships (production telemetry, pulled with pull_prod_telemetry): usage_summary and
+cost_by_repo then show Claude Code (dev) and production (prod) spend side by side.
 """
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+PULLS = ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=True)
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
 Since = Annotated[
@@ -75,6 +79,13 @@ PlanArg = Annotated[
     Field(description="The subscription: pro ($20/month), max5 ($100), max20 ($200), or api (pay as you go)."),
 ]
 PaceArg = Annotated[Literal["week", "month"], Field(description="This week (from Monday) or this month.")]
+SourceArg = Annotated[
+    queries.Source,
+    Field(
+        description="dev: Claude Code only; prod: shipped apps' telemetry only (pulled with "
+        "pull_prod_telemetry); all: both, with the split in totals.dev_cost_usd and totals.prod_cost_usd."
+    ),
+]
 
 
 @dataclass
@@ -175,30 +186,41 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
         ] = None,
         model: Annotated[str | None, Field(description="Only this model id, e.g. 'claude-opus-4-6'.")] = None,
         timezone: Timezone = None,
+        source: SourceArg = "all",
     ) -> UsageSummary:
         """Claude Code tokens and cost over a period, grouped by day, week, month, repo, branch, model,
         session or machine. Use it for "what did I spend this week?", "which model costs most?",
         "daily spend this month". Defaults to this month by day. Read `totals.cost_usd` for the
         answer and `rows` for the breakdown; mention `unpriced_models` if it is not empty (their
-        cost is not included)."""
+        cost is not included). Pulled production usage is included by default (source='all'), split
+        out in `totals.dev_cost_usd` / `totals.prod_cost_usd`; prod rows group under '(prod)' by
+        session, branch or machine."""
         ledger = ctx.request_context.lifespan_context
         with _tool_errors(), ledger.fresh() as db:
             return ledger.with_alerts(db, queries.usage_summary(
-                db, since=since, until=until, group_by=group_by, repo=repo, model=model,
+                db, since=since, until=until, group_by=group_by, repo=repo, model=model, source=source,
                 zone=ledger.zone(timezone), now=ledger.now(),
             ))  # fmt: skip
 
     @mcp.tool(title="Cost by repo", annotations=READ_ONLY)
     def cost_by_repo(
-        ctx: Context[Ledger], since: Since = None, until: Until = None, timezone: Timezone = None
+        ctx: Context[Ledger],
+        since: Since = None,
+        until: Until = None,
+        timezone: Timezone = None,
+        source: SourceArg = "all",
     ) -> RepoCosts:
         """Claude Code spend per repository over a period (default: this month), biggest first, with
         each repo's `share` of the total (0 to 1) and its session count. Use it for "which repo
         costs the most?" or "what did project X cost this month?". Repos are identified by their
-        git remote (github.com/owner/name) or, without one, their path."""
+        git remote (github.com/owner/name) or, without one, their path. With pulled production
+        telemetry (source='all', the default) each repo also shows `dev_cost_usd` (Claude Code) and
+        `prod_cost_usd` (its shipped app)."""
         ledger = ctx.request_context.lifespan_context
         with _tool_errors(), ledger.fresh() as db:
-            costs = queries.cost_by_repo(db, since=since, until=until, zone=ledger.zone(timezone), now=ledger.now())
+            costs = queries.cost_by_repo(
+                db, since=since, until=until, source=source, zone=ledger.zone(timezone), now=ledger.now()
+            )
             return ledger.with_alerts(db, costs)
 
     @mcp.tool(title="Sessions", annotations=READ_ONLY)
@@ -353,6 +375,34 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
         ledger = ctx.request_context.lifespan_context
         with _tool_errors(), ledger.fresh() as db:
             return budgets.delete_budget(db, budget_id=budget_id, scope=scope, period=period, model=model)
+
+    @mcp.tool(title="Pull production telemetry", annotations=PULLS)
+    def pull_prod_telemetry(
+        ctx: Context[Ledger],
+        source_id: Annotated[
+            str | None, Field(description="One source's id from [[prod.sources]]; default: every source.")
+        ] = None,
+    ) -> ProdPullResult:
+        """Pull the LLM usage of apps the user ships (production telemetry: Anthropic's Admin API, an
+        app's export endpoint, OTLP/JSON) into the ledger, from the sources in the config file's
+        [[prod.sources]]. Call it before answering about production spend or a repo's total cost when
+        the user asks for fresh numbers or the last pull is old; it fetches only what is new and never
+        counts twice. Then call usage_summary or cost_by_repo (source 'prod' or 'all'). Per source it
+        returns pages saved, records added / replaced / unchanged / removed, and `error`: why it
+        stopped and what to do (tell the user; pages saved before it are kept). Fails when every
+        source failed."""
+        ledger = ctx.request_context.lifespan_context
+        with _tool_errors():
+            config = load_config(ledger.config.path)
+            sources = prod.select_sources(prod.load_sources(config), source_id, config.path)
+        db = open_db(ledger.path)  # its own connection: a pull waits on the network, answers need not
+        try:
+            result = prod.pull_sources(db, sources, now=ledger.now())
+        finally:
+            db.close()
+        if all(pulled.error for pulled in result.sources):
+            raise ToolError("; ".join(f"{pulled.id}: {pulled.error}" for pulled in result.sources))
+        return result
 
     @mcp.resource("ccledger://prices", name="prices", title="Price table", mime_type="application/json")
     def prices() -> str:

@@ -36,12 +36,18 @@ select coalesce(sum(cost_nanousd), 0), coalesce(sum(unpriced_responses), 0)
 from usage_rollup where bucket_utc >= ? and bucket_utc < ? and source = 'dev'
 """
 TABLES_SQL = """
-select name from sqlite_master where type = 'table' and name in ('usage_rollup', 'rate_limits', 'budgets')
+select name from sqlite_master where type = 'table' and name in ('usage_rollup', 'rate_limits', 'budgets', 'prod_usage')
 """
-BUDGETS_SQL = "select scope, model, period, amount_nanousd from budgets"
+BUDGETS_SQL = "select scope, model, period, amount_nanousd, include_prod from budgets"
 BUDGET_SPEND_SQL = """
 select coalesce(sum(cost_nanousd), 0) from usage_rollup
 where source = 'dev' and bucket_utc >= ? and bucket_utc < ?
+  and (? = 'all' or repo_id = ?) and (? = '' or model = ? or canonical_model = ?)
+"""
+# A budget that counts production spend adds the pulled usage, priced by the same view.
+PROD_SPEND_SQL = """
+select coalesce(sum(cost_nanousd), 0) from prod_costs
+where bucket_start_utc >= ? and bucket_start_utc < ?
   and (? = 'all' or repo_id = ?) and (? = '' or model = ? or canonical_model = ?)
 """
 
@@ -77,14 +83,19 @@ def status_line(payload: dict[str, object], now: datetime) -> str:
             session = payload.get("session_id")
             with contextlib.suppress(sqlite3.OperationalError):  # busy or read-only: the next tick records it
                 limits.record_rate_limits(conn, payload, now, session if isinstance(session, str) else None)
-        if len(tables) < 3:
+        if not {"usage_rollup", "rate_limits", "budgets"} <= tables:
             return "ccledger: updating the ledger..."  # an older ledger: the background index migrates it
         try:
             zone = _zone(ledger)
         except ValueError:  # ConfigError: `ccledger index` names the file and the line
             return "ccledger: invalid config file"
         official = _official(conn, now, zone, limits.parse_rate_limits(payload))
-        parts = (_today(conn, now, zone), _block(conn, now), *official, _budget(conn, now, zone))
+        parts = (
+            _today(conn, now, zone),
+            _block(conn, now),
+            *official,
+            _budget(conn, now, zone, "prod_usage" in tables),
+        )
         return " | ".join(part for part in parts if part)
     finally:
         conn.close()
@@ -192,7 +203,7 @@ def _official(
     return parts
 
 
-def _budget(conn: sqlite3.Connection, now: datetime, zone: tzinfo | None) -> str:
+def _budget(conn: sqlite3.Connection, now: datetime, zone: tzinfo | None, has_prod: bool) -> str:
     """The most used budget this period, e.g. 'budget api-server 92%/month'."""
     today = _local(now, zone).date()
     starts = {
@@ -201,11 +212,11 @@ def _budget(conn: sqlite3.Connection, now: datetime, zone: tzinfo | None) -> str
         "month": today.replace(day=1),
     }
     worst: tuple[float, str] | None = None
-    for scope, model, period, amount in conn.execute(BUDGETS_SQL).fetchall():
-        start = _midnight(starts[period], zone)
-        spent = conn.execute(
-            BUDGET_SPEND_SQL, (_iso(start), _iso(now + timedelta(seconds=1)), scope, scope, model, model, model)
-        ).fetchone()[0]
+    for scope, model, period, amount, include_prod in conn.execute(BUDGETS_SQL).fetchall():
+        params = (_iso(_midnight(starts[period], zone)), _iso(now + timedelta(seconds=1)), scope, scope) + (model,) * 3
+        spent = conn.execute(BUDGET_SPEND_SQL, params).fetchone()[0]
+        if include_prod and has_prod:
+            spent += conn.execute(PROD_SPEND_SQL, params).fetchone()[0]
         percent = spent / amount * 100 if amount else 0.0
         if worst is None or percent > worst[0]:
             name = scope if scope == "all" else scope.rsplit("/", 1)[-1]
