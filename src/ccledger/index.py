@@ -304,7 +304,7 @@ def _index_plans(
     batch_started = time.monotonic()
     for plan in plans:
         item, previous, start = plan
-        outcome = _read_file(item, previous, start, repos)
+        outcome = _read_file(item, previous, start, repos, machine)
         if outcome.error is not None:
             errors.append(FileError(path=item.path, error=outcome.error))
         batch.append(outcome)
@@ -357,7 +357,7 @@ def _split(plans: list[_Plan]) -> tuple[list[_Plan], list[_Plan]]:
     theirs: list[_Plan] = []
     mine_bytes = theirs_bytes = 0
     for plan in sorted(plans, key=_planned_bytes, reverse=True):
-        if theirs_bytes * 11 < mine_bytes * 9:
+        if theirs_bytes < mine_bytes:
             theirs.append(plan)
             theirs_bytes += _planned_bytes(plan)
         else:
@@ -396,14 +396,19 @@ class _Helper:
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps({"ledger": ledger, "files": self.files}))
-        self._process.stdin.close()
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        # The request is written from the thread: the pipe fills before the new interpreter has
+        # imported enough to read it, and this process has its own share to get on with.
+        request = json.dumps({"ledger": ledger, "files": self.files})
+        self._reader = threading.Thread(target=self._talk, args=(request,), daemon=True)
         self._reader.start()
 
-    def _read(self) -> None:
-        assert self._process.stdout is not None
+    def _talk(self, request: str) -> None:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        try:
+            with self._process.stdin:
+                self._process.stdin.write(request)
+        except BrokenPipeError:
+            return  # the helper died early; wait() reports its exit code and stderr
         for line in self._process.stdout:
             message = json.loads(line)
             if "done" in message:
@@ -578,9 +583,19 @@ class _Outcome:
     head: bytes = b""
     error: str | None = None
     identities: dict[str, RepoIdentity] = field(default_factory=dict)
+    merge: _Candidates | None = None
 
 
-def _read_file(item: _Found, previous: _Known | None, start: int, repos: _RepoCache) -> _Outcome:
+class _Candidates(NamedTuple):
+    """One file's responses made ready to merge before the write lock is taken: the copy of each
+    key that wins within the file, its rank and its row (without the file id, known only later)."""
+
+    best: dict[str, tuple[Response, tuple[bool, int, bool, bool], tuple[Any, ...]]]
+    message_ids: list[str]
+    keyless: list[str]
+
+
+def _read_file(item: _Found, previous: _Known | None, start: int, repos: _RepoCache, machine: str) -> _Outcome:
     """Parse a planned file's new lines. Touches the filesystem only: no lock is held."""
     outcome = _Outcome(item=item, previous=previous, start=start)
     if not _is_regular(item.stat):
@@ -597,6 +612,7 @@ def _read_file(item: _Found, previous: _Known | None, start: int, repos: _RepoCa
         outcome.error = _describe(exc)
         return outcome
     outcome.identities = repos.resolve_all({r.cwd for r in outcome.read.responses if r.cwd})
+    outcome.merge = _candidates(outcome.read.responses, machine, repos.lookup(outcome.identities))
     return outcome
 
 
@@ -608,10 +624,11 @@ def _write_batch(
     stats: IndexStats,
     problems: Counter[str],
 ) -> None:
-    """Write a batch of files in one transaction, each under its own savepoint.
+    """Write a batch of files in one transaction.
 
-    One commit per file was the main cost of a cold index. A savepoint keeps the per-file
-    guarantee: when another indexer recorded a file first, only that file is rolled back.
+    One commit per file was the main cost of a cold index. The per-file guarantee holds without
+    a savepoint per file (which doubled the cost of every insert): :func:`_write_file` makes its
+    checks before it writes anything, so a file another indexer recorded first is skipped whole.
     """
     written: list[tuple[_Outcome, int, int]] = []
     with write_transaction(db):
@@ -619,11 +636,7 @@ def _write_batch(
             if outcome.error is not None:
                 _record_error(db, outcome)
                 continue
-            db.execute("SAVEPOINT ccledger_file")
             result = _write_file(db, outcome, machine, repos)
-            if result is None:
-                db.execute("ROLLBACK TO ccledger_file")
-            db.execute("RELEASE ccledger_file")
             if result is not None:
                 written.append((outcome, *result))
     for outcome, new, updated in written:
@@ -640,7 +653,12 @@ def _write_batch(
 
 
 def _write_file(db: Database, outcome: _Outcome, machine: str, repos: _RepoCache) -> tuple[int, int] | None:
-    """Record one file and merge its responses; None when another indexer got there first."""
+    """Record one file and merge its responses; None, having written nothing, when another
+    indexer got there first.
+
+    Both checks come before any write. The second cannot fail after the first inserted the row
+    (the write lock is held, and a new row matches the plan of a file never read).
+    """
     item, previous, read = outcome.item, outcome.previous, outcome.read
     assert read is not None
     reset = outcome.start == 0
@@ -684,7 +702,8 @@ def _write_file(db: Database, outcome: _Outcome, machine: str, repos: _RepoCache
             UPSERT_PROBLEM_SQL,
             {"file_id": file_id, "kind": kind, "count": count, "last_offset": read.problem_offsets[kind]},
         )
-    return _merge(db, read.responses, file_id, machine, repos.lookup(outcome.identities))
+    assert outcome.merge is not None
+    return _merge(db, outcome.merge, file_id)
 
 
 def _is_regular(st: os.stat_result) -> bool:
@@ -842,17 +861,20 @@ class _RepoCache:
         return repo_id
 
 
-def _rank(row: dict[str, Any]) -> tuple[bool, int, bool, bool]:
-    return (not row["is_sidechain"], row["total_tokens"], bool(row["has_speed"]), not row["from_progress"])
+def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | None], str | None]) -> _Candidates:
+    """The file's own de-duplication, done while no lock is held (see :func:`_merge`)."""
+    best: dict[str, tuple[Response, tuple[bool, int, bool, bool], tuple[Any, ...]]] = {}
+    for record in records:
+        rank = record.rank()
+        kept = best.get(record.key)
+        if kept is None or rank > kept[1]:
+            best[record.key] = (record, rank, _row(record, machine, repo_id(record.cwd)))
+    message_ids = sorted({record.message_id for record, _, _ in best.values() if record.message_id})
+    keyless = sorted(key for key, (record, _, _) in best.items() if not record.message_id)
+    return _Candidates(best, message_ids, keyless)
 
 
-def _merge(
-    db: Database,
-    records: list[Response],
-    file_id: int,
-    machine: str,
-    repo_id: Callable[[str | None], str | None],
-) -> tuple[int, int]:
+def _merge(db: Database, candidates: _Candidates, file_id: int) -> tuple[int, int]:
     """Merge one file's responses into the ledger; returns (added, replaced).
 
     The rule (shared/reference/jsonl-format.md, section 7.3): responses are keyed globally;
@@ -860,46 +882,40 @@ def _merge(
     message id under another request id is the same response when either copy is a sidechain
     (``/btw`` side questions replay parent messages with new request ids).
     """
-    if not records:
+    if not candidates.best:
         return 0, 0
-    best: dict[str, Response] = {}
-    for record in records:
-        kept = best.get(record.key)
-        if kept is None or record.outranks(kept):
-            best[record.key] = record
     ranks: dict[str, tuple[bool, int, bool, bool]] = {}
     sidechain: dict[str, bool] = {}
     stored_at: dict[str, str] = {}  # key -> timestamp of the copy in the ledger
     by_message: dict[str, list[str]] = {}
-    message_ids = sorted({r.message_id for r in best.values() if r.message_id})
-    keyless = sorted(k for k, r in best.items() if not r.message_id)
-    for column, values in (("message_id", message_ids), ("key", keyless)):
+    for column, values in (("message_id", candidates.message_ids), ("key", candidates.keyless)):
         for i in range(0, len(values), _SQL_VARIABLES):
             chunk = values[i : i + _SQL_VARIABLES]
             sql = RIVALS_SQL.format(column=column, placeholders=", ".join("?" * len(chunk)))
-            for row in db.query(sql, chunk):
-                ranks[row["key"]] = _rank(row)
-                sidechain[row["key"]] = bool(row["is_sidechain"])
-                stored_at[row["key"]] = row["timestamp_utc"]
-                if row["message_id"]:
-                    by_message.setdefault(row["message_id"], []).append(row["key"])
+            for row in db.execute(sql, chunk):
+                key, message_id, is_sidechain, timestamp, total_tokens, has_speed, from_progress = row
+                ranks[key] = (not is_sidechain, total_tokens, bool(has_speed), not from_progress)
+                sidechain[key] = bool(is_sidechain)
+                stored_at[key] = timestamp
+                if message_id:
+                    by_message.setdefault(message_id, []).append(key)
 
-    to_write: list[Response] = []
+    rows: list[tuple[Any, ...]] = []
     to_delete: list[str] = []
     touched: set[str] = set()  # timestamps whose rollup buckets must be rebuilt
     added = replaced = 0
-    for record in best.values():
-        rank = record.rank()
-        if record.key in ranks:
-            if rank > ranks[record.key]:
-                to_write.append(record)
+    for key, (record, rank, row) in candidates.best.items():
+        if key in ranks:
+            if rank > ranks[key]:
+                rows.append((*row, file_id))
+                touched.add(record.timestamp_utc)
                 replaced += 1
-                ranks[record.key] = rank
-                if record.key in stored_at:
-                    touched.add(stored_at[record.key])
+                ranks[key] = rank
+                if key in stored_at:
+                    touched.add(stored_at[key])
             continue
-        siblings = by_message.get(record.message_id, []) if record.message_id else []
-        rival = next((k for k in siblings if sidechain[k] or record.is_sidechain), None)
+        siblings = by_message.get(record.message_id) if record.message_id else None
+        rival = next((k for k in siblings if sidechain[k] or record.is_sidechain), None) if siblings else None
         if rival is not None:
             if rank > ranks[rival]:
                 to_delete.append(rival)
@@ -912,28 +928,26 @@ def _merge(
                 continue
         else:
             added += 1
-        to_write.append(record)
-        ranks[record.key] = rank
-        sidechain[record.key] = record.is_sidechain
+        rows.append((*row, file_id))
+        touched.add(record.timestamp_utc)
+        ranks[key] = rank
+        sidechain[key] = record.is_sidechain
         if record.message_id:
-            by_message.setdefault(record.message_id, []).append(record.key)
+            by_message.setdefault(record.message_id, []).append(key)
 
     if to_delete:
         db.conn.executemany("delete from responses where key = ?", [(key,) for key in to_delete])
-    db.conn.executemany(
-        INSERT_RESPONSE_SQL,
-        [_row(record, file_id, machine, repo_id(record.cwd)) for record in to_write],
-    )
-    touched.update(record.timestamp_utc for record in to_write)
+    db.conn.executemany(INSERT_RESPONSE_SQL, rows)
     db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
     return added, replaced
 
 
-def _row(record: Response, file_id: int, machine: str, repo_id: str | None) -> tuple[Any, ...]:
+def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]:
+    """The response's columns in INSERT_RESPONSE_SQL's order, but for the file id that ends it."""
     return (
         record.key, record.message_id, record.request_id, record.timestamp_utc, record.session_id,
         record.agent_id, record.is_sidechain, record.model, record.input_tokens, record.output_tokens,
         record.cache_write_5m_tokens, record.cache_write_1h_tokens, record.cache_read_tokens,
         record.web_search_requests, record.speed, record.service_tier, record.inference_geo, record.cwd,
-        record.git_branch, repo_id, machine, record.cc_version, record.from_progress, file_id,
+        record.git_branch, repo_id, machine, record.cc_version, record.from_progress,
     )  # fmt: skip

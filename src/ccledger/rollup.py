@@ -17,6 +17,7 @@ from ``response_costs`` itself; see ``queries.py``.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from sqlite_utils import Database
 
@@ -73,6 +74,7 @@ on conflict(id) do update set fingerprint = excluded.fingerprint, built_utc = ex
 MARK_DIRTY_SQL = "insert or ignore into rollup_dirty (bucket_utc, end_utc) values (?, ?)"
 
 
+@lru_cache(maxsize=8192)  # a cold index asks for each bucket once per file that touches it
 def bucket_bounds(timestamp_utc: str) -> tuple[str, str]:
     """The start and end of the 15-minute bucket holding a ledger timestamp."""
     minute = int(timestamp_utc[14:16]) // BUCKET_MINUTES * BUCKET_MINUTES
