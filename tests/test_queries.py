@@ -76,6 +76,23 @@ def test_sessions_match_the_raw_view(ledger):
     assert found.total_sessions == len(expected)
 
 
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [("all", None), ("2025-07-14T23:07:00Z", "2025-07-19T14:44:31Z"), ("2026-04-18T13:20:00Z", "2026-04-18T13:50:40Z")],
+)
+def test_repo_sessions_match_the_raw_view(ledger, since, until):
+    """A session in both a window edge and the rollup's whole buckets counts once."""
+    zone = ZoneInfo("UTC")
+    found = queries.cost_by_repo(ledger, since=since, until=until, source="dev", zone=zone, now=NOW)
+    window = resolve_period(since, until, zone=zone, now=NOW)
+    expected = ledger.execute(
+        "select repo_id, count(distinct session_id), count(*) from response_costs "
+        "where timestamp_utc >= ? and timestamp_utc < ? group by 1",
+        [window.start_utc or "", window.end_utc],
+    ).fetchall()
+    assert sorted((r.repo_id, r.sessions, r.responses) for r in found.repos) == sorted(expected)
+
+
 def test_session_prefixes(ledger):
     session_id = ledger.execute("select session_id from responses where session_id is not null limit 1").fetchone()[0]
     assert queries.session_detail(ledger, session_id[:6]).session_id == session_id

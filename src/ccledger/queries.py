@@ -16,6 +16,7 @@ The caller brings the ledger up to date first (``index.refresh``, ``pricing.ensu
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -153,12 +154,16 @@ USAGE_FIELDS = (
 # would not flatten a UNION ALL of the parts) in ONE scan that also yields the unpriced sums per
 # model; the parts and groups are merged in Python.
 SCAN_SQL = """
-select {key} as key, model {group_columns}, {usage},
+select {key} as key, model, {usage},
        coalesce(sum(unpriced_responses), 0) as unpriced_responses,
        coalesce(sum(unpriced_tokens), 0) as unpriced_tokens {columns}
 from ({facts}) {where}
-group by 1, 2 {group_columns}
+group by 1, 2
 """
+
+# A group's sessions as one JSON array: far cheaper than a result row per session (thousands
+# over all time), and the parts of a window can still share a session without counting it twice.
+SESSION_IDS_SQL = ", json_group_array(distinct session_id) as session_ids"
 
 SESSION_COLUMNS_SQL = """,
     min(first_utc) as first_utc, max(last_utc) as last_utc, coalesce(sum(subagent_responses), 0) as subagent_responses,
@@ -291,15 +296,12 @@ class _Facts:
         columns: str = "",
         where: str = "",
     ) -> _Tally:
-        """One pass over each part, grouped by the SQL expression ``key`` (and model, and session
-        when ``by_session``), merged into a tally."""
+        """One pass over each part, grouped by the SQL expression ``key`` and model, merged into a
+        tally; with ``by_session`` each group also lists its distinct sessions."""
         tally = _Tally()
-        group_columns = ", session_id" if by_session else ""
         for sql, part_params, source in self.parts:
-            extra = columns + (PROVIDER_COST_SQL if source == "prod" else "")
-            query = SCAN_SQL.format(
-                key=key, group_columns=group_columns, usage=USAGE_SUMS_SQL, columns=extra, facts=sql, where=where
-            )
+            extra = columns + (PROVIDER_COST_SQL if source == "prod" else "") + (SESSION_IDS_SQL if by_session else "")
+            query = SCAN_SQL.format(key=key, usage=USAGE_SUMS_SQL, columns=extra, facts=sql, where=where)
             for row in db.query(query, {**part_params, **(params or {})}):
                 tally.add(row, source)
         return tally
@@ -328,8 +330,9 @@ class _Tally:
             counts = self.unpriced.setdefault(row["model"], [0, 0])
             counts[0] += row["unpriced_responses"]
             counts[1] += row["unpriced_tokens"]
-        if row.get("session_id") is not None:
-            self.sessions.setdefault(row["key"], set()).add(row["session_id"])
+        if row.get("session_ids") is not None:
+            found = {session for session in json.loads(row["session_ids"]) if session is not None}
+            self.sessions.setdefault(row["key"], set()).update(found)
         self.rows.append(row)
 
     def regroup(self, key: Callable[[Any], str]) -> dict[str, dict[str, int]]:
