@@ -12,6 +12,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -192,7 +193,13 @@ def test_admin_pages_are_followed_and_saved_one_per_transaction(db, pages, tmp_p
     assert first.param("page") is None and second.param("page") == NEXT
     assert first.param("starting_at") == "2026-11-22T08:00:00Z" and first.param("bucket_width") == "1h"
     assert first.param("limit") == "2"
-    assert [v for k, v in first.query if k == "group_by[]"] == ["model", "api_key_id", "workspace_id", "context_window"]
+    assert [v for k, v in first.query if k == "group_by[]"] == [
+        "model",
+        "api_key_id",
+        "workspace_id",
+        "context_window",
+        "service_tier",
+    ]
     assert first.headers["x-api-key"] == TOKEN and first.headers["anthropic-version"] == "2023-06-01"
     # The 11:00 bucket may still grow (settle_minutes 60 at 12:00): the cursor stops before it.
     assert json.loads(pulled.cursor) == {"usage": "2026-11-22T11:00:00.000Z"}
@@ -461,6 +468,40 @@ def test_aggregated_buckets_are_priced_by_their_context_window(db, pages, tmp_pa
     assert costs["200k-1M"] == int(long * 1_000_000_000)
 
 
+BATCH_USAGE = {"uncached_input_tokens": 1_000_000, "output_tokens": 100_000, "cache_read_input_tokens": 200_000,
+               "server_tool_use": {"web_search_requests": 2}}  # fmt: skip
+
+
+def test_batch_requests_cost_half_their_tokens(db, pages, tmp_path, token):
+    # Sonnet 4.5: $3 in, $15 out, $0.30 cache read per MTok, $10 per 1,000 searches. Standard:
+    # 3 + 1.5 + 0.06 + 0.02 = $4.58. Batch: half of every token, searches in full: 2.28 + 0.02.
+    bucket = {"starting_at": "2026-11-20T10:00:00Z", "ending_at": "2026-11-20T11:00:00Z", "results": [
+        {"model": "claude-sonnet-4-5-20250929", "api_key_id": "k", "context_window": "0-200k", "service_tier": tier,
+         **BATCH_USAGE} for tier in ("standard", "batch")
+    ]}  # fmt: skip
+    pages.route(USAGE, Reply(body=json.dumps({"data": [bucket], "has_more": False}).encode()))
+    assert pull(db, sources(tmp_path, admin_entry(pages.url, since="2026-11-20"))).ok
+    prices = pricing.ensure_prices(db)
+    costs = dict(db.execute("select service_tier, cost_nanousd from prod_costs").fetchall())
+    assert costs == {"standard": 4_580_000_000, "batch": 2_300_000_000}
+    reference = pricing.cost(
+        prices, "claude-sonnet-4-5", at="2026-11-20T10:00:00Z", input_tokens=1_000_000, output_tokens=100_000,
+        cache_read_tokens=200_000, web_search_requests=2, service_tier="batch",
+    )  # fmt: skip
+    assert reference == Decimal("2.30")
+    summary = queries.usage_summary(db, since="2026-11-20", until="2026-11-21", source="prod", zone=UTC_ZONE, now=NOW)
+    assert summary.totals.cost_usd == 6.88
+
+
+def test_an_export_record_says_its_service_tier(db, pages, tmp_path):
+    record = {"id": "msgbatch-1", "timestamp": "2026-11-20T10:00:00Z", "model": "claude-sonnet-4-5",
+              "usage": {"input_tokens": 1_000_000, "output_tokens": 100_000, "service_tier": "batch"}}  # fmt: skip
+    pages.route("/export", Reply(body=json.dumps({"records": [record], "has_more": False}).encode()))
+    assert pull(db, sources(tmp_path, export_entry(pages.url + "/export")), env={}).ok
+    pricing.ensure_prices(db)
+    assert db.execute("select service_tier, cost_nanousd from prod_costs").fetchall() == [("batch", 2_250_000_000)]
+
+
 def test_prod_costs_match_the_reference_cost(db, pages, tmp_path, token):
     admin_pages(pages)
     pull(db, sources(tmp_path, admin_entry(pages.url)))
@@ -470,7 +511,7 @@ def test_prod_costs_match_the_reference_cost(db, pages, tmp_path, token):
             prices, row["model"], at=row["bucket_start_utc"], input_tokens=row["input_tokens"],
             output_tokens=row["output_tokens"], cache_write_5m_tokens=row["cache_write_5m_tokens"],
             cache_write_1h_tokens=row["cache_write_1h_tokens"], cache_read_tokens=row["cache_read_tokens"],
-            web_search_requests=row["web_search_requests"],
+            web_search_requests=row["web_search_requests"], service_tier=row["service_tier"],
         )  # fmt: skip
         assert row["cost_nanousd"] == int(expected * 1_000_000_000)
 

@@ -206,13 +206,16 @@ def cost(
     cache_read_tokens: int = 0,
     web_search_requests: int = 0,
     speed: str | None = None,
+    service_tier: str | None = None,
 ) -> Decimal | None:
     """What one API response cost in USD at list price, or None when its model has no price.
 
     This is the reference for the ``response_costs`` view: the price in force at ``at``; fast
     mode (``speed == "fast"``) at the fast prices, which override the long-context tier; else
     the tier's prices for EVERY token when input + cache tokens exceed its threshold while it is
-    in force; 1-hour cache writes at their own price; web searches per request.
+    in force; 1-hour cache writes at their own price; web searches per request. A ``batch``
+    request (Message Batches API) pays half for every token, not for its web searches; that is
+    the reference for ``prod_costs``, since Claude Code itself never uses batches.
     """
     entry = prices.resolve(model)
     if entry is None:
@@ -230,6 +233,8 @@ def cost(
     else:
         rates = period.rates
     tokens = rates.of(input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens)
+    if service_tier == "batch":
+        tokens /= 2
     return tokens + web_search_requests * period.web_search_usd
 
 

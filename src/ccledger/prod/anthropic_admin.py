@@ -37,7 +37,7 @@ __all__ = [
 
 USAGE_PATH = "/v1/organizations/usage_report/messages"
 COST_PATH = "/v1/organizations/cost_report"
-USAGE_GROUP_BY = ("model", "api_key_id", "workspace_id", "context_window")
+USAGE_GROUP_BY = ("model", "api_key_id", "workspace_id", "context_window", "service_tier")
 COST_GROUP_BY = ("workspace_id", "description")
 USAGE_EXPECTED = (
     'a usage_report page {"data": [{"starting_at", "ending_at", "results": [{"model", "uncached_input_tokens", '
@@ -68,6 +68,7 @@ class _UsageResult(_Strict):
     api_key_id: str | None = None
     workspace_id: str | None = None
     context_window: str | None = None
+    service_tier: str | None = None
     speed: str | None = None
     uncached_input_tokens: NonNegativeInt = 0
     cache_creation: _CacheCreation | None = None
@@ -151,7 +152,9 @@ def parse_usage_page(page: Any, *, settled_before: str) -> ParsedPage:
         prefixes.append(prefix)
         for result in bucket.results:
             model = result.model or UNKNOWN_MODEL
-            dimensions = (model, result.api_key_id, result.workspace_id, result.context_window, result.speed)
+            dimensions = (
+                model, result.api_key_id, result.workspace_id, result.context_window, result.speed, result.service_tier,
+            )  # fmt: skip
             cache = result.cache_creation or _CacheCreation()
             record = ProdRecord(
                 key=prefix + "/".join(value or "-" for value in dimensions),
@@ -167,6 +170,7 @@ def parse_usage_page(page: Any, *, settled_before: str) -> ParsedPage:
                 speed=result.speed,
                 # Always grouped by it; a row without one predates the field: standard prices.
                 context_window=result.context_window or "0-200k",
+                service_tier=result.service_tier,
             )
             records[record.key] = _merged(records.get(record.key), record)
     return ParsedPage(
@@ -245,4 +249,5 @@ def _merged(old: ProdRecord | None, new: ProdRecord) -> ProdRecord:
         speed=new.speed,
         context_window=new.context_window,
         provider_cost_nanousd=provider,
+        service_tier=new.service_tier,
     )

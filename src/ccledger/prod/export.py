@@ -58,6 +58,7 @@ class _Usage(_Strict):
     cache_creation: _CacheCreation | None = None
     server_tool_use: _ServerToolUse | None = None
     speed: str | None = None
+    service_tier: str | None = None  # "batch" for Message Batches results: half price
 
 
 class _Record(_Strict):
@@ -109,6 +110,7 @@ def parse_export_page(page: Any) -> ParsedPage:
             cache_read_tokens=usage.cache_read_input_tokens,
             web_search_requests=usage.server_tool_use.web_search_requests if usage.server_tool_use else 0,
             speed=usage.speed,
+            service_tier=usage.service_tier,
             provider_cost_nanousd=None if item.cost_usd is None else int(item.cost_usd * 1_000_000_000),
         )
     return ParsedPage(

@@ -44,7 +44,7 @@ CURSOR_SQL = "select cursor from prod_cursors where source_id = :source_id"
 STORED_SQL = """
 select record_key, bucket_start_utc, bucket_end_utc, model, requests, input_tokens, output_tokens,
        cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, speed,
-       context_window, provider_cost_nanousd
+       context_window, provider_cost_nanousd, service_tier
 from prod_usage
 where source_id = :source_id and record_key in (select value from json_each(:keys))
 """
@@ -61,11 +61,11 @@ UPSERT_SQL = """
 insert into prod_usage (
     source_id, record_key, bucket_start_utc, bucket_end_utc, repo_id, model, requests, input_tokens,
     output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests,
-    speed, context_window, provider_cost_nanousd, pulled_utc
+    speed, context_window, provider_cost_nanousd, service_tier, pulled_utc
 ) values (
     :source_id, :record_key, :bucket_start_utc, :bucket_end_utc, :repo_id, :model, :requests, :input_tokens,
     :output_tokens, :cache_write_5m_tokens, :cache_write_1h_tokens, :cache_read_tokens, :web_search_requests,
-    :speed, :context_window, :provider_cost_nanousd, :pulled_utc
+    :speed, :context_window, :provider_cost_nanousd, :service_tier, :pulled_utc
 )
 on conflict (source_id, record_key) do update set
     bucket_start_utc = excluded.bucket_start_utc, bucket_end_utc = excluded.bucket_end_utc,
@@ -74,7 +74,8 @@ on conflict (source_id, record_key) do update set
     cache_write_5m_tokens = excluded.cache_write_5m_tokens, cache_write_1h_tokens = excluded.cache_write_1h_tokens,
     cache_read_tokens = excluded.cache_read_tokens, web_search_requests = excluded.web_search_requests,
     speed = excluded.speed, context_window = excluded.context_window,
-    provider_cost_nanousd = excluded.provider_cost_nanousd, pulled_utc = excluded.pulled_utc
+    provider_cost_nanousd = excluded.provider_cost_nanousd, service_tier = excluded.service_tier,
+    pulled_utc = excluded.pulled_utc
 """
 
 SAVE_CURSOR_SQL = """
@@ -229,7 +230,7 @@ class _Pull:
 _RECORD_FIELDS = (
     "bucket_start_utc", "bucket_end_utc", "model", "requests", "input_tokens", "output_tokens",
     "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens", "web_search_requests", "speed",
-    "context_window", "provider_cost_nanousd",
+    "context_window", "provider_cost_nanousd", "service_tier",
 )  # fmt: skip
 
 

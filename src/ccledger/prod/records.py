@@ -49,6 +49,7 @@ class ProdRecord:
     # the requests used; None: decide per request from its own tokens, as for transcripts.
     context_window: str | None = None
     provider_cost_nanousd: int | None = None  # the source's own figure, when it reports one
+    service_tier: str | None = None  # 'batch' is billed at half price; None: not said (standard)
 
     def values(self) -> tuple[object, ...]:
         """The stored fields, for telling a changed record from a re-sent one."""
@@ -56,6 +57,7 @@ class ProdRecord:
             self.bucket_start_utc, self.bucket_end_utc, self.model, self.requests, self.input_tokens,
             self.output_tokens, self.cache_write_5m_tokens, self.cache_write_1h_tokens, self.cache_read_tokens,
             self.web_search_requests, self.speed, self.context_window, self.provider_cost_nanousd,
+            self.service_tier,
         )  # fmt: skip
 
 
