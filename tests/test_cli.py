@@ -105,3 +105,18 @@ def test_readme_documents_every_command_and_tool():
         assert f"ccledger {name}" in readme, f"README does not mention `ccledger {name}`"
     for tool in asyncio.run(build_server(":memory:").list_tools()):
         assert f"`{tool.name}" in readme, f"README does not list the {tool.name} tool"
+
+
+def test_an_empty_period_says_where_the_data_is(real_projects):
+    days = [
+        row["key"] for row in json.loads(run("report", "--since", "all", "--timezone", "UTC", "--json").stdout)["rows"]
+    ]
+    for command in ("report", "repos"):
+        result = run(command, "--since", "2020-01-01", "--until", "2020-02-01")
+        assert f"the ledger holds usage from {days[0]} to {days[-1]} (UTC)" in result.stderr
+    assert "ledger holds" not in run("report", "--since", "all").stderr
+    assert "ledger holds" not in run("repos", "--since", "2020-01-01", "--until", "2020-02-01", "--json").stderr
+
+
+def test_an_empty_ledger_says_how_to_fill_it(claude_dir):
+    assert "The ledger holds no usage yet" in run("repos").stderr

@@ -159,10 +159,12 @@ def report(
             queries.usage_summary, db, since=since, until=until, group_by=group_by, repo=repo, model=model,
             source=source, zone=_zone(timezone), now=datetime.now(UTC),
         )  # fmt: skip
+        span = None if summary.rows else queries.data_span(db)
     if as_csv:
         render.write_csv(sys.stdout, "key", summary.rows)
     else:
         _show(summary, render.usage_table, as_json)
+        _hint_when_empty(not summary.rows, span, as_json)
 
 
 @cli.command()
@@ -186,10 +188,12 @@ def repos(
             queries.cost_by_repo, db, since=since, until=until, source=source, zone=_zone(timezone),
             now=datetime.now(UTC),
         )  # fmt: skip
+        span = None if costs.repos else queries.data_span(db)
     if as_csv:
         render.write_csv(sys.stdout, "repo_id", costs.repos)
     else:
         _show(costs, render.repo_table, as_json)
+        _hint_when_empty(not costs.repos, span, as_json)
 
 
 @cli.command()
@@ -541,6 +545,17 @@ def _ask(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return function(*args, **kwargs)
     except (queries.QueryError, pricing.PriceFileError, ConfigError) as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def _hint_when_empty(empty: bool, span: tuple[str, str] | None, as_json: bool) -> None:
+    """An empty table says where the data is, so the next try can hit it."""
+    if as_json or not empty:
+        return
+    if span is None:
+        err.print("The ledger holds no usage yet: `ccledger index` reads Claude Code's transcripts.")
+    else:
+        first, last = span[0][:10], span[1][:10]
+        err.print(f"No usage matches; the ledger holds usage from {first} to {last} (UTC). Try --since all.")
 
 
 def _show(result: BaseModel, view: Callable[[Any], Any], as_json: bool) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "QueryError",
     "Source",
     "cost_by_repo",
+    "data_span",
     "index_status",
     "nano_to_usd",
     "period_of",
@@ -244,6 +245,15 @@ LAST_CHANGE_SQL = "select max(finished_utc) from index_runs"
 
 FIRST_BUCKET_SQL = "select min(bucket_utc) from usage_rollup"
 FIRST_PROD_SQL = "select min(bucket_start_utc) from prod_usage"
+
+# Both ends come from the time indexes: one seek each, however big the ledger.
+DATA_SPAN_SQL = """
+select min(first_utc), max(last_utc) from (
+    select min(timestamp_utc) as first_utc, max(timestamp_utc) as last_utc from responses
+    union all
+    select min(bucket_start_utc), max(bucket_start_utc) from prod_usage
+)
+"""
 
 
 class _Facts:
@@ -631,6 +641,12 @@ def _first_response(db: Database, source: str = "dev") -> datetime | None:
     wanted = [sql for sql, part in ((FIRST_BUCKET_SQL, "dev"), (FIRST_PROD_SQL, "prod")) if source in (part, "all")]
     firsts = [row[0] for row in (db.execute(sql).fetchone() for sql in wanted) if row and row[0]]
     return _parse(min(firsts)) if firsts else None
+
+
+def data_span(db: Database) -> tuple[str, str] | None:
+    """The first and last times the ledger holds usage for (Claude Code or pulled), or None."""
+    first, last = db.execute(DATA_SPAN_SQL).fetchone()
+    return (first, last) if first else None
 
 
 def _check_source(source: str) -> None:
