@@ -182,13 +182,20 @@ async def test_unpriced_models_are_listed_not_zeroed(server, real_projects):
     write_lines(
         real_projects / "projects" / "-proxy" / "p.jsonl",
         assistant_line(message_id="m_proxy", model="glm-9-air", timestamp="2026-11-22T10:00:00.000Z"),
+        # Sonnet 4.5 is priced, but has no fast mode price: left out, and said so, not priced at standard.
+        assistant_line(message_id="m_fast", request_id="r_fast", speed="fast", timestamp="2026-11-22T10:01:00.000Z"),
     )
     async with Client(server) as client:
         summary = await call(client, "usage_summary", since="today", timezone="UTC")
         status = await call(client, "index_status")
-    assert summary["unpriced_models"] == [{"model": "glm-9-air", "responses": 1, "total_tokens": 3354}]
-    assert summary["totals"]["cost_usd"] == 0 and summary["totals"]["responses"] == 1
-    assert "glm-9-air" in status["how_to_add_prices"] and "prices.toml" in status["how_to_add_prices"]
+    assert summary["unpriced_models"] == [
+        {"model": "claude-sonnet-4-5-20250929", "responses": 1, "total_tokens": 3354, "reason": "no fast-mode price"},
+        {"model": "glm-9-air", "responses": 1, "total_tokens": 3354, "reason": "unknown model"},
+    ]
+    assert summary["totals"]["cost_usd"] == 0 and summary["totals"]["responses"] == 2
+    hint = status["how_to_add_prices"]
+    assert "No price is known for: glm-9-air." in hint and "prices.toml" in hint
+    assert "No fast-mode price is known for: claude-sonnet-4-5-20250929." in hint and "fast = {" in hint
 
 
 async def test_blocks_burn_rate_plan_and_pace(server):

@@ -7,6 +7,8 @@ Field names follow one vocabulary everywhere: ``input_tokens``, ``output_tokens`
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 __all__ = [
@@ -142,6 +144,11 @@ class UnpricedModel(BaseModel):
     model: str
     responses: int
     total_tokens: int
+    reason: Literal["unknown model", "no fast-mode price"] = Field(
+        "unknown model",
+        description="'unknown model': the price table has no entry for it. 'no fast-mode price': the model is "
+        "priced, but not its fast mode (speed 'fast'), so those responses are left out rather than underpriced.",
+    )
 
 
 class UsageSummary(BaseModel):

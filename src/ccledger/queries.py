@@ -157,7 +157,8 @@ USAGE_FIELDS = (
 SCAN_SQL = """
 select {key} as key, model, {usage},
        coalesce(sum(unpriced_responses), 0) as unpriced_responses,
-       coalesce(sum(unpriced_tokens), 0) as unpriced_tokens {columns}
+       coalesce(sum(unpriced_tokens), 0) as unpriced_tokens,
+       max(canonical_model) is not null as model_known {columns}
 from ({facts}) {where}
 group by 1, 2
 """
@@ -323,7 +324,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.groups: dict[Any, dict[str, int]] = {}
-        self.unpriced: dict[str, list[int]] = {}
+        self.unpriced: dict[str, list[int]] = {}  # model -> [responses, tokens, 1 if the table knows it]
         self.sessions: dict[Any, set[str]] = {}
         self.split: dict[Any, list[int]] = {}
         self.provider_nanousd: int | None = None
@@ -337,9 +338,12 @@ class _Tally:
         for field in USAGE_FIELDS:
             target[field] += row[field]
         if row["unpriced_responses"]:
-            counts = self.unpriced.setdefault(row["model"], [0, 0])
+            counts = self.unpriced.setdefault(row["model"], [0, 0, 0])
             counts[0] += row["unpriced_responses"]
             counts[1] += row["unpriced_tokens"]
+            # A model the table resolves is priced for every time and size; only its fast mode may
+            # have no price (pricing.cost() leaves such responses out rather than guess).
+            counts[2] |= row["model_known"]
         if row.get("session_ids") is not None:
             found = {session for session in json.loads(row["session_ids"]) if session is not None}
             self.sessions.setdefault(row["key"], set()).update(found)
@@ -355,7 +359,12 @@ class _Tally:
         return merged
 
     def unpriced_models(self) -> list[UnpricedModel]:
-        found = [UnpricedModel(model=m, responses=n, total_tokens=t) for m, (n, t) in self.unpriced.items()]
+        found = [
+            UnpricedModel(
+                model=model, responses=n, total_tokens=tokens, reason="no fast-mode price" if known else "unknown model"
+            )
+            for model, (n, tokens, known) in self.unpriced.items()
+        ]
         return sorted(found, key=lambda model: (-model.total_tokens, model.model))
 
 
@@ -569,16 +578,6 @@ def index_status(
     files = next(db.query(FILE_FACTS_SQL))
     # Production rows too: an unpriced model from a pulled source must not hide either.
     unpriced = _Facts(None, {}, source="all").scan(db, "model", where="where unpriced_responses > 0").unpriced_models()
-    hint = None
-    if unpriced:
-        names = ", ".join(model.model for model in unpriced)
-        hint = (
-            f"No price is known for: {names}. Their tokens are counted but their cost is left out. "
-            f"Add an entry per model to {prices_path} (or pass --prices FILE), e.g. "
-            f'[models."{unpriced[0].model}"] then [[models."{unpriced[0].model}".periods]] with '
-            "from = 2025-01-01, input_mtok = 3, output_mtok = 15 (USD per million tokens). "
-            "Every answer then prices all history; nothing is re-indexed."
-        )
     problems = [ProblemCount(**row) for row in db.query(PROBLEMS_SQL)]
     return IndexStatus(
         ledger_path=ledger_path,
@@ -602,9 +601,33 @@ def index_status(
         bad_lines=sum(problem.lines for problem in problems),
         problems=problems,
         unpriced_models=unpriced,
-        how_to_add_prices=hint,
+        how_to_add_prices=_how_to_price(unpriced, prices_path),
         refresh=refresh,
     )
+
+
+def _how_to_price(unpriced: list[UnpricedModel], prices_path: str) -> str | None:
+    """What to put in the prices file for the models (or fast modes) that have no price."""
+    unknown = [model.model for model in unpriced if model.reason == "unknown model"]
+    no_fast = [model.model for model in unpriced if model.reason == "no fast-mode price"]
+    hints = []
+    if unknown:
+        hints.append(
+            f"No price is known for: {', '.join(unknown)}. Their tokens are counted but their cost is left out. "
+            f"Add an entry per model to {prices_path} (or pass --prices FILE), e.g. "
+            f'[models."{unknown[0]}"] then [[models."{unknown[0]}".periods]] with '
+            "from = 2025-01-01, input_mtok = 3, output_mtok = 15 (USD per million tokens)."
+        )
+    if no_fast:
+        hints.append(
+            f"No fast-mode price is known for: {', '.join(no_fast)}. Their responses with speed 'fast' are "
+            "counted but their cost is left out (standard prices would understate them several times). If the "
+            f"model has a fast mode, copy its entry into {prices_path} and add to its period "
+            "fast = { input_mtok = ..., output_mtok = ... } (USD per million tokens)."
+        )
+    if not hints:
+        return None
+    return " ".join(hints) + " Every answer then prices all history; nothing is re-indexed."
 
 
 # --- helpers -----------------------------------------------------------------------------------

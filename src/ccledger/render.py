@@ -255,14 +255,18 @@ def _caption(timezone: str) -> str:
 
 
 def _unpriced_notes(unpriced: Iterable[UnpricedModel]) -> list[Text]:
-    return [
-        Text(
-            f"No price for {model.model}: {model.total_tokens:,} tokens in {model.responses:,} responses "
-            "are not in the cost (see `ccledger status`).",
-            style="yellow",
+    notes = []
+    for model in unpriced:
+        what = "No fast-mode price" if model.reason == "no fast-mode price" else "No price"
+        kind = "fast responses" if model.reason == "no fast-mode price" else "responses"
+        notes.append(
+            Text(
+                f"{what} for {model.model}: {model.total_tokens:,} tokens in {model.responses:,} {kind} "
+                "are not in the cost (see `ccledger status`).",
+                style="yellow",
+            )
         )
-        for model in unpriced
-    ]
+    return notes
 
 
 def write_csv(handle: IO[str], key: str, rows: Iterable[Any]) -> None:
