@@ -110,7 +110,7 @@ def _history(count: int, *, end: datetime, seed: int) -> Any:
                     clock.strftime("%Y-%m-%dT%H:%M:%S.000Z"), session, f"a{n // 25:06x}" if sidechain else None,
                     sidechain, small if sidechain else main, rng.randint(1, 8), rng.randint(20, 2_500),
                     rng.randint(0, 3_000), rng.randint(0, 1_000) if rng.random() < 0.3 else 0, context,
-                    f"/work/{repo.rsplit('/', 1)[-1]}", branch, repo, machine,
+                    f"/home/dev/src/{repo.rsplit('/', 1)[-1]}", branch, repo, machine,
                 )  # fmt: skip
             today -= size
             clock += timedelta(minutes=rng.randint(5, 90))

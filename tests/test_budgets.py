@@ -22,7 +22,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 10, 17, 0, tzinfo=UTC)  # 12:00 in New York
 
 
-def three_dollars(message_id: str, timestamp: str, cwd: str = "/work/api") -> str:
+def three_dollars(message_id: str, timestamp: str, cwd: str = "/home/dev/api") -> str:
     """A Sonnet 4.5 response of 1,000,000 input tokens: exactly $3.00."""
     return assistant_line(
         message_id=message_id, timestamp=timestamp, cwd=cwd, input_tokens=1_000_000, output_tokens=0,
@@ -40,7 +40,7 @@ def ledger(db, claude_dir):
         three_dollars("nov1", "2026-11-01T04:30:00.000Z"),  # 00:30 on 1 November
         three_dollars("nov5", "2026-11-05T15:00:00.000Z"),
         three_dollars("nov10", "2026-11-10T14:00:00.000Z"),  # today, 09:00 in New York
-        three_dollars("web", "2026-11-10T15:00:00.000Z", cwd="/work/web"),
+        three_dollars("web", "2026-11-10T15:00:00.000Z", cwd="/home/dev/web"),
     )
     index.refresh(db, [claude_dir])
     pricing.ensure_prices(db)
@@ -75,7 +75,7 @@ def test_day_and_week_periods(ledger):
 def test_a_repo_budget_and_its_projection(ledger):
     budgets.set_budget(ledger, scope="api", period="month", amount_usd=10, thresholds=[0.8])
     status = status_of(ledger, scope="api")
-    assert status.scope == "/work/api" and status.thresholds == [0.8, 1.0]
+    assert status.scope == "/home/dev/api" and status.thresholds == [0.8, 1.0]
     assert (status.spent_usd, status.percent, status.status) == (9.0, 90.0, "warning")
     elapsed = (NOW - datetime(2026, 11, 1, 4, tzinfo=UTC)).total_seconds()
     left = (datetime(2026, 12, 1, 5, tzinfo=UTC) - NOW).total_seconds()
@@ -100,7 +100,7 @@ def test_setting_a_budget_again_updates_it(ledger):
         ({"scope": "all", "period": "month", "amount_usd": 0}, "positive number"),
         ({"scope": "all", "period": "month", "amount_usd": float("nan")}, "positive number"),
         ({"scope": "all", "period": "fortnight", "amount_usd": 5}, "day, week, month"),
-        ({"scope": "apii", "period": "month", "amount_usd": 5}, "Known repos include: /work/api"),
+        ({"scope": "apii", "period": "month", "amount_usd": 5}, "Known repos include: /home/dev/api"),
         ({"scope": "all", "period": "month", "amount_usd": 5, "thresholds": [0]}, "between 0 and 10"),
     ],
 )
@@ -150,7 +150,7 @@ def recent(db, claude_dir, monkeypatch):
     """For the CLI, which runs on the real clock: $15 spent seconds ago, 'today' in UTC."""
     monkeypatch.setenv("TZ", "UTC")
     moment = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    lines = [three_dollars(f"r{n}", moment) for n in range(4)] + [three_dollars("w", moment, cwd="/work/web")]
+    lines = [three_dollars(f"r{n}", moment) for n in range(4)] + [three_dollars("w", moment, cwd="/home/dev/web")]
     write_lines(claude_dir / "projects" / "p" / "s.jsonl", *lines)
     index.refresh(db, [claude_dir])
     db.close()

@@ -159,12 +159,11 @@ def report(
             queries.usage_summary, db, since=since, until=until, group_by=group_by, repo=repo, model=model,
             source=source, zone=_zone(timezone), now=datetime.now(UTC),
         )  # fmt: skip
-        span = None if summary.rows else queries.data_span(db)
+        hint = None if summary.rows or as_json or as_csv else _empty_hint(db)
     if as_csv:
         render.write_csv(sys.stdout, "key", summary.rows)
     else:
-        _show(summary, render.usage_table, as_json)
-        _hint_when_empty(not summary.rows, span, as_json)
+        _show(summary, render.usage_table, as_json, hint)
 
 
 @cli.command()
@@ -188,12 +187,11 @@ def repos(
             queries.cost_by_repo, db, since=since, until=until, source=source, zone=_zone(timezone),
             now=datetime.now(UTC),
         )  # fmt: skip
-        span = None if costs.repos else queries.data_span(db)
+        hint = None if costs.repos or as_json or as_csv else _empty_hint(db)
     if as_csv:
         render.write_csv(sys.stdout, "repo_id", costs.repos)
     else:
-        _show(costs, render.repo_table, as_json)
-        _hint_when_empty(not costs.repos, span, as_json)
+        _show(costs, render.repo_table, as_json, hint)
 
 
 @cli.command()
@@ -547,22 +545,22 @@ def _ask(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise click.UsageError(str(exc)) from exc
 
 
-def _hint_when_empty(empty: bool, span: tuple[str, str] | None, as_json: bool) -> None:
-    """An empty table says where the data is, so the next try can hit it."""
-    if as_json or not empty:
-        return
+def _empty_hint(db: Database) -> str:
+    """What an empty table adds: where the ledger's data is, so the next try can hit it."""
+    span = queries.data_span(db)
     if span is None:
-        err.print("The ledger holds no usage yet: `ccledger index` reads Claude Code's transcripts.")
-    else:
-        first, last = span[0][:10], span[1][:10]
-        err.print(f"No usage matches; the ledger holds usage from {first} to {last} (UTC). Try --since all.")
+        return "The ledger holds no usage yet: `ccledger index` reads Claude Code's transcripts."
+    first, last = span[0][:10], span[1][:10]
+    return f"No usage matches; the ledger holds usage from {first} to {last} (UTC). Try --since all."
 
 
-def _show(result: BaseModel, view: Callable[[Any], Any], as_json: bool) -> None:
+def _show(result: BaseModel, view: Callable[[Any], Any], as_json: bool, hint: str | None = None) -> None:
     if as_json:
         click.echo(result.model_dump_json(indent=2))
-    else:
-        out.print(view(result))
+        return
+    out.print(view(result))
+    if hint:
+        err.print(hint)
 
 
 def main() -> None:

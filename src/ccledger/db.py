@@ -345,60 +345,14 @@ PROD_USAGE_SQL = textwrap.dedent("""
         last_pull_utc TEXT,
         last_stats TEXT                   -- JSON: pages, records added / replaced / removed, error
     );
-
-    -- prod_usage priced like response_costs: the price in force at the bucket's start. A bucket sums
-    -- many requests, so when the source names the context window, that (not the summed tokens)
-    -- picks the long-context tier. Unpriced rows have NULL costs.
-    CREATE VIEW prod_costs AS
-    SELECT
-        u.*,
-        m.canonical_model,
-        u.input_tokens + u.output_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens
-            + u.cache_read_tokens AS total_tokens,
-        coalesce(p.long_context, 0) AS long_context,
-        u.input_tokens * p.input_nanousd + u.output_tokens * p.output_nanousd
-            + u.cache_write_5m_tokens * p.cache_write_5m_nanousd
-            + u.cache_write_1h_tokens * p.cache_write_1h_nanousd
-            + u.cache_read_tokens * p.cache_read_nanousd
-            + u.web_search_requests * p.web_search_nanousd AS cost_nanousd,
-        (u.input_tokens * p.input_nanousd + u.output_tokens * p.output_nanousd
-            + u.cache_write_5m_tokens * p.cache_write_5m_nanousd
-            + u.cache_write_1h_tokens * p.cache_write_1h_nanousd
-            + u.cache_read_tokens * p.cache_read_nanousd
-            + u.web_search_requests * p.web_search_nanousd) / 1e9 AS cost_usd
-    FROM prod_usage AS u
-    LEFT JOIN model_prices AS m ON m.model = u.model
-    LEFT JOIN price_periods AS p
-        ON p.model = m.canonical_model
-        AND p.valid_from_utc <= u.bucket_start_utc
-        AND (p.valid_to_utc IS NULL OR u.bucket_start_utc < p.valid_to_utc)
-        AND p.speed = CASE WHEN u.speed = 'fast' THEN 'fast' ELSE 'standard' END
-        AND CASE
-                WHEN u.context_window IS NULL
-                    THEN u.input_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens + u.cache_read_tokens
-                WHEN u.context_window = '0-200k' THEN 0
-                ELSE 9223372036854775807
-            END BETWEEN p.min_prompt_tokens AND coalesce(p.max_prompt_tokens, 9223372036854775807);
 """).strip()
 
-
-@MIGRATIONS(name="m009_prod_usage")
-def _m009_prod_usage(db: Database) -> None:
-    for statement in _statements(PROD_USAGE_SQL):
-        db.execute(statement)
-
-
-# The Message Batches API bills every token at half the list price (shared/reference/pricing.md);
-# shipped apps use it, Claude Code does not. Sources that say which service tier a record used
-# (the Admin API grouped by it, an export record's usage) store it, and prod_costs halves the
-# token part of a 'batch' record (web searches are per request, not discounted). Priority Tier has
-# no public per-token price: it stays at list price. The view computes cost_nanousd once, in a
-# subquery that a date filter still reaches (SQLite pushes WHERE terms down into it).
-PROD_SERVICE_TIER_SQL = textwrap.dedent("""
-    ALTER TABLE prod_usage ADD COLUMN service_tier TEXT;  -- 'standard' | 'batch' | 'priority'; NULL: not said
-
-    DROP VIEW prod_costs;
-
+# prod_usage priced like response_costs: the price in force at the bucket's start. A bucket sums
+# many requests, so when the source names the context window, that (not the summed tokens) picks
+# the long-context tier. Unpriced rows have NULL costs. The token cost is divided by {divisor}
+# (m010: 2 for Message Batches records). cost_nanousd is computed once, in a subquery that a date
+# filter still reaches (SQLite pushes WHERE terms down into it).
+PROD_COSTS_VIEW_SQL = textwrap.dedent("""
     CREATE VIEW prod_costs AS
     SELECT *, cost_nanousd / 1e9 AS cost_usd
     FROM (
@@ -411,8 +365,7 @@ PROD_SERVICE_TIER_SQL = textwrap.dedent("""
             (u.input_tokens * p.input_nanousd + u.output_tokens * p.output_nanousd
                 + u.cache_write_5m_tokens * p.cache_write_5m_nanousd
                 + u.cache_write_1h_tokens * p.cache_write_1h_nanousd
-                + u.cache_read_tokens * p.cache_read_nanousd)
-                / CASE WHEN u.service_tier = 'batch' THEN 2 ELSE 1 END
+                + u.cache_read_tokens * p.cache_read_nanousd) / {divisor}
             + u.web_search_requests * p.web_search_nanousd AS cost_nanousd
         FROM prod_usage AS u
         LEFT JOIN model_prices AS m ON m.model = u.model
@@ -431,10 +384,30 @@ PROD_SERVICE_TIER_SQL = textwrap.dedent("""
 """).strip()
 
 
+@MIGRATIONS(name="m009_prod_usage")
+def _m009_prod_usage(db: Database) -> None:
+    for statement in _statements(PROD_USAGE_SQL):
+        db.execute(statement)
+    db.execute(PROD_COSTS_VIEW_SQL.format(divisor="1"))
+
+
+# The Message Batches API bills every token at half the list price (shared/reference/pricing.md);
+# shipped apps use it, Claude Code does not. Sources that say which service tier a record used
+# (the Admin API grouped by it, an export record's usage) store it, and prod_costs halves the
+# token part of a 'batch' record (web searches are per request, not discounted). Priority Tier has
+# no public per-token price: it stays at list price.
+PROD_SERVICE_TIER_SQL = textwrap.dedent("""
+    ALTER TABLE prod_usage ADD COLUMN service_tier TEXT;  -- 'standard' | 'batch' | 'priority'; NULL: not said
+    DROP VIEW prod_costs;
+""").strip()
+BATCH_DIVISOR_SQL = "CASE WHEN u.service_tier = 'batch' THEN 2 ELSE 1 END"
+
+
 @MIGRATIONS(name="m010_prod_service_tier")
 def _m010_prod_service_tier(db: Database) -> None:
     for statement in _statements(PROD_SERVICE_TIER_SQL):
         db.execute(statement)
+    db.execute(PROD_COSTS_VIEW_SQL.format(divisor=BATCH_DIVISOR_SQL))
 
 
 def _statements(script: str) -> Iterator[str]:

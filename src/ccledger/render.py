@@ -87,7 +87,7 @@ def _table(title: str, caption: str | None = None) -> Table:
 
 
 def short_repo(repo_id: str) -> str:
-    """A repo as people name it: 'acme/api' for github.com/acme/api, 'work/api' for /home/u/work/api."""
+    """A repo as people name it: 'acme/api' for github.com/acme/api, 'src/api' for /home/u/src/api."""
     if re.match(r"^[\w.-]+\.[a-z]{2,}/", repo_id):
         return repo_id.split("/", 1)[1]
     parts = [part for part in re.split(r"[/\\]", repo_id) if part]
@@ -254,19 +254,19 @@ def _caption(timezone: str) -> str:
     return f"API list-price equivalent; dates in {timezone}"
 
 
+_UNPRICED_WHAT = {"unknown model": "price", "no fast-mode price": "fast-mode price"}
+_UNPRICED_RESPONSES = {"unknown model": "responses", "no fast-mode price": "fast responses"}
+
+
 def _unpriced_notes(unpriced: Iterable[UnpricedModel]) -> list[Text]:
-    notes = []
-    for model in unpriced:
-        what = "No fast-mode price" if model.reason == "no fast-mode price" else "No price"
-        kind = "fast responses" if model.reason == "no fast-mode price" else "responses"
-        notes.append(
-            Text(
-                f"{what} for {model.model}: {model.total_tokens:,} tokens in {model.responses:,} {kind} "
-                "are not in the cost (see `ccledger status`).",
-                style="yellow",
-            )
+    return [
+        Text(
+            f"No {_UNPRICED_WHAT[model.reason]} for {model.model}: {model.total_tokens:,} tokens in "
+            f"{model.responses:,} {_UNPRICED_RESPONSES[model.reason]} are not in the cost (see `ccledger status`).",
+            style="yellow",
         )
-    return notes
+        for model in unpriced
+    ]
 
 
 def write_csv(handle: IO[str], key: str, rows: Iterable[Any]) -> None:
