@@ -37,9 +37,10 @@ from sqlite_utils import Database
 from . import paths
 from .db import write_transaction
 from .models import FileError, IndexStats
+from .reader import FileRead, new_buffer, read_usage_lines
 from .repos import RepoIdentity, resolve_repo
 from .rollup import MARK_DIRTY_SQL, dirty_rows
-from .transcript import USAGE_MARKER, Parsed, Response, might_hold_usage, parse_line
+from .transcript import Response
 
 __all__ = ["ProgressCallback", "ScanCache", "index_files", "refresh"]
 
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes done, bytes planned) as files are read."""
 
-_CHUNK_BYTES = 4 << 20
 # A batch of files is written in one transaction, committed when this much was read, this many
 # files were done or this long has passed: short enough that a tool call refreshing the ledger
 # from another process never waits long for the write lock.
@@ -150,20 +150,6 @@ class _Found(NamedTuple):
     path: str
     root: str
     stat: os.stat_result
-
-
-@dataclass(slots=True)
-class _Read:
-    """What reading one file produced, before it is written to the ledger."""
-
-    responses: list[Response] = field(default_factory=list)
-    lines: int = 0
-    usage_lines: int = 0
-    problems: Counter[str] = field(default_factory=Counter)
-    problem_offsets: dict[str, int] = field(default_factory=dict)
-    synthetic: int = 0
-    end_offset: int = 0  # just past the last complete line
-    bytes_read: int = 0
 
 
 def refresh(
@@ -298,13 +284,14 @@ def _index_plans(
     """Read planned files and write them in batches (see _write_batch)."""
     machine = paths.machine_name()
     repos = _RepoCache(db)
+    buffer = new_buffer() if plans else bytearray()
     done_bytes = 0
     batch: list[_Outcome] = []
     batch_bytes = 0
     batch_started = time.monotonic()
     for plan in plans:
         item, previous, start = plan
-        outcome = _read_file(item, previous, start, repos, machine)
+        outcome = _read_file(item, previous, start, repos, machine, buffer)
         if outcome.error is not None:
             errors.append(FileError(path=item.path, error=outcome.error))
         batch.append(outcome)
@@ -579,7 +566,7 @@ class _Outcome:
     item: _Found
     previous: _Known | None
     start: int  # where reading began: 0 after a rewrite in place was noticed
-    read: _Read | None = None
+    read: FileRead | None = None
     head: bytes = b""
     error: str | None = None
     identities: dict[str, RepoIdentity] = field(default_factory=dict)
@@ -595,7 +582,9 @@ class _Candidates(NamedTuple):
     keyless: list[str]
 
 
-def _read_file(item: _Found, previous: _Known | None, start: int, repos: _RepoCache, machine: str) -> _Outcome:
+def _read_file(
+    item: _Found, previous: _Known | None, start: int, repos: _RepoCache, machine: str, buffer: bytearray
+) -> _Outcome:
     """Parse a planned file's new lines. Touches the filesystem only: no lock is held."""
     outcome = _Outcome(item=item, previous=previous, start=start)
     if not _is_regular(item.stat):
@@ -607,7 +596,7 @@ def _read_file(item: _Found, previous: _Known | None, start: int, repos: _RepoCa
             if start and previous is not None and previous.head_sha1 != _sha1(outcome.head[: previous.head_len]):
                 outcome.start = 0  # same inode, different start: the file was rewritten in place
             handle.seek(outcome.start)
-            outcome.read = _read_lines(handle, outcome.start)
+            outcome.read = read_usage_lines(handle, outcome.start, buffer)
     except OSError as exc:
         outcome.error = _describe(exc)
         return outcome
@@ -708,70 +697,6 @@ def _write_file(db: Database, outcome: _Outcome, machine: str, repos: _RepoCache
 
 def _is_regular(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode)
-
-
-def _read_lines(handle: Any, start: int) -> _Read:
-    """Parse every complete line from ``start``; a trailing partial line is left for next time.
-
-    A last line without a newline that already parses is used (a finished file need not end
-    in one), but the offset stays before it, so it is read again once it is complete.
-    """
-    read = _Read(end_offset=start)
-    offset = start  # of the first byte of the next block
-    carry: list[bytes] = []
-    while True:
-        chunk = handle.read(_CHUNK_BYTES)
-        if not chunk:
-            break
-        read.bytes_read += len(chunk)
-        cut = chunk.rfind(b"\n")
-        if cut < 0:
-            carry.append(chunk)  # a line longer than a chunk
-            continue
-        block = b"".join([*carry, chunk[:cut]]) if carry else chunk[:cut]
-        carry = [chunk[cut + 1 :]] if cut + 1 < len(chunk) else []
-        read.lines += block.count(b"\n") + 1
-        _parse_usage_lines(read, block, offset)
-        offset += len(block) + 1
-        read.end_offset = offset
-    tail = b"".join(carry)
-    if tail.strip() and might_hold_usage(tail):
-        parsed = parse_line(tail)
-        # Used now but read again once complete, so its problems are counted then, not twice.
-        # Without a response it is still being written, most likely: not a problem yet.
-        if parsed.response is not None:
-            read.responses.append(parsed.response)
-    return read
-
-
-def _parse_usage_lines(read: _Read, block: bytes, base: int) -> None:
-    """Parse the lines of ``block`` (complete lines, without the last newline) that may hold usage.
-
-    Finding the usage marker and cutting out its line, instead of splitting the block into
-    lines, leaves the bytes of every other line (most of a transcript) untouched.
-    """
-    find, rfind = block.find, block.rfind
-    at = find(USAGE_MARKER)
-    while at >= 0:
-        begin = rfind(b"\n", 0, at) + 1
-        end = find(b"\n", at)
-        if end < 0:
-            end = len(block)
-        parsed = parse_line(block[begin:end])
-        _record(read, parsed, base + begin)
-        if parsed.response is not None:
-            read.usage_lines += 1
-        at = find(USAGE_MARKER, end)
-
-
-def _record(read: _Read, parsed: Parsed, offset: int) -> None:
-    if parsed.problem is not None:
-        read.problems[parsed.problem] += 1
-        read.problem_offsets[parsed.problem] = offset
-    if parsed.synthetic:
-        read.synthetic += 1
-    if parsed.response is not None:
-        read.responses.append(parsed.response)
 
 
 def _record_error(db: Database, outcome: _Outcome) -> None:

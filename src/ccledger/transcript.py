@@ -29,6 +29,7 @@ __all__ = [
     "Response",
     "might_hold_usage",
     "parse_line",
+    "parse_usage_line",
 ]
 
 SYNTHETIC_MODEL = "<synthetic>"
@@ -188,6 +189,11 @@ def parse_line(line: bytes) -> Parsed:
     """Parse one complete transcript line (without its newline)."""
     if USAGE_MARKER not in line:
         return _NOTHING
+    return parse_usage_line(line)
+
+
+def parse_usage_line(line: bytes) -> Parsed:
+    """:func:`parse_line` for a line already known to contain :data:`USAGE_MARKER`."""
     try:
         record = _LINE.decode(line)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):

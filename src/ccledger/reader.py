@@ -1,0 +1,112 @@
+"""Reading a transcript file from an offset: its complete lines that carry usage, parsed.
+
+Most of a transcript's bytes are prompts, file contents and tool results that carry no usage,
+so the reader never splits a file into lines. It reads large blocks into one reused buffer,
+finds the usage marker with StringZilla's SIMD search (several times faster than
+``bytes.find`` for a multi-byte needle) and cuts out only the lines around each hit.
+
+The offset it reports is just past the last complete line: a half-written last line is left for
+the next read, so it is neither lost nor counted twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from stringzilla import Str
+
+from .transcript import USAGE_MARKER, Parsed, Response, might_hold_usage, parse_line, parse_usage_line
+
+__all__ = ["BLOCK_BYTES", "FileRead", "new_buffer", "read_usage_lines"]
+
+BLOCK_BYTES = 4 << 20
+"""How much is read at a time, and the starting size of a buffer (it grows for longer lines)."""
+
+_NEWLINE = b"\n"
+
+
+@dataclass(slots=True)
+class FileRead:
+    """What reading one file produced, before it is written to the ledger."""
+
+    responses: list[Response] = field(default_factory=list)
+    lines: int = 0
+    usage_lines: int = 0
+    problems: Counter[str] = field(default_factory=Counter)
+    problem_offsets: dict[str, int] = field(default_factory=dict)
+    synthetic: int = 0
+    end_offset: int = 0  # just past the last complete line
+    bytes_read: int = 0
+
+
+def new_buffer() -> bytearray:
+    """A buffer for :func:`read_usage_lines`; reuse it across files to spare the allocation."""
+    return bytearray(BLOCK_BYTES)
+
+
+def read_usage_lines(handle: BinaryIO, start: int, buffer: bytearray | None = None) -> FileRead:
+    """Parse every complete line of ``handle`` from ``start`` (where it is positioned).
+
+    A trailing partial line is left for next time. One that already parses is used (a finished
+    file need not end in a newline), but the offset stays before it, so it is read again once
+    it is complete. ``buffer`` is only read into, never resized: a line longer than it is
+    gathered in a larger buffer of this call's own.
+    """
+    read = FileRead(end_offset=start)
+    if buffer is None:
+        buffer = new_buffer()
+    filled = 0  # bytes of buffer holding data; buffer[0] is at file offset read.end_offset
+    while True:
+        if filled == len(buffer):  # a line longer than the buffer: gather it in a larger one
+            buffer = buffer + bytes(len(buffer))
+        count = handle.readinto(memoryview(buffer)[filled:])
+        if not count:
+            break
+        read.bytes_read += count
+        filled += count
+        done = _parse_complete_lines(read, buffer, filled)
+        if done:
+            buffer[: filled - done] = buffer[done:filled]  # the partial line, to the front
+            filled -= done
+            read.end_offset += done
+    tail = bytes(buffer[:filled])
+    if tail.strip() and might_hold_usage(tail):
+        parsed = parse_line(tail)
+        # Used now but read again once complete, so its problems are counted then, not twice.
+        # Without a response it is still being written, most likely: not a problem yet.
+        if parsed.response is not None:
+            read.responses.append(parsed.response)
+    return read
+
+
+def _parse_complete_lines(read: FileRead, buffer: bytearray, filled: int) -> int:
+    """Parse the complete lines in ``buffer[:filled]`` that hold usage; return their length."""
+    text = Str(buffer)  # a view, not a copy; every search below is bounded by `filled`
+    last = text.rfind(_NEWLINE, 0, filled)
+    if last < 0:
+        return 0
+    read.lines += text.count(_NEWLINE, 0, last + 1)
+    find, rfind = text.find, text.rfind
+    base = read.end_offset
+    # A match cannot cross a newline, so every match before `last` lies in a complete line.
+    at = find(USAGE_MARKER, 0, last)
+    while at >= 0:
+        begin = rfind(_NEWLINE, 0, at) + 1
+        end = find(_NEWLINE, at, last + 1)
+        parsed = parse_usage_line(bytes(buffer[begin:end]))
+        _record(read, parsed, base + begin)
+        at = find(USAGE_MARKER, end, last)
+    return last + 1
+
+
+def _record(read: FileRead, parsed: Parsed, offset: int) -> None:
+    if parsed.problem is not None:
+        read.problems[parsed.problem] += 1
+        read.problem_offsets[parsed.problem] = offset
+    if parsed.synthetic:
+        read.synthetic += 1
+    if parsed.response is not None:
+        read.responses.append(parsed.response)
+        read.usage_lines += 1
