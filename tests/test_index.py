@@ -458,13 +458,78 @@ def test_a_large_refresh_is_shared_with_a_helper_process(db, claude_dir, monkeyp
     assert index.refresh(db, [claude_dir]).files_read == 0
 
 
-def test_a_failed_helper_leaves_its_files_to_the_refresh(db, claude_dir, monkeypatch):
+def _helper_reads_all(monkeypatch):
+    """Share even a small corpus, and keep this process from claiming any of the helper's plans."""
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(index._Helper, "claim", lambda self: None)
+
+
+def _count_results(monkeypatch) -> list[int]:
+    received: list[int] = []
+    outcome = index._Helper._outcome
+    monkeypatch.setattr(
+        index._Helper, "_outcome", lambda self, message: received.append(message[0]) or outcome(self, message)
+    )
+    return received
+
+
+def test_the_helper_reads_and_the_refresh_writes(db, claude_dir, monkeypatch):
+    many_files(claude_dir, 3)
+    _helper_reads_all(monkeypatch)
+    received = _count_results(monkeypatch)
+    stats = index.refresh(db, [claude_dir])
+    assert sorted(received) == list(range(3 * 99))  # every file came from the helper, once
+    assert totals(db) == REAL_PROJECTS_TOTALS
+    assert stats.files_read == 3 * 99 and stats.new_responses == 878
+
+
+def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
     monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
-    monkeypatch.setattr(index, "_HELPER_COMMAND", [sys.executable, "-c", "import sys; sys.exit(3)"])
+
+    def claim_without_telling(self):  # as if every claim crossed the helper's start on that plan
+        if self._claimed == 0:
+            return None
+        self._claimed -= 1
+        return self.plans[self._claimed]
+
+    monkeypatch.setattr(index._Helper, "claim", claim_without_telling)
+    received = _count_results(monkeypatch)
     stats = index.refresh(db, [claude_dir])
+    assert sorted(received) == list(range(2 * 99))  # the helper read them all too
     assert totals(db) == REAL_PROJECTS_TOTALS
-    assert stats.files_read == 2 * 99
+    assert stats.files_read == 2 * 99 and stats.new_responses == 878
+    assert db.execute("select count(*), sum(lines) from files").fetchone() == (2 * 99, 2 * 3031)
+
+
+# A helper that stops after sending three results, as a crash half-way would.
+_CRASHING_HELPER = """
+import os, ccledger._shard as shard
+send = shard.write_frames
+shard.write_frames = lambda out, results: send(out, (r for _, r in zip(range(3), results))) or os._exit(3)
+shard.main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "sent"),
+    [
+        ([sys.executable, "-c", "import sys; sys.exit(3)"], 0),
+        ([sys.executable, "-c", _CRASHING_HELPER], 3),
+        ([sys.executable, "-c", "import sys; sys.stdout.write('garbage' * 100)"], 0),
+    ],
+    ids=["dies at once", "dies half-way", "sends garbage"],
+)
+def test_a_failed_helper_leaves_the_rest_to_the_refresh(db, claude_dir, monkeypatch, command, sent, caplog):
+    many_files(claude_dir, 2)
+    _helper_reads_all(monkeypatch)
+    monkeypatch.setattr(index, "_HELPER_COMMAND", command)
+    received = _count_results(monkeypatch)
+    stats = index.refresh(db, [claude_dir])
+    assert "the helper indexer failed" in caplog.text
+    assert len(received) == sent
+    assert totals(db) == REAL_PROJECTS_TOTALS
+    assert stats.files_read == 2 * 99 and stats.new_responses == 878
     assert db.execute("select count(*), sum(lines) from files").fetchone() == (2 * 99, 2 * 3031)
 
 

@@ -10,6 +10,10 @@ rows: the ledger outlives Claude Code's 30-day clean-up.
 Parsing happens outside any lock. Each file's results are then written in one transaction that
 first checks nobody else recorded that file in the meantime, so two indexers running at once
 neither fail nor double count, and a run killed half-way leaves whole files only.
+
+A large refresh shares the reading with a helper process (:class:`_Helper`) that writes nothing:
+it sends what it parsed, and this process, the only writer, reads files of the shared list
+itself whenever nothing of the helper's waits to be written.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import logging
 import math
 import os
+import queue
 import stat
 import subprocess
 import sys
@@ -27,11 +32,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
+import msgspec
 from sqlite_utils import Database
 
 from . import paths
@@ -42,7 +48,7 @@ from .repos import RepoIdentity, resolve_repo
 from .rollup import MARK_DIRTY_SQL, dirty_rows
 from .transcript import Response
 
-__all__ = ["ProgressCallback", "ScanCache", "index_files", "refresh"]
+__all__ = ["ProgressCallback", "ScanCache", "read_shared", "refresh", "write_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,10 @@ ProgressCallback = Callable[[int, int], None]
 _BATCH_BYTES = 64 << 20
 _BATCH_FILES = 500
 _BATCH_SECONDS = 1.0
+# Sharing a refresh, the writer commits what it has whenever the helper has nothing waiting and
+# this much has gathered; the batch limits above still apply when results pour in.
+_EAGER_BATCH_BYTES = 8 << 20
+_EAGER_BATCH_SECONDS = 0.1
 # A refresh with this much to read is shared with a helper process (a first index, mostly).
 _PARALLEL_BYTES = 256 << 20
 _HELPER_COMMAND = [sys.executable, "-m", "ccledger._shard"]
@@ -192,18 +202,10 @@ def refresh(
 
     def report(done: int) -> None:
         if progress is not None:
-            progress(done + (helper.done_bytes if helper else 0), total_bytes)
+            progress(done, total_bytes)
 
     with _bulk_writes(db, total_bytes):
-        _index_plans(db, plans, stats, problems, errors, report)
-        if helper is not None:
-            outcome = helper.wait()
-            if outcome is None:  # the helper failed: index its files here, nothing is lost or doubled
-                log.warning("the helper indexer failed (%s); indexing its files here", helper.failure)
-                retry = [item for item in (_stat(path, root, errors) for path, root in helper.files) if item]
-                _index_plans(db, _plans(retry, known), stats, problems, errors, report)
-            else:
-                _add_stats(stats, problems, errors, outcome)
+        _index_plans(db, plans, stats, problems, errors, report, helper)
 
     stats.files_missing = _mark_missing(db, known, {item.path for item in found}, roots)
     if cache is not None and (plans or helper or stats.files_missing):
@@ -230,27 +232,22 @@ def refresh(
     return stats
 
 
-def index_files(
-    db: Database, files: Iterable[tuple[str, str]], *, progress: Callable[[int], None] | None = None
-) -> IndexStats:
-    """Index exactly these (path, root) files: a helper process's share of a large refresh.
+def read_shared(
+    db: Database, plans: list[list[Any]], limit: Callable[[], int] | None = None
+) -> Iterator[tuple[int, _Result]]:
+    """The helper process's side of a shared refresh: read planned files in order, write nothing.
 
-    Records no index run and marks nothing missing; the refresh that shared the work does.
+    ``plans`` are ``[path, start, known row or None]`` as :class:`_Helper` sends them; the
+    results are yielded with their plan's number, for the refresh that shared them to write.
+    Reading stops before plan number ``limit()``: the refresh claimed the rest.
     """
-    started = time.perf_counter()
-    known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
-    errors: list[FileError] = []
-    found = [item for item in (_stat(path, root, errors) for path, root in files) if item]
-    stats = IndexStats(roots=[], files_seen=len(found), files_read=0, new_responses=0, bad_lines=0, seconds=0.0)
-    problems: Counter[str] = Counter()
-    plans = _plans(found, known)
-    with _bulk_writes(db, sum(_planned_bytes(plan) for plan in plans)):
-        _index_plans(db, plans, stats, problems, errors, progress or (lambda done: None))
-    stats.problems = dict(problems)
-    stats.bad_lines = sum(problems.values())
-    stats.errors = errors
-    stats.seconds = round(time.perf_counter() - started, 4)
-    return stats
+    machine = paths.machine_name()
+    repos = _RepoCache(db)
+    buffer = new_buffer()
+    for number, (path, start, row) in enumerate(plans):
+        if limit is not None and number >= limit():
+            return
+        yield number, _read_path(path, _Known._make(row) if row else None, start, repos, machine, buffer)
 
 
 _Plan = tuple[_Found, "_Known | None", int]
@@ -280,33 +277,82 @@ def _index_plans(
     problems: Counter[str],
     errors: list[FileError],
     report: Callable[[int], None],
+    helper: _Helper | None = None,
 ) -> None:
-    """Read planned files and write them in batches (see _write_batch)."""
+    """Read planned files, take the helper's results as they come, and write them in batches."""
     machine = paths.machine_name()
     repos = _RepoCache(db)
-    buffer = new_buffer() if plans else bytearray()
-    done_bytes = 0
-    batch: list[_Outcome] = []
-    batch_bytes = 0
-    batch_started = time.monotonic()
-    for plan in plans:
-        item, previous, start = plan
-        outcome = _read_file(item, previous, start, repos, machine, buffer)
-        if outcome.error is not None:
-            errors.append(FileError(path=item.path, error=outcome.error))
-        batch.append(outcome)
-        batch_bytes += outcome.read.bytes_read if outcome.read else 0
+    buffer = new_buffer() if plans or helper else bytearray()
+    batch = _Batch(db, repos, stats, problems, errors, report)
+    for item, previous, start in plans:
+        batch.add(_read_file(item, previous, start, repos, machine, buffer))
+    if helper is not None:
+        while True:
+            for outcome in helper.ready():
+                batch.add(outcome)
+            # Nothing of the helper's is waiting: write what is, then read a plan of its share.
+            # Writing first keeps this process (the only writer) from falling behind the helper.
+            if batch.worth_writing():
+                batch.write()
+                continue
+            plan = helper.claim()
+            if plan is None:
+                break
+            batch.add(_read_file(*plan, repos, machine, buffer))
+        for outcome in helper.rest():
+            batch.add(outcome)
+        if helper.unread:  # the helper failed: read the rest here, nothing is lost or doubled
+            log.warning("the helper indexer failed (%s); reading its files here", helper.failure)
+            for item, previous, start in helper.unread:
+                batch.add(_read_file(item, previous, start, repos, machine, buffer))
+    batch.write()
+
+
+class _Batch:
+    """Outcomes waiting to be written in one transaction (see _write_batch)."""
+
+    def __init__(
+        self,
+        db: Database,
+        repos: _RepoCache,
+        stats: IndexStats,
+        problems: Counter[str],
+        errors: list[FileError],
+        report: Callable[[int], None],
+    ) -> None:
+        self._db, self._repos, self._stats, self._problems = db, repos, stats, problems
+        self._errors, self._report = errors, report
+        self._outcomes: list[_Outcome] = []
+        self._bytes = 0
+        self._started = time.monotonic()
+        self._done_bytes = 0
+
+    def add(self, outcome: _Outcome) -> None:
+        """Add an outcome, and write the batch once it is large or old enough."""
+        result = outcome.result
+        if result.error is not None:
+            self._errors.append(FileError(path=outcome.item.path, error=result.error))
+        self._outcomes.append(outcome)
+        self._bytes += result.read.bytes_read if result.read else 0
         if (
-            batch_bytes >= _BATCH_BYTES
-            or len(batch) >= _BATCH_FILES
-            or time.monotonic() - batch_started >= _BATCH_SECONDS
+            self._bytes >= _BATCH_BYTES
+            or len(self._outcomes) >= _BATCH_FILES
+            or time.monotonic() - self._started >= _BATCH_SECONDS
         ):
-            _write_batch(db, batch, repos, machine, stats, problems)
-            batch, batch_bytes, batch_started = [], 0, time.monotonic()
-        done_bytes += _planned_bytes(plan)
-        report(done_bytes)
-    if batch:
-        _write_batch(db, batch, repos, machine, stats, problems)
+            self.write()
+        self._done_bytes += _planned_bytes((outcome.item, outcome.previous, outcome.start))
+        self._report(self._done_bytes)
+
+    def worth_writing(self) -> bool:
+        """Whether a commit now would carry enough to be worth its cost."""
+        return self._bytes >= _EAGER_BATCH_BYTES or (
+            bool(self._outcomes) and time.monotonic() - self._started >= _EAGER_BATCH_SECONDS
+        )
+
+    def write(self) -> None:
+        if self._outcomes:
+            _write_batch(self._db, self._outcomes, self._repos, self._stats, self._problems)
+        self._outcomes, self._bytes, self._started = [], 0, time.monotonic()
 
 
 @contextmanager
@@ -339,83 +385,136 @@ def _ledger_file(db: Database) -> str | None:
 
 
 def _split(plans: list[_Plan]) -> tuple[list[_Plan], list[_Plan]]:
-    """Two shares of the work by bytes, the helper's a little smaller: it starts later."""
-    mine: list[_Plan] = []
-    theirs: list[_Plan] = []
-    mine_bytes = theirs_bytes = 0
-    for plan in sorted(plans, key=_planned_bytes, reverse=True):
-        if theirs_bytes < mine_bytes:
-            theirs.append(plan)
-            theirs_bytes += _planned_bytes(plan)
-        else:
-            mine.append(plan)
-            mine_bytes += _planned_bytes(plan)
-    return mine, theirs
-
-
-def _add_stats(stats: IndexStats, problems: Counter[str], errors: list[FileError], other: IndexStats) -> None:
-    stats.files_read += other.files_read
-    stats.bytes_read += other.bytes_read
-    stats.lines_read += other.lines_read
-    stats.new_responses += other.new_responses
-    stats.updated_responses += other.updated_responses
-    stats.synthetic_skipped += other.synthetic_skipped
-    problems.update(other.problems)
-    errors.extend(other.errors)
+    """The plans this process reads itself (not regular files: nothing to read) and the ones it
+    shares with the helper, largest first."""
+    mine = [plan for plan in plans if not _is_regular(plan[0].stat)]
+    shared = sorted((plan for plan in plans if _is_regular(plan[0].stat)), key=_planned_bytes, reverse=True)
+    return mine, shared
 
 
 class _Helper:
-    """A second indexer process (``python -m ccledger._shard``) working through its share.
+    """A second process (``python -m ccledger._shard``) reading files of a large refresh.
 
-    It opens the ledger itself: two indexers at once are safe by design (see the module
-    docstring), so the helper needs nothing from this process but the list of files.
+    It writes nothing: its results come back over a pipe (msgpack frames, see :func:`_frames`)
+    and this process writes them, so the two never wait on each other for the write lock. The
+    helper reads the shared plans from the front; whenever this process has nothing of the
+    helper's to write, it claims the last unclaimed plan and reads that itself (:meth:`claim`).
+    Writing takes about as long as reading, so the two meet where each has done half the work,
+    whatever the machine. A plan read twice (a claim crossing the helper's start on it) is
+    written once: the second write of a file finds its plan already taken (see _write_file).
+    Whatever a failed helper did not send is in ``unread`` afterwards.
     """
 
     def __init__(self, ledger: str, plans: list[_Plan]) -> None:
-        self.files = [(item.path, item.root) for item, _, _ in plans]
-        self.done_bytes = 0
+        self.plans = plans
         self.failure = ""
-        self._stats: IndexStats | None = None
+        self._received: set[int] = set()
+        self._highest = -1  # the highest plan number received
+        self._claimed = len(plans)  # plans from here on are this process's
+        self._results: queue.SimpleQueue[tuple[int, _Result] | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._process = subprocess.Popen(
-            _HELPER_COMMAND,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            _HELPER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        # The request is written from the thread: the pipe fills before the new interpreter has
-        # imported enough to read it, and this process has its own share to get on with.
-        request = json.dumps({"ledger": ledger, "files": self.files})
-        self._reader = threading.Thread(target=self._talk, args=(request,), daemon=True)
+        request = {"ledger": ledger, "plans": [[item.path, start, previous] for item, previous, start in plans]}
+        self._outbox.put(json.dumps(request).encode() + b"\n")
+        # Both pipes are served by threads: the request fills the pipe long before the new
+        # interpreter has imported enough to read it, and this process has work to get on with.
+        self._writer = threading.Thread(target=self._send, daemon=True)
+        self._reader = threading.Thread(target=self._receive, daemon=True)
+        self._writer.start()
         self._reader.start()
 
-    def _talk(self, request: str) -> None:
-        assert self._process.stdin is not None and self._process.stdout is not None
+    def _send(self) -> None:
+        assert self._process.stdin is not None
         try:
             with self._process.stdin:
-                self._process.stdin.write(request)
-        except BrokenPipeError:
-            return  # the helper died early; wait() reports its exit code and stderr
-        for line in self._process.stdout:
-            message = json.loads(line)
-            if "done" in message:
-                self.done_bytes = message["done"]
-            elif "stats" in message:
-                self._stats = IndexStats.model_validate(message["stats"])
+                while (message := self._outbox.get()) is not None:
+                    self._process.stdin.write(message)
+                    self._process.stdin.flush()
+        except OSError:
+            pass  # the helper has ended; rest() reports how, and `unread` what it left
 
-    def wait(self) -> IndexStats | None:
-        """The helper's statistics, or None if it failed (``failure`` says why)."""
+    def _receive(self) -> None:
+        assert self._process.stdout is not None
+        try:
+            for frame in _frames(self._process.stdout):
+                self._results.put(_RESULT_DECODER.decode(frame))
+        except (OSError, ValueError, msgspec.DecodeError) as exc:
+            self.failure = f"unreadable result: {exc}"
+        finally:
+            self._results.put(None)
+
+    def claim(self) -> _Plan | None:
+        """The last plan neither side has started, now this process's to read; None if none is left."""
+        number = self._claimed - 1
+        if number <= self._highest:
+            return None
+        self._outbox.put(b"%d\n" % number)  # the helper stops before this plan
+        self._claimed = number
+        return self.plans[number]
+
+    def ready(self) -> Iterator[_Outcome]:
+        """The results that have arrived, without waiting."""
+        while True:
+            try:
+                message = self._results.get_nowait()
+            except queue.Empty:
+                return
+            if message is None:
+                self._results.put(None)  # for rest()
+                return
+            yield self._outcome(message)
+
+    def rest(self) -> Iterator[_Outcome]:
+        """The remaining results as they arrive, until the helper is done. Claims no more."""
+        self._outbox.put(None)  # the helper's stdin ends: it need not look out for claims
+        while (message := self._results.get()) is not None:
+            yield self._outcome(message)
+        self._finish()
+
+    @property
+    def unread(self) -> list[_Plan]:
+        """Plans the helper was to read but sent no result for (none, unless it failed)."""
+        return [plan for number, plan in enumerate(self.plans[: self._claimed]) if number not in self._received]
+
+    def _outcome(self, message: tuple[int, _Result]) -> _Outcome:
+        number, result = message
+        self._received.add(number)
+        self._highest = max(self._highest, number)
+        item, previous, start = self.plans[number]
+        return _Outcome(item, previous, start, result)
+
+    def _finish(self) -> None:
         assert self._process.stderr is not None
-        stderr = self._process.stderr.read()
+        stderr = self._process.stderr.read().decode(errors="replace")
         code = self._process.wait()
+        self._writer.join()
         self._reader.join()
         for pipe in (self._process.stdout, self._process.stderr):
             if pipe is not None:
                 pipe.close()
-        if code != 0 or self._stats is None:
+        if code != 0 and not self.failure:
             self.failure = f"exit code {code}: {stderr.strip().splitlines()[-1:] or ''}"
-            return None
-        return self._stats
+
+
+def write_frames(out: BinaryIO, messages: Iterable[Any]) -> None:
+    """Send messages to :func:`_frames` on the other end of a pipe: msgpack, length first."""
+    encode = msgspec.msgpack.Encoder().encode
+    for message in messages:
+        frame = encode(message)
+        out.write(len(frame).to_bytes(4, "little"))
+        out.write(frame)
+        out.flush()
+
+
+def _frames(stream: BinaryIO) -> Iterator[bytes]:
+    while header := stream.read(4):
+        size = int.from_bytes(header, "little")
+        frame = stream.read(size)
+        if len(header) < 4 or len(frame) < size:
+            raise ValueError("the helper's output ended inside a frame")
+        yield frame
 
 
 def _now() -> str:
@@ -559,57 +658,74 @@ def _plan(item: _Found, previous: _Known | None) -> int:
     return previous.read_offset  # confirmed against the head hash once the file is open
 
 
-@dataclass(slots=True)
-class _Outcome:
-    """What reading one planned file produced, waiting to be written with its batch."""
+class _Candidates(NamedTuple):
+    """One file's responses made ready to merge before the write lock is taken: of each key the
+    copy that wins within the file, its rank and its row (without the file id, known only later)."""
 
-    item: _Found
-    previous: _Known | None
+    best: dict[str, tuple[tuple[bool, int, bool, bool], tuple[Any, ...]]]
+    message_ids: list[str]
+    keyless: list[str]
+
+
+class _Result(msgspec.Struct, array_like=True):
+    """What reading one planned file produced (a msgspec Struct: a helper sends it over a pipe)."""
+
     start: int  # where reading began: 0 after a rewrite in place was noticed
-    read: FileRead | None = None
     head: bytes = b""
     error: str | None = None
-    identities: dict[str, RepoIdentity] = field(default_factory=dict)
+    read: FileRead | None = None  # without its responses, once they are in `merge`
+    identities: dict[str, RepoIdentity] = {}
     merge: _Candidates | None = None
 
 
-class _Candidates(NamedTuple):
-    """One file's responses made ready to merge before the write lock is taken: the copy of each
-    key that wins within the file, its rank and its row (without the file id, known only later)."""
+_RESULT_DECODER = msgspec.msgpack.Decoder(tuple[int, _Result])
 
-    best: dict[str, tuple[Response, tuple[bool, int, bool, bool], tuple[Any, ...]]]
-    message_ids: list[str]
-    keyless: list[str]
+
+@dataclass(slots=True)
+class _Outcome:
+    """A planned file and what reading it produced, waiting to be written with its batch."""
+
+    item: _Found
+    previous: _Known | None
+    start: int  # as planned
+    result: _Result
 
 
 def _read_file(
     item: _Found, previous: _Known | None, start: int, repos: _RepoCache, machine: str, buffer: bytearray
 ) -> _Outcome:
-    """Parse a planned file's new lines. Touches the filesystem only: no lock is held."""
-    outcome = _Outcome(item=item, previous=previous, start=start)
+    """Read a planned file. Touches the filesystem only: no lock is held."""
     if not _is_regular(item.stat):
-        outcome.error = "not a regular file"
-        return outcome
+        return _Outcome(item, previous, start, _Result(start, error="not a regular file"))
+    return _Outcome(item, previous, start, _read_path(item.path, previous, start, repos, machine, buffer))
+
+
+def _read_path(
+    path: str, previous: _Known | None, start: int, repos: _RepoCache, machine: str, buffer: bytearray
+) -> _Result:
+    """Parse a regular file's new lines and de-duplicate them within the file."""
+    result = _Result(start)
     try:
-        with open(item.path, "rb") as handle:
-            outcome.head = handle.read(_HEAD_BYTES)
-            if start and previous is not None and previous.head_sha1 != _sha1(outcome.head[: previous.head_len]):
-                outcome.start = 0  # same inode, different start: the file was rewritten in place
-            handle.seek(outcome.start)
-            outcome.read = read_usage_lines(handle, outcome.start, buffer)
+        with open(path, "rb") as handle:
+            result.head = handle.read(_HEAD_BYTES)
+            if start and previous is not None and previous.head_sha1 != _sha1(result.head[: previous.head_len]):
+                result.start = 0  # same inode, different start: the file was rewritten in place
+            handle.seek(result.start)
+            read = read_usage_lines(handle, result.start, buffer)
     except OSError as exc:
-        outcome.error = _describe(exc)
-        return outcome
-    outcome.identities = repos.resolve_all({r.cwd for r in outcome.read.responses if r.cwd})
-    outcome.merge = _candidates(outcome.read.responses, machine, repos.lookup(outcome.identities))
-    return outcome
+        result.error = _describe(exc)
+        return result
+    result.identities = repos.resolve_all({r.cwd for r in read.responses if r.cwd})
+    result.merge = _candidates(read.responses, machine, repos.lookup(result.identities))
+    read.responses = []  # all that is written of them is in merge
+    result.read = read
+    return result
 
 
 def _write_batch(
     db: Database,
     batch: list[_Outcome],
     repos: _RepoCache,
-    machine: str,
     stats: IndexStats,
     problems: Counter[str],
 ) -> None:
@@ -620,18 +736,21 @@ def _write_batch(
     checks before it writes anything, so a file another indexer recorded first is skipped whole.
     """
     written: list[tuple[_Outcome, int, int]] = []
+    now = _now()
+    touched: set[str] = set()  # timestamps whose rollup buckets must be rebuilt
     with write_transaction(db):
         for outcome in batch:
-            if outcome.error is not None:
-                _record_error(db, outcome)
+            if outcome.result.error is not None:
+                _record_error(db, outcome, now)
                 continue
-            result = _write_file(db, outcome, machine, repos)
-            if result is not None:
-                written.append((outcome, *result))
+            counts = _write_file(db, outcome, repos, now, touched)
+            if counts is not None:
+                written.append((outcome, *counts))
+        db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
     for outcome, new, updated in written:
-        read = outcome.read
+        read = outcome.result.read
         assert read is not None
-        repos.remember(outcome.identities)
+        repos.remember(outcome.result.identities)
         stats.files_read += 1
         stats.bytes_read += read.bytes_read
         stats.lines_read += read.lines
@@ -641,18 +760,21 @@ def _write_batch(
         problems.update(read.problems)
 
 
-def _write_file(db: Database, outcome: _Outcome, machine: str, repos: _RepoCache) -> tuple[int, int] | None:
+def _write_file(
+    db: Database, outcome: _Outcome, repos: _RepoCache, now: str, touched: set[str]
+) -> tuple[int, int] | None:
     """Record one file and merge its responses; None, having written nothing, when another
     indexer got there first.
 
     Both checks come before any write. The second cannot fail after the first inserted the row
     (the write lock is held, and a new row matches the plan of a file never read).
     """
-    item, previous, read = outcome.item, outcome.previous, outcome.read
-    assert read is not None
-    reset = outcome.start == 0
+    item, previous, result = outcome.item, outcome.previous, outcome.result
+    read = result.read
+    assert read is not None and result.merge is not None
+    reset = result.start == 0
     if previous is None:
-        cursor = db.execute(INSERT_FILE_SQL, {"path": item.path, "root": item.root, "now": _now()})
+        cursor = db.execute(INSERT_FILE_SQL, {"path": item.path, "root": item.root, "now": now})
         if cursor.rowcount == 0:
             return None  # another indexer recorded this file first
         file_id = cursor.lastrowid
@@ -671,19 +793,19 @@ def _write_file(db: Database, outcome: _Outcome, machine: str, repos: _RepoCache
             "inode": item.stat.st_ino,
             "size": item.stat.st_size,
             "mtime_ns": item.stat.st_mtime_ns,
-            "head_sha1": _sha1(outcome.head),
-            "head_len": len(outcome.head),
+            "head_sha1": _sha1(result.head),
+            "head_len": len(result.head),
             "read_offset": read.end_offset,
             "reset": reset,
             "lines": read.lines,
             "usage_lines": read.usage_lines,
-            "bad_lines": read.problems.total(),
-            "now": _now(),
+            "bad_lines": sum(read.problems.values()),
+            "now": now,
         },
     )
     if cursor.rowcount == 0:
         return None  # another indexer read this file meanwhile; its result stands
-    repos.save(outcome.identities)
+    repos.save(result.identities, now)
     if reset:
         db.execute("delete from file_problems where file_id = ?", [file_id])
     for kind, count in read.problems.items():
@@ -691,20 +813,20 @@ def _write_file(db: Database, outcome: _Outcome, machine: str, repos: _RepoCache
             UPSERT_PROBLEM_SQL,
             {"file_id": file_id, "kind": kind, "count": count, "last_offset": read.problem_offsets[kind]},
         )
-    assert outcome.merge is not None
-    return _merge(db, outcome.merge, file_id)
+    return _merge(db, result.merge, file_id, touched)
 
 
 def _is_regular(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode)
 
 
-def _record_error(db: Database, outcome: _Outcome) -> None:
+def _record_error(db: Database, outcome: _Outcome, now: str) -> None:
     """Remember why a file could not be read (inside the batch's transaction)."""
-    if outcome.previous is not None and outcome.previous.error == outcome.error:
+    error = outcome.result.error
+    if outcome.previous is not None and outcome.previous.error == error:
         return
     item = outcome.item
-    db.execute(RECORD_ERROR_SQL, {"path": item.path, "root": item.root, "now": _now(), "error": outcome.error})
+    db.execute(RECORD_ERROR_SQL, {"path": item.path, "root": item.root, "now": now, "error": error})
 
 
 def _describe(exc: OSError) -> str:
@@ -760,9 +882,8 @@ class _RepoCache:
                 roots.setdefault(identity.root, identity.repo_id)
         return resolved
 
-    def save(self, identities: dict[str, RepoIdentity]) -> None:
+    def save(self, identities: dict[str, RepoIdentity], now: str) -> None:
         """Write newly resolved identities (inside the caller's transaction)."""
-        now = _now()
         for cwd, identity in identities.items():
             self._db.execute(
                 "insert or ignore into repos (cwd, repo_id, root, remote, how, resolved_utc) values (?, ?, ?, ?, ?, ?)",
@@ -788,18 +909,18 @@ class _RepoCache:
 
 def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | None], str | None]) -> _Candidates:
     """The file's own de-duplication, done while no lock is held (see :func:`_merge`)."""
-    best: dict[str, tuple[Response, tuple[bool, int, bool, bool], tuple[Any, ...]]] = {}
+    best: dict[str, tuple[tuple[bool, int, bool, bool], tuple[Any, ...]]] = {}
     for record in records:
         rank = record.rank()
         kept = best.get(record.key)
-        if kept is None or rank > kept[1]:
-            best[record.key] = (record, rank, _row(record, machine, repo_id(record.cwd)))
-    message_ids = sorted({record.message_id for record, _, _ in best.values() if record.message_id})
-    keyless = sorted(key for key, (record, _, _) in best.items() if not record.message_id)
+        if kept is None or rank > kept[0]:
+            best[record.key] = (rank, _row(record, machine, repo_id(record.cwd)))
+    message_ids = sorted({row[_MESSAGE_ID] for _, row in best.values() if row[_MESSAGE_ID]})
+    keyless = sorted(key for key, (_, row) in best.items() if not row[_MESSAGE_ID])
     return _Candidates(best, message_ids, keyless)
 
 
-def _merge(db: Database, candidates: _Candidates, file_id: int) -> tuple[int, int]:
+def _merge(db: Database, candidates: _Candidates, file_id: int, touched: set[str]) -> tuple[int, int]:
     """Merge one file's responses into the ledger; returns (added, replaced).
 
     The rule (shared/reference/jsonl-format.md, section 7.3): responses are keyed globally;
@@ -827,20 +948,20 @@ def _merge(db: Database, candidates: _Candidates, file_id: int) -> tuple[int, in
 
     rows: list[tuple[Any, ...]] = []
     to_delete: list[str] = []
-    touched: set[str] = set()  # timestamps whose rollup buckets must be rebuilt
     added = replaced = 0
-    for key, (record, rank, row) in candidates.best.items():
+    for key, (rank, row) in candidates.best.items():
+        message_id, timestamp_utc, is_sidechain = row[_MESSAGE_ID], row[_TIMESTAMP], row[_SIDECHAIN]
         if key in ranks:
             if rank > ranks[key]:
                 rows.append((*row, file_id))
-                touched.add(record.timestamp_utc)
+                touched.add(timestamp_utc)
                 replaced += 1
                 ranks[key] = rank
                 if key in stored_at:
                     touched.add(stored_at[key])
             continue
-        siblings = by_message.get(record.message_id) if record.message_id else None
-        rival = next((k for k in siblings if sidechain[k] or record.is_sidechain), None) if siblings else None
+        siblings = by_message.get(message_id) if message_id else None
+        rival = next((k for k in siblings if sidechain[k] or is_sidechain), None) if siblings else None
         if rival is not None:
             if rank > ranks[rival]:
                 to_delete.append(rival)
@@ -854,17 +975,20 @@ def _merge(db: Database, candidates: _Candidates, file_id: int) -> tuple[int, in
         else:
             added += 1
         rows.append((*row, file_id))
-        touched.add(record.timestamp_utc)
+        touched.add(timestamp_utc)
         ranks[key] = rank
-        sidechain[key] = record.is_sidechain
-        if record.message_id:
-            by_message.setdefault(record.message_id, []).append(key)
+        sidechain[key] = is_sidechain
+        if message_id:
+            by_message.setdefault(message_id, []).append(key)
 
     if to_delete:
         db.conn.executemany("delete from responses where key = ?", [(key,) for key in to_delete])
     db.conn.executemany(INSERT_RESPONSE_SQL, rows)
-    db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
     return added, replaced
+
+
+# Positions in a row (see _row) that the merge reads.
+_MESSAGE_ID, _TIMESTAMP, _SIDECHAIN = 1, 3, 6
 
 
 def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]:

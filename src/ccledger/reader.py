@@ -11,10 +11,9 @@ the next read, so it is neither lost nor counted twice.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import msgspec
 from stringzilla import Str
 
 from .transcript import USAGE_MARKER, Parsed, Response, might_hold_usage, parse_line, parse_usage_line
@@ -27,15 +26,17 @@ BLOCK_BYTES = 4 << 20
 _NEWLINE = b"\n"
 
 
-@dataclass(slots=True)
-class FileRead:
-    """What reading one file produced, before it is written to the ledger."""
+class FileRead(msgspec.Struct, array_like=True):
+    """What reading one file produced, before it is written to the ledger.
 
-    responses: list[Response] = field(default_factory=list)
+    A msgspec Struct so that a helper process can send it (without ``responses``) to the writer.
+    """
+
+    responses: list[Response] = []
     lines: int = 0
     usage_lines: int = 0
-    problems: Counter[str] = field(default_factory=Counter)
-    problem_offsets: dict[str, int] = field(default_factory=dict)
+    problems: dict[str, int] = {}  # problem kind -> lines
+    problem_offsets: dict[str, int] = {}  # problem kind -> offset of its last line
     synthetic: int = 0
     end_offset: int = 0  # just past the last complete line
     bytes_read: int = 0
@@ -103,7 +104,7 @@ def _parse_complete_lines(read: FileRead, buffer: bytearray, filled: int) -> int
 
 def _record(read: FileRead, parsed: Parsed, offset: int) -> None:
     if parsed.problem is not None:
-        read.problems[parsed.problem] += 1
+        read.problems[parsed.problem] = read.problems.get(parsed.problem, 0) + 1
         read.problem_offsets[parsed.problem] = offset
     if parsed.synthetic:
         read.synthetic += 1
