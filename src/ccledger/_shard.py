@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from .db import open_db
-from .index import read_shared, write_frames
+from .index import no_gc, read_shared, write_frames
 
 
 class _Stdin:
@@ -61,7 +61,8 @@ def main() -> None:
     request = stdin.wait_for_request()
     db = open_db(request["ledger"])
     try:
-        write_frames(sys.stdout.buffer, read_shared(db, request["plans"], stdin))
+        with no_gc():
+            write_frames(sys.stdout.buffer, read_shared(db, request["plans"], stdin))
     finally:
         db.close()
 
