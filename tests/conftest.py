@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,12 @@ def totals(db) -> dict[str, int]:
         )
     )
     return dict(row)
+
+
+def many_files(claude_dir: Path, copies: int) -> None:
+    """The real corpus, hard-linked ``copies`` times: many files, the same responses."""
+    for n in range(copies):
+        for source in (REAL_PROJECTS / "projects").rglob("*.jsonl"):
+            target = claude_dir / "projects" / f"copy{n}" / source.relative_to(REAL_PROJECTS / "projects")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REAL_PROJECTS, REAL_PROJECTS_TOTALS, assistant_line, progress_echo, totals, write_lines
+from conftest import REAL_PROJECTS_TOTALS, assistant_line, many_files, progress_echo, totals, write_lines
 
 from ccledger import index
 from ccledger.db import open_db
@@ -364,15 +364,6 @@ def test_an_unreadable_file(claude_dir, tmp_path):
 # --- several processes ------------------------------------------------------------------------------
 
 
-def many_files(claude_dir: Path, copies: int) -> None:
-    """The real corpus, hard-linked ``copies`` times: many files, the same responses."""
-    for n in range(copies):
-        for source in (REAL_PROJECTS / "projects").rglob("*.jsonl"):
-            target = claude_dir / "projects" / f"copy{n}" / source.relative_to(REAL_PROJECTS / "projects")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.link(source, target)
-
-
 def run_index(env: dict) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ccledger", "index", "--json"],
@@ -468,7 +459,7 @@ def _count_results(monkeypatch) -> list[int]:
     received: list[int] = []
     outcome = index._Helper._outcome
     monkeypatch.setattr(
-        index._Helper, "_outcome", lambda self, message: received.append(message[0]) or outcome(self, message)
+        index._Helper, "_outcome", lambda self, message: received.append(message.number) or outcome(self, message)
     )
     return received
 

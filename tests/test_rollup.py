@@ -1,9 +1,11 @@
 """The rollup is a cache: after any change it must equal a fresh aggregation of the view."""
 
-from conftest import assistant_line, write_lines
+import pytest
+from conftest import assistant_line, many_files, write_lines
 
 from ccledger import index, pricing
-from ccledger.rollup import bucket_bounds, ensure_rollup
+from ccledger.db import open_db
+from ccledger.rollup import aggregate_rows, bucket_bounds, ensure_rollup
 
 GRAIN = "bucket_utc, session_id, model, canonical_model, repo_id, git_branch, machine"
 SUMS = """count(*), sum(is_sidechain), sum(input_tokens), sum(output_tokens), sum(cache_write_5m_tokens),
@@ -97,3 +99,62 @@ def test_unpriced_models_are_counted_apart(db, claude_dir):
         1,
         3354,
     )
+
+
+class SecondConnection:
+    """A rollup share computing its half on another connection to the same ledger file."""
+
+    def __init__(self, path, fail=False):
+        self.path, self.fail, self.asked = path, fail, []
+
+    def aggregate(self, dirty, since):
+        self.asked.append((dirty, since))
+        if self.fail:
+            return lambda: None
+        other = open_db(self.path)
+        try:
+            rows = aggregate_rows(other, dirty, since, None)
+        finally:
+            other.close()
+        return lambda: rows
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["shared", "the share fails"])
+def test_a_shared_rebuild_equals_one_process(db, claude_dir, tmp_path, fail):
+    many_files(claude_dir, 1)
+    index.refresh(db, [claude_dir])
+    pricing.ensure_prices(db)
+    share = SecondConnection(tmp_path / "ledger.db", fail)
+    assert ensure_rollup(db, share)  # a full rebuild
+    assert_exact(db)
+    ((dirty, since),) = share.asked
+    assert not dirty and db.execute(
+        "select min(bucket_utc) < ? and max(bucket_utc) >= ? from usage_rollup", [since, since]
+    ).fetchone() == (1,)
+    path = claude_dir / "projects" / "p" / "new.jsonl"
+    write_lines(
+        path,
+        assistant_line(message_id="n1", timestamp="2025-12-01T09:05:00.000Z"),
+        assistant_line(message_id="n2", request_id="r2", timestamp="2027-01-01T09:05:00.000Z"),
+    )
+    index.refresh(db, [claude_dir])
+    assert ensure_rollup(db, share)  # the two dirty buckets, one on each side
+    assert_exact(db)
+    assert share.asked[1] == (True, "2027-01-01T09:00:00.000Z")
+
+
+def test_a_large_refresh_shares_the_rollup_with_its_helper(db, claude_dir, monkeypatch):
+    many_files(claude_dir, 2)
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(index._Helper, "claim", lambda self: None)  # the helper reads everything
+    shares = []
+
+    def finish(share):
+        shares.append(share)
+        pricing.ensure_prices(db)
+        ensure_rollup(db, share)
+
+    stats = index.refresh(db, [claude_dir], finish=finish)
+    assert isinstance(shares[0], index._Helper) and not shares[0].failure
+    assert stats.new_responses == 878
+    assert_exact(db)

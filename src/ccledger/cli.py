@@ -24,6 +24,7 @@ from .config import ConfigError, load_config
 from .db import open_db
 from .models import IndexStats
 from .render import money
+from .rollup import RollupShare
 
 __all__ = ["cli", "main"]
 
@@ -92,10 +93,8 @@ def index_command(as_json: bool, quiet: bool, roots: tuple[Path, ...]) -> None:
     """Bring the ledger up to date with the transcripts (incremental)."""
     db = open_db()
     try:
-        stats = _refresh(db, list(roots) or None, show_progress=not (as_json or quiet))
         # Keep prices and the rollup current too: the statusline reads them without refreshing.
-        _ask(pricing.ensure_prices, db)
-        rollup.ensure_rollup(db)
+        stats = _refresh(db, list(roots) or None, show_progress=not (as_json or quiet), finish=_prices_and_rollup(db))
     finally:
         db.close()
     if quiet:
@@ -476,9 +475,7 @@ def _ledger(prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = Fa
         return
     db = open_db()
     try:
-        _refresh(db, None, show_progress=not quiet)
-        _ask(pricing.ensure_prices, db, prices_file=prices_file)
-        rollup.ensure_rollup(db)
+        _refresh(db, None, show_progress=not quiet, finish=_prices_and_rollup(db, prices_file))
         yield db, False
     finally:
         db.close()
@@ -511,9 +508,25 @@ def _demo_ledger(prices_file: Path | None = None) -> Iterator[Database]:
             db.close()
 
 
-def _refresh(db: Database, roots: list[Path] | None, *, show_progress: bool) -> IndexStats:
+def _prices_and_rollup(db: Database, prices_file: Path | None = None) -> Callable[[RollupShare | None], None]:
+    """What follows a refresh, for ``index.refresh(finish=...)``: prices, then the rollup."""
+
+    def finish(share: RollupShare | None) -> None:
+        _ask(pricing.ensure_prices, db, prices_file=prices_file)
+        rollup.ensure_rollup(db, share)
+
+    return finish
+
+
+def _refresh(
+    db: Database,
+    roots: list[Path] | None,
+    *,
+    show_progress: bool,
+    finish: Callable[[RollupShare | None], None] | None = None,
+) -> IndexStats:
     if not (show_progress and err.is_terminal):
-        return index.refresh(db, roots)
+        return index.refresh(db, roots, finish=finish)
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     with Progress(
@@ -525,7 +538,9 @@ def _refresh(db: Database, roots: list[Path] | None, *, show_progress: bool) -> 
         transient=True,
     ) as bar:
         task = bar.add_task("indexing", total=None)
-        return index.refresh(db, roots, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        return index.refresh(
+            db, roots, progress=lambda done, total: bar.update(task, completed=done, total=total), finish=finish
+        )
 
 
 def _zone(timezone: str | None) -> ZoneInfo:

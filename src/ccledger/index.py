@@ -41,7 +41,7 @@ from typing import Any, BinaryIO, NamedTuple
 import msgspec
 from sqlite_utils import Database
 
-from . import paths
+from . import paths, rollup
 from .db import write_transaction
 from .models import FileError, IndexStats
 from .reader import FileRead, new_buffer, read_usage_lines
@@ -169,12 +169,15 @@ def refresh(
     progress: ProgressCallback | None = None,
     parallel: bool = True,
     cache: ScanCache | None = None,
+    finish: Callable[[rollup.RollupShare | None], None] | None = None,
 ) -> IndexStats:
     """Bring the ledger up to date with the transcripts under ``roots`` (default: Claude's).
 
     A large amount of new data (a first index of months of history) is shared with a helper
     process when ``parallel`` allows and the machine has a second core. A long-running caller
-    passes the same ``cache`` each time to make the check for changes nearly free.
+    passes the same ``cache`` each time to make the check for changes nearly free. ``finish``
+    is called once everything is written, with the helper (if there is one) still running to
+    share the rollup's rebuild: pass what follows a refresh (prices, then the rollup).
     """
     started = time.perf_counter()
     started_utc = _now()
@@ -204,37 +207,46 @@ def refresh(
         if progress is not None:
             progress(done, total_bytes)
 
-    with _bulk_writes(db, total_bytes):
-        _index_plans(db, plans, stats, problems, errors, report, helper)
-
-    stats.files_missing = _mark_missing(db, known, {item.path for item in found}, roots)
-    if cache is not None and (plans or helper or stats.files_missing):
-        cache.forget_known()  # this process's own writes do not change data_version
-    stats.problems = dict(problems)
-    stats.bad_lines = sum(problems.values())
-    stats.errors = errors
-    stats.seconds = round(time.perf_counter() - started, 4)
-    if plans or helper or stats.files_missing:
-        with write_transaction(db):
-            db.execute(
-                INSERT_RUN_SQL,
-                {
-                    "started_utc": started_utc,
-                    "finished_utc": _now(),
-                    "files_seen": stats.files_seen,
-                    "files_read": stats.files_read,
-                    "new_responses": stats.new_responses,
-                    "updated_responses": stats.updated_responses,
-                    "bad_lines": stats.bad_lines,
-                    "seconds": stats.seconds,
-                },
-            )
+    try:
+        # The run record and `finish` come before the log's checkpoint limit is back: the
+        # helper checkpoints what is committed while this process goes on (see _Helper).
+        with _bulk_writes(db, total_bytes):
+            _index_plans(db, plans, stats, problems, errors, report, helper)
+            stats.files_missing = _mark_missing(db, known, {item.path for item in found}, roots)
+            if cache is not None and (plans or helper or stats.files_missing):
+                cache.forget_known()  # this process's own writes do not change data_version
+            stats.problems = dict(problems)
+            stats.bad_lines = sum(problems.values())
+            stats.errors = errors
+            stats.seconds = round(time.perf_counter() - started, 4)
+            if plans or helper or stats.files_missing:
+                _record_run(db, stats, started_utc)
+            if finish is not None:
+                finish(helper if helper is not None and not helper.closed else None)
+    finally:
+        if helper is not None:
+            helper.close()
     return stats
 
 
-def read_shared(
-    db: Database, plans: list[list[Any]], limit: Callable[[], int] | None = None
-) -> Iterator[tuple[int, _Result]]:
+def _record_run(db: Database, stats: IndexStats, started_utc: str) -> None:
+    with write_transaction(db):
+        db.execute(
+            INSERT_RUN_SQL,
+            {
+                "started_utc": started_utc,
+                "finished_utc": _now(),
+                "files_seen": stats.files_seen,
+                "files_read": stats.files_read,
+                "new_responses": stats.new_responses,
+                "updated_responses": stats.updated_responses,
+                "bad_lines": stats.bad_lines,
+                "seconds": stats.seconds,
+            },
+        )
+
+
+def read_shared(db: Database, plans: list[list[Any]], limit: Callable[[], int] | None = None) -> Iterator[ReadMessage]:
     """The helper process's side of a shared refresh: read planned files in order, write nothing.
 
     ``plans`` are ``[path, start, known row or None]`` as :class:`_Helper` sends them; the
@@ -247,7 +259,7 @@ def read_shared(
     for number, (path, start, row) in enumerate(plans):
         if limit is not None and number >= limit():
             return
-        yield number, _read_path(path, _Known._make(row) if row else None, start, repos, machine, buffer)
+        yield ReadMessage(number, _read_path(path, _Known._make(row) if row else None, start, repos, machine, buffer))
 
 
 _Plan = tuple[_Found, "_Known | None", int]
@@ -291,8 +303,9 @@ def _index_plans(
             for outcome in helper.ready():
                 batch.add(outcome)
             # Nothing of the helper's is waiting: write what is, then read a plan of its share.
-            # Writing first keeps this process (the only writer) from falling behind the helper.
-            if batch.worth_writing():
+            # Writing first keeps this process (the only writer) from falling behind the helper,
+            # and so does writing at once what would outlast the helper's remaining reading.
+            if batch.worth_writing() or 0 < helper.open_bytes <= batch.pending_bytes:
                 batch.write()
                 continue
             plan = helper.claim()
@@ -302,6 +315,7 @@ def _index_plans(
         for outcome in helper.rest():
             batch.add(outcome)
         if helper.unread:  # the helper failed: read the rest here, nothing is lost or doubled
+            helper.close()
             log.warning("the helper indexer failed (%s); reading its files here", helper.failure)
             for item, previous, start in helper.unread:
                 batch.add(_read_file(item, previous, start, repos, machine, buffer))
@@ -342,6 +356,11 @@ class _Batch:
             self.write()
         self._done_bytes += _planned_bytes((outcome.item, outcome.previous, outcome.start))
         self._report(self._done_bytes)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes read for the outcomes not yet written."""
+        return self._bytes
 
     def worth_writing(self) -> bool:
         """Whether a commit now would carry enough to be worth its cost."""
@@ -417,27 +436,38 @@ class _Helper:
     whatever the machine. A plan read twice (a claim crossing the helper's start on it) is
     written once: the second write of a file finds its plan already taken (see _write_file).
     Whatever a failed helper did not send is in ``unread`` afterwards.
+
+    Once it has read its share, the helper copies the committed log into the ledger file (a
+    passive checkpoint: the writer goes on meanwhile) and then computes rollup rows on request
+    (:meth:`aggregate`, a :class:`rollup.RollupShare`) until :meth:`close`.
     """
 
     def __init__(self, ledger: str, plans: list[_Plan]) -> None:
         self.plans = plans
         self.failure = ""
+        self.closed = False
         self._received: set[int] = set()
         self._highest = -1  # the highest plan number received
         self._claimed = len(plans)  # plans from here on are this process's
-        self._results: queue.SimpleQueue[tuple[int, _Result] | None] = queue.SimpleQueue()
+        # Bytes of the plans neither received nor claimed: the helper's reading still to come.
+        self.open_bytes = sum(_planned_bytes(plan) for plan in plans)
+        self._results: queue.SimpleQueue[ReadMessage | None] = queue.SimpleQueue()
+        self._rollups: queue.SimpleQueue[RollupMessage | None] = queue.SimpleQueue()
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._process = subprocess.Popen(
             _HELPER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         request = {"ledger": ledger, "plans": [[item.path, start, previous] for item, previous, start in plans]}
-        self._outbox.put(json.dumps(request).encode() + b"\n")
+        self._tell(request)
         # Both pipes are served by threads: the request fills the pipe long before the new
         # interpreter has imported enough to read it, and this process has work to get on with.
         self._writer = threading.Thread(target=self._send, daemon=True)
         self._reader = threading.Thread(target=self._receive, daemon=True)
         self._writer.start()
         self._reader.start()
+
+    def _tell(self, message: dict[str, Any]) -> None:
+        self._outbox.put(json.dumps(message).encode() + b"\n")
 
     def _send(self) -> None:
         assert self._process.stdin is not None
@@ -447,25 +477,33 @@ class _Helper:
                     self._process.stdin.write(message)
                     self._process.stdin.flush()
         except OSError:
-            pass  # the helper has ended; rest() reports how, and `unread` what it left
+            pass  # the helper has ended; `unread` has what it left, and close() says how
 
     def _receive(self) -> None:
         assert self._process.stdout is not None
         try:
             for frame in _frames(self._process.stdout):
-                self._results.put(_RESULT_DECODER.decode(frame))
+                message = _FROM_HELPER.decode(frame)
+                if isinstance(message, ReadMessage):
+                    self._results.put(message)
+                elif isinstance(message, DoneMessage):
+                    self._results.put(None)
+                else:
+                    self._rollups.put(message)
         except (OSError, ValueError, msgspec.DecodeError) as exc:
-            self.failure = f"unreadable result: {exc}"
-        finally:
+            self.failure = f"unreadable message: {exc}"
+        finally:  # the end, or a failure: nothing more will come
             self._results.put(None)
+            self._rollups.put(None)
 
     def claim(self) -> _Plan | None:
         """The last plan neither side has started, now this process's to read; None if none is left."""
         number = self._claimed - 1
         if number <= self._highest:
             return None
-        self._outbox.put(b"%d\n" % number)  # the helper stops before this plan
+        self._tell({"claim": number})  # the helper stops before this plan
         self._claimed = number
+        self.open_bytes -= _planned_bytes(self.plans[number])
         return self.plans[number]
 
     def ready(self) -> Iterator[_Outcome]:
@@ -481,26 +519,41 @@ class _Helper:
             yield self._outcome(message)
 
     def rest(self) -> Iterator[_Outcome]:
-        """The remaining results as they arrive, until the helper is done. Claims no more."""
-        self._outbox.put(None)  # the helper's stdin ends: it need not look out for claims
+        """The remaining results as they arrive, until the helper has read its share. Claims no more."""
         while (message := self._results.get()) is not None:
             yield self._outcome(message)
-        self._finish()
 
     @property
     def unread(self) -> list[_Plan]:
         """Plans the helper was to read but sent no result for (none, unless it failed)."""
         return [plan for number, plan in enumerate(self.plans[: self._claimed]) if number not in self._received]
 
-    def _outcome(self, message: tuple[int, _Result]) -> _Outcome:
-        number, result = message
+    def aggregate(self, dirty: bool, since: str) -> Callable[[], list[tuple[Any, ...]] | None]:
+        """Have the helper compute rollup rows from ``since`` on (see rollup.RollupShare)."""
+        self._tell({"rollup": [dirty, since]})
+
+        def rows() -> list[tuple[Any, ...]] | None:
+            message = self._rollups.get()
+            return None if message is None else message.rows
+
+        return rows
+
+    def _outcome(self, message: ReadMessage) -> _Outcome:
+        number = message.number
+        if number < self._claimed and number not in self._received:
+            self.open_bytes -= _planned_bytes(self.plans[number])
         self._received.add(number)
         self._highest = max(self._highest, number)
         item, previous, start = self.plans[number]
-        return _Outcome(item, previous, start, result)
+        return _Outcome(item, previous, start, message.result)
 
-    def _finish(self) -> None:
+    def close(self) -> None:
+        """End the helper and wait for it; ``failure`` says how it failed, if it did."""
         assert self._process.stderr is not None
+        if self.closed:
+            return
+        self.closed = True
+        self._outbox.put(None)  # its stdin ends: it exits
         stderr = self._process.stderr.read().decode(errors="replace")
         code = self._process.wait()
         self._writer.join()
@@ -692,7 +745,24 @@ class _Result(msgspec.Struct, array_like=True):
     merge: _Candidates | None = None
 
 
-_RESULT_DECODER = msgspec.msgpack.Decoder(tuple[int, _Result])
+class ReadMessage(msgspec.Struct, tag="read", array_like=True):
+    """Helper to refresh: what reading plan ``number`` produced."""
+
+    number: int
+    result: _Result
+
+
+class DoneMessage(msgspec.Struct, tag="done", array_like=True):
+    """Helper to refresh: every plan it was to read is read."""
+
+
+class RollupMessage(msgspec.Struct, tag="rollup", array_like=True):
+    """Helper to refresh: the rollup rows it was asked for (see ``rollup.aggregate_rows``)."""
+
+    rows: list[tuple[Any, ...]]
+
+
+_FROM_HELPER = msgspec.msgpack.Decoder(ReadMessage | DoneMessage | RollupMessage)
 
 
 @dataclass(slots=True)

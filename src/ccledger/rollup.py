@@ -16,14 +16,24 @@ from ``response_costs`` itself; see ``queries.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any, Protocol
 
 from sqlite_utils import Database
 
 from .db import write_transaction
 
-__all__ = ["BUCKET_MINUTES", "MARK_DIRTY_SQL", "bucket_bounds", "dirty_rows", "ensure_rollup"]
+__all__ = [
+    "BUCKET_MINUTES",
+    "MARK_DIRTY_SQL",
+    "RollupShare",
+    "aggregate_rows",
+    "bucket_bounds",
+    "dirty_rows",
+    "ensure_rollup",
+]
 
 BUCKET_MINUTES = 15
 
@@ -58,6 +68,25 @@ DIRTY_ROWS_SQL = """
  join response_costs as r on r.timestamp_utc >= d.bucket_utc and r.timestamp_utc < d.end_utc)
 """
 
+# The same sources for the buckets from :since to before :until, when two processes share a rebuild.
+RANGE_ROWS_SQL = "(select * from response_costs where timestamp_utc >= :since and timestamp_utc < :until)"
+DIRTY_RANGE_ROWS_SQL = """
+(select r.* from rollup_dirty as d
+ join response_costs as r on r.timestamp_utc >= d.bucket_utc and r.timestamp_utc < d.end_utc
+ where d.bucket_utc >= :since and d.bucket_utc < :until)
+"""
+# Where to share a rebuild: the bucket of the middle response, or the middle dirty bucket.
+MIDDLE_RESPONSE_SQL = """
+select timestamp_utc from responses order by timestamp_utc
+limit 1 offset (select count(*) / 2 from responses)
+"""
+MIDDLE_DIRTY_SQL = """
+select bucket_utc from rollup_dirty order by bucket_utc
+limit 1 offset (select count(*) / 2 from rollup_dirty)
+"""
+INSERT_ROWS_SQL = f"insert into usage_rollup ({ROLLUP_COLUMNS}) values ({', '.join('?' * 24)})"
+_EARLIEST, _LATEST = "0000", "9999"  # bounds that every ledger timestamp sorts between
+
 DELETE_DIRTY_SQL = """
 delete from usage_rollup where source = 'dev' and bucket_utc in (select bucket_utc from rollup_dirty)
 """
@@ -90,10 +119,29 @@ def dirty_rows(timestamps: set[str]) -> list[tuple[str, str]]:
     return sorted(bucket_bounds(start) for start in starts)
 
 
-def ensure_rollup(db: Database) -> bool:
+class RollupShare(Protocol):
+    """Another process that can compute rollup rows on its own connection (index's helper)."""
+
+    def aggregate(self, dirty: bool, since: str) -> Callable[[], list[tuple[Any, ...]] | None]:
+        """Start :func:`aggregate_rows` for the buckets from ``since`` on; the returned function
+        waits for its rows (None if the other process failed)."""
+        ...
+
+
+def aggregate_rows(db: Database, dirty: bool, since: str | None, until: str | None) -> list[tuple[Any, ...]]:
+    """Rollup rows (ROLLUP_COLUMNS) for the buckets from ``since`` to before ``until``: all of them,
+    or only the dirty ones. Reads only: the caller writes them."""
+    source = DIRTY_RANGE_ROWS_SQL if dirty else RANGE_ROWS_SQL
+    sql = AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=source)
+    return db.execute(sql, {"since": since or _EARLIEST, "until": until or _LATEST}).fetchall()
+
+
+def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
     """Bring the rollup in line with the responses and the current prices; True if it changed.
 
     Cheap when nothing changed: two single-row reads. Call it after ``pricing.ensure_prices``.
+    With ``share``, a rebuild is split at its middle bucket and the later half computed by the
+    other process meanwhile: the aggregation is CPU-bound, and SQLite runs it on one core.
     """
     prices = db.execute(PRICES_FINGERPRINT_SQL).fetchone()
     built = db.execute(ROLLUP_FINGERPRINT_SQL).fetchone()
@@ -105,20 +153,44 @@ def ensure_rollup(db: Database) -> bool:
         # Re-read under the lock: another process may have done the work meanwhile.
         built = db.execute(ROLLUP_FINGERPRINT_SQL).fetchone()
         full = built is None or built[0] != current
+        if share is None or not _shared(db, share, dirty=not full):
+            _rebuild(db, full)
         if full:
-            db.execute(DELETE_ALL_SQL)
-            db.execute(
-                f"insert into usage_rollup ({ROLLUP_COLUMNS}) "
-                + AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source="response_costs")
-            )
             db.execute(SAVE_STATE_SQL, {"fingerprint": current, "now": _now()})
-        elif db.execute(ANY_DIRTY_SQL).fetchone()[0]:
-            db.execute(DELETE_DIRTY_SQL)
-            db.execute(
-                f"insert into usage_rollup ({ROLLUP_COLUMNS}) "
-                + AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=DIRTY_ROWS_SQL)
-            )
         db.execute(CLEAR_DIRTY_SQL)
+    return True
+
+
+def _rebuild(db: Database, full: bool) -> None:
+    if full:
+        db.execute(DELETE_ALL_SQL)
+        db.execute(
+            f"insert into usage_rollup ({ROLLUP_COLUMNS}) "
+            + AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source="response_costs")
+        )
+    elif db.execute(ANY_DIRTY_SQL).fetchone()[0]:
+        db.execute(DELETE_DIRTY_SQL)
+        db.execute(
+            f"insert into usage_rollup ({ROLLUP_COLUMNS}) "
+            + AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=DIRTY_ROWS_SQL)
+        )
+
+
+def _shared(db: Database, share: RollupShare, *, dirty: bool) -> bool:
+    """Rebuild the rollup (in the caller's transaction) with ``share`` computing the later half;
+    False, having written nothing, when there is nothing to split."""
+    middle = db.execute(MIDDLE_DIRTY_SQL if dirty else MIDDLE_RESPONSE_SQL).fetchone()
+    if middle is None:
+        return False
+    since = bucket_bounds(middle[0])[0]
+    theirs = share.aggregate(dirty, since)
+    rows = aggregate_rows(db, dirty, None, since)
+    later = theirs()
+    if later is None:  # the other process failed: do its half here
+        later = aggregate_rows(db, dirty, since, None)
+    db.execute(DELETE_DIRTY_SQL if dirty else DELETE_ALL_SQL)
+    db.conn.executemany(INSERT_ROWS_SQL, rows)
+    db.conn.executemany(INSERT_ROWS_SQL, later)
     return True
 
 
