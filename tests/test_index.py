@@ -495,10 +495,10 @@ def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):
 
 # A helper that stops after sending three results, as a crash half-way would.
 _CRASHING_HELPER = """
-import os, ccledger._shard as shard
-send = shard.write_frames
-shard.write_frames = lambda out, results: send(out, (r for _, r in zip(range(3), results))) or os._exit(3)
-shard.main()
+import os, ccledger.helper as helper
+send = helper.write_frames
+helper.write_frames = lambda out, results: send(out, (r for _, r in zip(range(3), results))) or os._exit(3)
+helper.serve()
 """
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from . import queries
+from .choices import BUDGET_PERIODS
 from .db import write_transaction
 from .models import BudgetAlert, BudgetInfo, BudgetStatus, BudgetStatusList
 from .periods import iso_utc, resolve_period
@@ -34,7 +35,7 @@ __all__ = [
     "set_budget",
 ]
 
-PERIODS = {"day": "today", "week": "this week", "month": "this month"}
+PERIODS = BUDGET_PERIODS
 DEFAULT_THRESHOLDS = (0.9, 1.0)
 # The pace is measured over at least this long, so that a period's first minutes don't project wildly.
 MIN_PACE_WINDOW = timedelta(hours=1)

@@ -1,7 +1,13 @@
-"""The ``ccledger`` command line: the same queries the MCP tools answer, for people."""
+"""The ``ccledger`` command line: the same queries the MCP tools answer, for people.
+
+Modules that only some commands need (the query layer, pydantic, rich) are imported when first
+used: ``ccledger index`` reads transcripts sooner for it, and that is when a first index starts
+its helper process.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import shutil
 import sys
@@ -11,31 +17,72 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-from pydantic import BaseModel
-from rich.console import Console
-from sqlite_utils import Database
 
-from . import __version__, budgets, index, pace, paths, pricing, queries, render, rollup
+from . import __version__, paths
+from .choices import BUDGET_PERIODS, GROUP_BY_CHOICES, PLANS, SOURCE_CHOICES
 from .config import ConfigError, load_config
 from .db import open_db
-from .models import IndexStats
-from .render import money
-from .rollup import RollupShare
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console
+    from sqlite_utils import Database
+
+    from . import budgets, index, pace, pricing, queries, render, rollup
+    from .models import IndexStats
+    from .rollup import RollupShare
+
+
+def _lazy(name: str) -> ModuleType:
+    """The module ``name``, loaded on first attribute access (importlib's LazyLoader)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+if not TYPE_CHECKING:
+    budgets, index, pace, pricing, queries, render, rollup = (
+        _lazy(f"ccledger.{name}") for name in ("budgets", "index", "pace", "pricing", "queries", "render", "rollup")
+    )
+
+
+class _LazyConsole:
+    """A rich Console made on first use."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
 
 __all__ = ["cli", "main"]
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+err = _LazyConsole(stderr=True, soft_wrap=True)
+out = _LazyConsole(soft_wrap=True)
 T = TypeVar("T")
 
-GROUP_BY = click.Choice(queries.GROUP_BY_CHOICES)
+GROUP_BY = click.Choice(GROUP_BY_CHOICES)
 source_option = click.option(
     "--source",
-    type=click.Choice(queries.SOURCE_CHOICES),
+    type=click.Choice(SOURCE_CHOICES),
     default="all",
     show_default=True,
     help="dev: Claude Code; prod: shipped apps' pulled telemetry (`ccledger pull`); all: both.",
@@ -250,7 +297,7 @@ def burn(as_json: bool, prices_file: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("plan", type=click.Choice(sorted(pace.PLANS)))
+@click.argument("plan", type=click.Choice(sorted(PLANS)))
 @_period_options("this month")
 @json_option
 @prices_option
@@ -291,7 +338,7 @@ def _amount(value: str) -> float:
 
 @budget.command("set")
 @click.argument("scope")
-@click.argument("period", type=click.Choice(sorted(budgets.PERIODS)))
+@click.argument("period", type=click.Choice(sorted(BUDGET_PERIODS)))
 @click.argument("amount")
 @click.option("--model", help="Only this model's spend.")
 @click.option("--threshold", "thresholds", multiple=True, type=float, help="A fraction that alerts (repeatable).")
@@ -310,7 +357,7 @@ def budget_set(
     if as_json:
         click.echo(info.model_dump_json(indent=2))
     else:
-        out.print(f"Budget {info.id}: {info.scope} {money(info.amount_usd)} per {info.period}")
+        out.print(f"Budget {info.id}: {info.scope} {render.money(info.amount_usd)} per {info.period}")
 
 
 @budget.command("list")
@@ -326,7 +373,7 @@ def budget_list(scope: str | None, as_json: bool, prices_file: Path | None) -> N
 
 @budget.command("rm")
 @click.argument("scope", required=False)
-@click.argument("period", required=False, type=click.Choice(sorted(budgets.PERIODS)))
+@click.argument("period", required=False, type=click.Choice(sorted(BUDGET_PERIODS)))
 @click.option("--model", help="The budget's model, if it has one.")
 @click.option("--id", "budget_id", type=int, help="The budget's id (from `ccledger budget list`).")
 def budget_rm(scope: str | None, period: str | None, model: str | None, budget_id: int | None) -> None:
@@ -335,7 +382,7 @@ def budget_rm(scope: str | None, period: str | None, model: str | None, budget_i
         raise click.UsageError("give SCOPE and PERIOD, or --id")
     with _ledger(None, quiet=True) as (db, _):
         gone = _ask(budgets.delete_budget, db, budget_id=budget_id, scope=scope, period=period, model=model)
-    out.print(f"Deleted budget {gone.id}: {gone.scope} {money(gone.amount_usd)} per {gone.period}")
+    out.print(f"Deleted budget {gone.id}: {gone.scope} {render.money(gone.amount_usd)} per {gone.period}")
 
 
 @budget.command("check")

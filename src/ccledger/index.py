@@ -18,8 +18,6 @@ itself whenever nothing of the helper's waits to be written.
 
 from __future__ import annotations
 
-import gc
-import hashlib
 import json
 import logging
 import math
@@ -36,20 +34,31 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlite_utils import Database
 
 from . import paths, rollup
 from .db import write_transaction
+from .file_result import (
+    MESSAGE_ID,
+    SIDECHAIN,
+    TIMESTAMP,
+    Candidates,
+    FileResult,
+    describe,
+    no_gc,
+    read_file,
+    sha1,
+)
+from .helper import DECODER, DoneMessage, ReadMessage, RollupMessage, read_frames
 from .models import FileError, IndexStats
-from .reader import FileRead, new_buffer, read_usage_lines
-from .repos import RepoIdentity, resolve_repo
+from .reader import new_buffer
+from .repos import RepoCache
 from .rollup import MARK_DIRTY_SQL, dirty_rows
-from .transcript import Response
 
-__all__ = ["ProgressCallback", "ScanCache", "no_gc", "read_shared", "refresh", "write_frames"]
+__all__ = ["ProgressCallback", "ScanCache", "refresh"]
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +76,7 @@ _BATCH_SECONDS = 1.0
 _EAGER_BATCH_SECONDS = 0.1
 # A refresh with this much to read is shared with a helper process (a first index, mostly).
 _PARALLEL_BYTES = 256 << 20
-_HELPER_COMMAND = [sys.executable, "-m", "ccledger._shard"]
-_HEAD_BYTES = 4096
+_HELPER_COMMAND = [sys.executable, "-m", "ccledger.helper"]
 _SQL_VARIABLES = 500  # ids per IN (...) lookup, well under SQLite's variable limit
 
 KNOWN_FILES_SQL = """
@@ -246,22 +254,6 @@ def _record_run(db: Database, stats: IndexStats, started_utc: str) -> None:
         )
 
 
-def read_shared(db: Database, plans: list[list[Any]], limit: Callable[[], int] | None = None) -> Iterator[ReadMessage]:
-    """The helper process's side of a shared refresh: read planned files in order, write nothing.
-
-    ``plans`` are ``[path, start, known row or None]`` as :class:`_Helper` sends them; the
-    results are yielded with their plan's number, for the refresh that shared them to write.
-    Reading stops before plan number ``limit()``: the refresh claimed the rest.
-    """
-    machine = paths.machine_name()
-    repos = _RepoCache(db)
-    buffer = new_buffer()
-    for number, (path, start, row) in enumerate(plans):
-        if limit is not None and number >= limit():
-            return
-        yield ReadMessage(number, _read_path(path, _Known._make(row) if row else None, start, repos, machine, buffer))
-
-
 _Plan = tuple[_Found, "_Known | None", int]
 
 
@@ -293,7 +285,7 @@ def _index_plans(
 ) -> None:
     """Read planned files, take the helper's results as they come, and write them in batches."""
     machine = paths.machine_name()
-    repos = _RepoCache(db)
+    repos = RepoCache(db)
     buffer = new_buffer() if plans or helper else bytearray()
     batch = _Batch(db, repos, stats, problems, errors, report)
     for item, previous, start in plans:
@@ -328,7 +320,7 @@ class _Batch:
     def __init__(
         self,
         db: Database,
-        repos: _RepoCache,
+        repos: RepoCache,
         stats: IndexStats,
         problems: Counter[str],
         errors: list[FileError],
@@ -387,25 +379,11 @@ def _bulk_writes(db: Database, planned_bytes: int) -> Iterator[None]:
         db.conn.execute("PRAGMA wal_autocheckpoint=1000")
 
 
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector. Indexing allocates millions of small tuples, none in
-    reference cycles, and each allocation threshold crossed made the collector walk all of them
-    again: a tenth of a first index's time. Reference counting still frees everything."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _stat(path: str, root: str, errors: list[FileError]) -> _Found | None:
     try:
         return _Found(path, root, os.stat(path))
     except OSError as exc:
-        errors.append(FileError(path=path, error=_describe(exc)))
+        errors.append(FileError(path=path, error=describe(exc)))
         return None
 
 
@@ -426,7 +404,7 @@ def _split(plans: list[_Plan]) -> tuple[list[_Plan], list[_Plan]]:
 
 
 class _Helper:
-    """A second process (``python -m ccledger._shard``) reading files of a large refresh.
+    """A second process (``python -m ccledger.helper``) reading files of a large refresh.
 
     It writes nothing: its results come back over a pipe (msgpack frames, see :func:`_frames`)
     and this process writes them, so the two never wait on each other for the write lock. The
@@ -457,7 +435,13 @@ class _Helper:
         self._process = subprocess.Popen(
             _HELPER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        request = {"ledger": ledger, "plans": [[item.path, start, previous] for item, previous, start in plans]}
+        request = {
+            "ledger": ledger,
+            "plans": [
+                [item.path, start, [previous.head_sha1, previous.head_len] if previous else None]
+                for item, previous, start in plans
+            ],
+        }
         self._tell(request)
         # Both pipes are served by threads: the request fills the pipe long before the new
         # interpreter has imported enough to read it, and this process has work to get on with.
@@ -482,8 +466,8 @@ class _Helper:
     def _receive(self) -> None:
         assert self._process.stdout is not None
         try:
-            for frame in _frames(self._process.stdout):
-                message = _FROM_HELPER.decode(frame)
+            for frame in read_frames(self._process.stdout):
+                message = DECODER.decode(frame)
                 if isinstance(message, ReadMessage):
                     self._results.put(message)
                 elif isinstance(message, DoneMessage):
@@ -565,25 +549,6 @@ class _Helper:
             self.failure = f"exit code {code}: {stderr.strip().splitlines()[-1:] or ''}"
 
 
-def write_frames(out: BinaryIO, messages: Iterable[Any]) -> None:
-    """Send messages to :func:`_frames` on the other end of a pipe: msgpack, length first."""
-    encode = msgspec.msgpack.Encoder().encode
-    for message in messages:
-        frame = encode(message)
-        out.write(len(frame).to_bytes(4, "little"))
-        out.write(frame)
-        out.flush()
-
-
-def _frames(stream: BinaryIO) -> Iterator[bytes]:
-    while header := stream.read(4):
-        size = int.from_bytes(header, "little")
-        frame = stream.read(size)
-        if len(header) < 4 or len(frame) < size:
-            raise ValueError("the helper's output ended inside a frame")
-        yield frame
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -657,7 +622,7 @@ class ScanCache:
             self._listings.pop(directory, None)
             return None
         except OSError as exc:
-            errors.append(FileError(path=directory, error=_describe(exc)))
+            errors.append(FileError(path=directory, error=describe(exc)))
             return None
         self._listings[directory] = (mtime, entries)
         return entries, True
@@ -669,7 +634,7 @@ class ScanCache:
         try:
             item = _Found(path, root, os.stat(path))
         except OSError as exc:
-            errors.append(FileError(path=path, error=_describe(exc)))
+            errors.append(FileError(path=path, error=describe(exc)))
             return None
         self._files[path] = item
         return item
@@ -687,7 +652,7 @@ def _scan(roots: Iterable[Path], errors: list[FileError]) -> Iterator[_Found]:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                errors.append(FileError(path=directory, error=_describe(exc)))
+                errors.append(FileError(path=directory, error=describe(exc)))
                 continue
             for entry in entries:
                 try:
@@ -698,7 +663,7 @@ def _scan(roots: Iterable[Path], errors: list[FileError]) -> Iterator[_Found]:
                     elif entry.is_dir(follow_symlinks=False):  # links to folders are not followed: loops
                         stack.append(entry.path)
                 except OSError as exc:
-                    errors.append(FileError(path=entry.path, error=_describe(exc)))
+                    errors.append(FileError(path=entry.path, error=describe(exc)))
 
 
 def _unchanged(row: tuple[Any, ...], st: os.stat_result) -> bool:
@@ -725,46 +690,6 @@ def _plan(item: _Found, previous: _Known | None) -> int:
     return previous.read_offset  # confirmed against the head hash once the file is open
 
 
-class _Candidates(NamedTuple):
-    """One file's responses made ready to merge before the write lock is taken: of each key the
-    copy that wins within the file, its rank and its row (without the file id, known only later)."""
-
-    best: dict[str, tuple[tuple[bool, int, bool, bool], tuple[Any, ...]]]
-    message_ids: list[str]
-    keyless: list[str]
-
-
-class _Result(msgspec.Struct, array_like=True):
-    """What reading one planned file produced (a msgspec Struct: a helper sends it over a pipe)."""
-
-    start: int  # where reading began: 0 after a rewrite in place was noticed
-    head: bytes = b""
-    error: str | None = None
-    read: FileRead | None = None  # without its responses, once they are in `merge`
-    identities: dict[str, RepoIdentity] = {}
-    merge: _Candidates | None = None
-
-
-class ReadMessage(msgspec.Struct, tag="read", array_like=True):
-    """Helper to refresh: what reading plan ``number`` produced."""
-
-    number: int
-    result: _Result
-
-
-class DoneMessage(msgspec.Struct, tag="done", array_like=True):
-    """Helper to refresh: every plan it was to read is read."""
-
-
-class RollupMessage(msgspec.Struct, tag="rollup", array_like=True):
-    """Helper to refresh: the rollup rows it was asked for (see ``rollup.aggregate_rows``)."""
-
-    rows: list[tuple[Any, ...]]
-
-
-_FROM_HELPER = msgspec.msgpack.Decoder(ReadMessage | DoneMessage | RollupMessage)
-
-
 @dataclass(slots=True)
 class _Outcome:
     """A planned file and what reading it produced, waiting to be written with its batch."""
@@ -772,44 +697,23 @@ class _Outcome:
     item: _Found
     previous: _Known | None
     start: int  # as planned
-    result: _Result
+    result: FileResult
 
 
 def _read_file(
-    item: _Found, previous: _Known | None, start: int, repos: _RepoCache, machine: str, buffer: bytearray
+    item: _Found, previous: _Known | None, start: int, repos: RepoCache, machine: str, buffer: bytearray
 ) -> _Outcome:
     """Read a planned file. Touches the filesystem only: no lock is held."""
     if not _is_regular(item.stat):
-        return _Outcome(item, previous, start, _Result(start, error="not a regular file"))
-    return _Outcome(item, previous, start, _read_path(item.path, previous, start, repos, machine, buffer))
-
-
-def _read_path(
-    path: str, previous: _Known | None, start: int, repos: _RepoCache, machine: str, buffer: bytearray
-) -> _Result:
-    """Parse a regular file's new lines and de-duplicate them within the file."""
-    result = _Result(start)
-    try:
-        with open(path, "rb") as handle:
-            result.head = handle.read(_HEAD_BYTES)
-            if start and previous is not None and previous.head_sha1 != _sha1(result.head[: previous.head_len]):
-                result.start = 0  # same inode, different start: the file was rewritten in place
-            handle.seek(result.start)
-            read = read_usage_lines(handle, result.start, buffer)
-    except OSError as exc:
-        result.error = _describe(exc)
-        return result
-    result.identities = repos.resolve_all({r.cwd for r in read.responses if r.cwd})
-    result.merge = _candidates(read.responses, machine, repos.lookup(result.identities))
-    read.responses = []  # all that is written of them is in merge
-    result.read = read
-    return result
+        return _Outcome(item, previous, start, FileResult(start, error="not a regular file"))
+    known_head = (previous.head_sha1, previous.head_len) if previous is not None else None
+    return _Outcome(item, previous, start, read_file(item.path, start, known_head, repos, machine, buffer))
 
 
 def _write_batch(
     db: Database,
     batch: list[_Outcome],
-    repos: _RepoCache,
+    repos: RepoCache,
     stats: IndexStats,
     problems: Counter[str],
 ) -> None:
@@ -845,7 +749,7 @@ def _write_batch(
 
 
 def _write_file(
-    db: Database, outcome: _Outcome, repos: _RepoCache, now: str, touched: set[str]
+    db: Database, outcome: _Outcome, repos: RepoCache, now: str, touched: set[str]
 ) -> tuple[int, int] | None:
     """Record one file and merge its responses; None, having written nothing, when another
     indexer got there first.
@@ -877,7 +781,7 @@ def _write_file(
             "inode": item.stat.st_ino,
             "size": item.stat.st_size,
             "mtime_ns": item.stat.st_mtime_ns,
-            "head_sha1": _sha1(result.head),
+            "head_sha1": sha1(result.head),
             "head_len": len(result.head),
             "read_offset": read.end_offset,
             "reset": reset,
@@ -913,14 +817,6 @@ def _record_error(db: Database, outcome: _Outcome, now: str) -> None:
     db.execute(RECORD_ERROR_SQL, {"path": item.path, "root": item.root, "now": now, "error": error})
 
 
-def _describe(exc: OSError) -> str:
-    return (exc.strerror or type(exc).__name__).lower()
-
-
-def _sha1(data: bytes) -> str:
-    return hashlib.sha1(data).hexdigest()
-
-
 def _mark_missing(db: Database, known: dict[str, tuple[Any, ...]], seen: set[str], roots: list[Path]) -> int:
     """Note files that were under a scanned root and are gone. Their responses stay."""
     live_roots = [str(paths.projects_dir(root)) + os.sep for root in roots if paths.projects_dir(root).is_dir()]
@@ -937,74 +833,7 @@ def _mark_missing(db: Database, known: dict[str, tuple[Any, ...]], seen: set[str
     return len(gone)
 
 
-class _RepoCache:
-    """Repo identity per cwd: the ledger's ``repos`` table first, the filesystem once."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._ids: dict[str, str] = {}
-        self._roots: dict[str, str] = {}
-        self._pending: dict[str, RepoIdentity] = {}  # resolved, not yet committed
-        for row in db.query("select cwd, repo_id, root, how from repos"):
-            self._remember(row["cwd"], row["repo_id"], row["root"], row["how"])
-
-    def _remember(self, cwd: str, repo_id: str, root: str | None, how: str) -> None:
-        self._ids.setdefault(cwd, repo_id)
-        if root and how in ("remote", "git-root"):
-            self._roots.setdefault(root, repo_id)
-
-    def resolve_all(self, cwds: set[str]) -> dict[str, RepoIdentity]:
-        """Identities for the cwds not yet in the ledger; existing directories go first, so their
-        roots are known when a vanished sibling is resolved. A cwd resolved earlier in the same
-        batch is not resolved again."""
-        resolved: dict[str, RepoIdentity] = {}
-        roots = dict(self._roots)
-        for cwd in sorted(cwds - self._ids.keys(), key=lambda c: not os.path.isdir(c)):
-            identity = self._pending.get(cwd) or resolve_repo(cwd, roots)
-            resolved[cwd] = self._pending[cwd] = identity
-            if identity.root and identity.how in ("remote", "git-root"):
-                roots.setdefault(identity.root, identity.repo_id)
-        return resolved
-
-    def save(self, identities: dict[str, RepoIdentity], now: str) -> None:
-        """Write newly resolved identities (inside the caller's transaction)."""
-        for cwd, identity in identities.items():
-            self._db.execute(
-                "insert or ignore into repos (cwd, repo_id, root, remote, how, resolved_utc) values (?, ?, ?, ?, ?, ?)",
-                [cwd, identity.repo_id, identity.root, identity.remote, identity.how, now],
-            )
-
-    def remember(self, identities: dict[str, RepoIdentity]) -> None:
-        """Keep identities in memory once the transaction that saved them has committed."""
-        for cwd, identity in identities.items():
-            self._remember(cwd, identity.repo_id, identity.root, identity.how)
-            self._pending.pop(cwd, None)
-
-    def lookup(self, pending: dict[str, RepoIdentity]) -> Callable[[str | None], str | None]:
-        """A cwd -> repo id function over the cache plus identities not yet remembered."""
-
-        def repo_id(cwd: str | None) -> str | None:
-            if not cwd:
-                return None
-            return pending[cwd].repo_id if cwd in pending else self._ids.get(cwd)
-
-        return repo_id
-
-
-def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | None], str | None]) -> _Candidates:
-    """The file's own de-duplication, done while no lock is held (see :func:`_merge`)."""
-    best: dict[str, tuple[tuple[bool, int, bool, bool], tuple[Any, ...]]] = {}
-    for record in records:
-        rank = record.rank()
-        kept = best.get(record.key)
-        if kept is None or rank > kept[0]:
-            best[record.key] = (rank, _row(record, machine, repo_id(record.cwd)))
-    message_ids = sorted({row[_MESSAGE_ID] for _, row in best.values() if row[_MESSAGE_ID]})
-    keyless = sorted(key for key, (_, row) in best.items() if not row[_MESSAGE_ID])
-    return _Candidates(best, message_ids, keyless)
-
-
-def _merge(db: Database, candidates: _Candidates, file_id: int, touched: set[str]) -> tuple[int, int]:
+def _merge(db: Database, candidates: Candidates, file_id: int, touched: set[str]) -> tuple[int, int]:
     """Merge one file's responses into the ledger; returns (added, replaced).
 
     The rule (shared/reference/jsonl-format.md, section 7.3): responses are keyed globally;
@@ -1034,7 +863,7 @@ def _merge(db: Database, candidates: _Candidates, file_id: int, touched: set[str
     to_delete: list[str] = []
     added = replaced = 0
     for key, (rank, row) in candidates.best.items():
-        message_id, timestamp_utc, is_sidechain = row[_MESSAGE_ID], row[_TIMESTAMP], row[_SIDECHAIN]
+        message_id, timestamp_utc, is_sidechain = row[MESSAGE_ID], row[TIMESTAMP], row[SIDECHAIN]
         if key in ranks:
             if rank > ranks[key]:
                 rows.append((*row, file_id))
@@ -1069,18 +898,3 @@ def _merge(db: Database, candidates: _Candidates, file_id: int, touched: set[str
         db.conn.executemany("delete from responses where key = ?", [(key,) for key in to_delete])
     db.conn.executemany(INSERT_RESPONSE_SQL, rows)
     return added, replaced
-
-
-# Positions in a row (see _row) that the merge reads.
-_MESSAGE_ID, _TIMESTAMP, _SIDECHAIN = 1, 3, 6
-
-
-def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]:
-    """The response's columns in INSERT_RESPONSE_SQL's order, but for the file id that ends it."""
-    return (
-        record.key, record.message_id, record.request_id, record.timestamp_utc, record.session_id,
-        record.agent_id, record.is_sidechain, record.model, record.input_tokens, record.output_tokens,
-        record.cache_write_5m_tokens, record.cache_write_1h_tokens, record.cache_read_tokens,
-        record.web_search_requests, record.speed, record.service_tier, record.inference_geo, record.cwd,
-        record.git_branch, repo_id, machine, record.cc_version, record.from_progress,
-    )  # fmt: skip

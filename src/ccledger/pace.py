@@ -14,13 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from . import blocks, limits, queries
+from .choices import PLANS
 from .models import BlockInfo, BlockList, BurnRateReport, OfficialLimit, PlanValue, UsagePace, UsageRow
 from .periods import iso_utc
 
 __all__ = ["PLANS", "burn_rate", "plan_value", "usage_blocks", "usage_pace"]
 
-# Monthly prices in US dollars.
-PLANS = {"pro": 20.0, "max5": 100.0, "max20": 200.0, "api": 0.0}
 
 BLOCKS_NOTE = (
     "Estimates from this machine's Claude Code transcripts, with ccusage's algorithm: a block starts at its "

@@ -20,11 +20,12 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from .choices import GROUP_BY_CHOICES, SOURCE_CHOICES, GroupBy, Source
 from .models import (
     IndexStats,
     IndexStatus,
@@ -63,13 +64,7 @@ __all__ = [
     "window_of",
 ]
 
-GroupBy = Literal["day", "week", "month", "repo", "branch", "model", "session", "machine"]
-GROUP_BY_CHOICES: tuple[str, ...] = get_args(GroupBy)
 TIME_GROUPS = ("day", "week", "month")
-
-# Where usage was spent: Claude Code (its transcripts), shipped apps (pulled telemetry), or both.
-Source = Literal["dev", "prod", "all"]
-SOURCE_CHOICES: tuple[str, ...] = get_args(Source)
 
 # Production rows have no session, branch or machine: they group under '(prod)'.
 DIMENSION_KEYS = {

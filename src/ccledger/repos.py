@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-__all__ = ["RepoIdentity", "normalize_remote", "resolve_repo"]
+__all__ = ["RepoCache", "RepoIdentity", "normalize_remote", "resolve_repo"]
+
+KNOWN_REPOS_SQL = "select cwd, repo_id, root, how from repos"
+SAVE_REPO_SQL = """
+insert or ignore into repos (cwd, repo_id, root, remote, how, resolved_utc) values (?, ?, ?, ?, ?, ?)
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,3 +174,60 @@ def normalize_remote(url: str) -> str | None:
     if not path:
         return None
     return f"{host}/{path}".lower()
+
+
+class _Connection(Protocol):
+    """What the cache needs of the ledger: a sqlite3 connection or a sqlite-utils Database."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+
+class RepoCache:
+    """Repo identity per cwd: the ledger's ``repos`` table first, the filesystem once."""
+
+    def __init__(self, db: _Connection) -> None:
+        self._db = db
+        self._ids: dict[str, str] = {}
+        self._roots: dict[str, str] = {}
+        self._pending: dict[str, RepoIdentity] = {}  # resolved, not yet committed
+        for cwd, repo_id, root, how in db.execute(KNOWN_REPOS_SQL):
+            self._remember(cwd, repo_id, root, how)
+
+    def _remember(self, cwd: str, repo_id: str, root: str | None, how: str) -> None:
+        self._ids.setdefault(cwd, repo_id)
+        if root and how in ("remote", "git-root"):
+            self._roots.setdefault(root, repo_id)
+
+    def resolve_all(self, cwds: set[str]) -> dict[str, RepoIdentity]:
+        """Identities for the cwds not yet in the ledger; existing directories go first, so their
+        roots are known when a vanished sibling is resolved. A cwd resolved earlier in the same
+        batch is not resolved again."""
+        resolved: dict[str, RepoIdentity] = {}
+        roots = dict(self._roots)
+        for cwd in sorted(cwds - self._ids.keys(), key=lambda c: not os.path.isdir(c)):
+            identity = self._pending.get(cwd) or resolve_repo(cwd, roots)
+            resolved[cwd] = self._pending[cwd] = identity
+            if identity.root and identity.how in ("remote", "git-root"):
+                roots.setdefault(identity.root, identity.repo_id)
+        return resolved
+
+    def save(self, identities: dict[str, RepoIdentity], now: str) -> None:
+        """Write newly resolved identities (inside the caller's transaction)."""
+        for cwd, identity in identities.items():
+            self._db.execute(SAVE_REPO_SQL, [cwd, identity.repo_id, identity.root, identity.remote, identity.how, now])
+
+    def remember(self, identities: dict[str, RepoIdentity]) -> None:
+        """Keep identities in memory once the transaction that saved them has committed."""
+        for cwd, identity in identities.items():
+            self._remember(cwd, identity.repo_id, identity.root, identity.how)
+            self._pending.pop(cwd, None)
+
+    def lookup(self, pending: dict[str, RepoIdentity]) -> Callable[[str | None], str | None]:
+        """A cwd -> repo id function over the cache plus identities not yet remembered."""
+
+        def repo_id(cwd: str | None) -> str | None:
+            if not cwd:
+                return None
+            return pending[cwd].repo_id if cwd in pending else self._ids.get(cwd)
+
+        return repo_id

@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlite_utils import Database
+if TYPE_CHECKING:
+    from sqlite3 import Connection
 
-from .db import write_transaction
+    from sqlite_utils import Database
 
 __all__ = [
     "BUCKET_MINUTES",
@@ -128,7 +129,9 @@ class RollupShare(Protocol):
         ...
 
 
-def aggregate_rows(db: Database, dirty: bool, since: str | None, until: str | None) -> list[tuple[Any, ...]]:
+def aggregate_rows(
+    db: Database | Connection, dirty: bool, since: str | None, until: str | None
+) -> list[tuple[Any, ...]]:
     """Rollup rows (ROLLUP_COLUMNS) for the buckets from ``since`` to before ``until``: all of them,
     or only the dirty ones. Reads only: the caller writes them."""
     source = DIRTY_RANGE_ROWS_SQL if dirty else RANGE_ROWS_SQL
@@ -149,6 +152,8 @@ def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
     full = built is None or built[0] != current
     if not full and not db.execute(ANY_DIRTY_SQL).fetchone()[0]:
         return False
+    from .db import write_transaction  # not at the top: the helper process imports this module
+
     with write_transaction(db):
         # Re-read under the lock: another process may have done the work meanwhile.
         built = db.execute(ROLLUP_FINGERPRINT_SQL).fetchone()

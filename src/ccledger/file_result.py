@@ -1,0 +1,140 @@
+"""One planned file read into what the ledger needs of it.
+
+Its new usage lines are parsed (``reader``), the file's own copies of each response reduced to
+the one that outranks the others, each made a row of the ``responses`` table, and its new
+working directories resolved to repos. The indexer does this for the files it reads and its
+helper process for the others, so the result is a msgspec Struct: the helper sends it over a
+pipe. Nothing here writes to the ledger.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+import msgspec
+
+from .reader import FileRead, read_usage_lines
+from .repos import RepoCache, RepoIdentity
+from .transcript import Response
+
+__all__ = [
+    "HEAD_BYTES",
+    "MESSAGE_ID",
+    "SIDECHAIN",
+    "TIMESTAMP",
+    "Candidates",
+    "FileResult",
+    "describe",
+    "no_gc",
+    "read_file",
+    "sha1",
+]
+
+HEAD_BYTES = 4096
+"""A file's first bytes, hashed: the same inode with another head was rewritten in place."""
+
+# Positions in a row (see _row) that the merge reads.
+MESSAGE_ID, TIMESTAMP, SIDECHAIN = 1, 3, 6
+
+Rank = tuple[bool, int, bool, bool]  # Response.rank()
+
+
+class Candidates(NamedTuple):
+    """One file's responses made ready to merge before the write lock is taken: of each key the
+    copy that wins within the file, its rank and its row (without the file id, known only later)."""
+
+    best: dict[str, tuple[Rank, tuple[Any, ...]]]
+    message_ids: list[str]
+    keyless: list[str]
+
+
+class FileResult(msgspec.Struct, array_like=True):
+    """What reading one planned file produced."""
+
+    start: int  # where reading began: 0 after a rewrite in place was noticed
+    head: bytes = b""
+    error: str | None = None
+    read: FileRead | None = None  # without its responses, once they are in `merge`
+    identities: dict[str, RepoIdentity] = {}  # cwds the ledger does not know yet
+    merge: Candidates | None = None
+
+
+def read_file(
+    path: str,
+    start: int,
+    known_head: tuple[str | None, int] | None,
+    repos: RepoCache,
+    machine: str,
+    buffer: bytearray,
+) -> FileResult:
+    """Parse a regular file's complete lines from ``start`` and de-duplicate them within the file.
+
+    ``known_head`` is the (sha1, length) of the head the ledger recorded for it, if any.
+    """
+    result = FileResult(start)
+    try:
+        with open(path, "rb") as handle:
+            result.head = handle.read(HEAD_BYTES)
+            if start and known_head is not None and known_head[0] != sha1(result.head[: known_head[1]]):
+                result.start = 0  # same inode, different start: the file was rewritten in place
+            handle.seek(result.start)
+            read = read_usage_lines(handle, result.start, buffer)
+    except OSError as exc:
+        result.error = describe(exc)
+        return result
+    result.identities = repos.resolve_all({r.cwd for r in read.responses if r.cwd})
+    result.merge = _candidates(read.responses, machine, repos.lookup(result.identities))
+    read.responses = []  # all that is written of them is in merge
+    result.read = read
+    return result
+
+
+def describe(exc: OSError) -> str:
+    """An OS error as a file's stored error: ``permission denied``, ``is a directory``, ..."""
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector. Indexing allocates millions of small tuples, none in
+    reference cycles, and each allocation threshold crossed made the collector walk all of them
+    again: a tenth of a first index's time. Reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | None], str | None]) -> Candidates:
+    """The file's own de-duplication, done while no lock is held (see ``index._merge``)."""
+    best: dict[str, tuple[Rank, tuple[Any, ...]]] = {}
+    for record in records:
+        rank = record.rank()
+        kept = best.get(record.key)
+        if kept is None or rank > kept[0]:
+            best[record.key] = (rank, _row(record, machine, repo_id(record.cwd)))
+    message_ids = sorted({row[MESSAGE_ID] for _, row in best.values() if row[MESSAGE_ID]})
+    keyless = sorted(key for key, (_, row) in best.items() if not row[MESSAGE_ID])
+    return Candidates(best, message_ids, keyless)
+
+
+def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]:
+    """The response's columns in ``index.INSERT_RESPONSE_SQL``'s order, but for the file id that ends it."""
+    return (
+        record.key, record.message_id, record.request_id, record.timestamp_utc, record.session_id,
+        record.agent_id, record.is_sidechain, record.model, record.input_tokens, record.output_tokens,
+        record.cache_write_5m_tokens, record.cache_write_1h_tokens, record.cache_read_tokens,
+        record.web_search_requests, record.speed, record.service_tier, record.inference_geo, record.cwd,
+        record.git_branch, repo_id, machine, record.cc_version, record.from_progress,
+    )  # fmt: skip

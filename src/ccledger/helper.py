@@ -1,0 +1,163 @@
+"""The helper process of a large refresh: ``python -m ccledger.helper``.
+
+A first index of months of history is CPU-bound, and one Python process uses one core. The
+refresh (``index._Helper``) starts this process and shares its list of planned files with it.
+The helper reads them and sends back what each produced; the refresh is the only writer.
+
+Its stdin carries JSON lines: first ``{"ledger": path, "plans": [[path, start, known head], ...]}``,
+then ``{"claim": n}`` for each plan the refresh took for itself and ``{"rollup": [dirty, since]}``
+for rollup rows it asks for. The helper reads the plans in order, stopping before the lowest
+claimed, and writes msgpack frames to stdout: a :class:`ReadMessage` per plan, then a
+:class:`DoneMessage`. It then checkpoints the ledger's log and answers rollup requests with
+:class:`RollupMessage` until its stdin ends.
+
+It imports neither sqlite-utils nor pydantic: the refresh waits for its first results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
+
+import msgspec
+
+from . import paths
+from .file_result import FileResult, no_gc, read_file
+from .reader import new_buffer
+from .repos import RepoCache
+from .rollup import aggregate_rows
+
+__all__ = ["DoneMessage", "ReadMessage", "RollupMessage", "read_frames", "serve", "write_frames"]
+
+
+class ReadMessage(msgspec.Struct, tag="read", array_like=True):
+    """What reading plan ``number`` produced."""
+
+    number: int
+    result: FileResult
+
+
+class DoneMessage(msgspec.Struct, tag="done", array_like=True):
+    """Every plan the helper was to read is read."""
+
+
+class RollupMessage(msgspec.Struct, tag="rollup", array_like=True):
+    """The rollup rows the refresh asked for (see ``rollup.aggregate_rows``)."""
+
+    rows: list[tuple[Any, ...]]
+
+
+DECODER = msgspec.msgpack.Decoder(ReadMessage | DoneMessage | RollupMessage)
+
+
+def write_frames(out: BinaryIO, messages: Iterable[Any]) -> None:
+    """Send messages to :func:`read_frames` on the other end of a pipe: msgpack, length first."""
+    encode = msgspec.msgpack.Encoder().encode
+    for message in messages:
+        frame = encode(message)
+        out.write(len(frame).to_bytes(4, "little"))
+        out.write(frame)
+        out.flush()
+
+
+def read_frames(stream: BinaryIO) -> Iterator[bytes]:
+    """The frames :func:`write_frames` sent, until the stream ends; ValueError if it ends in one."""
+    while header := stream.read(4):
+        size = int.from_bytes(header, "little")
+        frame = stream.read(size)
+        if len(header) < 4 or len(frame) < size:
+            raise ValueError("the helper's output ended inside a frame")
+        yield frame
+
+
+def read_shared(
+    db: sqlite3.Connection, plans: list[list[Any]], limit: Callable[[], int] | None = None
+) -> Iterator[ReadMessage]:
+    """Read planned files in order, stopping before plan number ``limit()``, and yield what each
+    produced. ``plans`` are ``[path, start, [head sha1, head length] or None]``."""
+    machine = paths.machine_name()
+    repos = RepoCache(db)
+    buffer = new_buffer()
+    for number, (path, start, known_head) in enumerate(plans):
+        if limit is not None and number >= limit():
+            return
+        yield ReadMessage(number, read_file(path, start, known_head, repos, machine, buffer))
+
+
+class _Stdin:
+    """The request, the lowest claimed plan number as claims arrive, and the rollup requests.
+
+    Read from the file descriptor on a thread of its own: a thread blocked in ``sys.stdin``
+    holds its lock, and the interpreter would wait a second for it at exit.
+    """
+
+    def __init__(self) -> None:
+        self.request: dict[str, Any] | None = None
+        self.limit = sys.maxsize
+        self._has_request = threading.Event()
+        self._rollups: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self) -> None:
+        pending = b""
+        try:
+            while chunk := os.read(0, 1 << 16):
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    message = json.loads(line)
+                    if self.request is None:
+                        self.request = message
+                        self._has_request.set()
+                    elif "claim" in message:
+                        self.limit = min(self.limit, message["claim"])
+                    else:
+                        self._rollups.put(message["rollup"])
+        finally:
+            self.limit = -1  # the refresh is done or gone: read no more
+            self._has_request.set()
+            self._rollups.put(None)
+
+    def wait_for_request(self) -> dict[str, Any]:
+        self._has_request.wait()
+        if self.request is None:
+            raise SystemExit("ccledger.helper: no request on stdin")
+        return self.request
+
+    def rollup_requests(self) -> Iterator[list[Any]]:
+        while (request := self._rollups.get()) is not None:
+            yield request
+
+    def __call__(self) -> int:
+        return self.limit
+
+
+def serve() -> None:
+    """Run as the helper: answer the refresh on stdin and stdout (see the module docstring)."""
+    stdin = _Stdin()
+    request = stdin.wait_for_request()
+    # A plain connection: the ledger exists and is migrated, and this process never writes a row.
+    db = sqlite3.connect(request["ledger"], timeout=60)
+    out = sys.stdout.buffer
+    try:
+        with no_gc():
+            write_frames(out, read_shared(db, request["plans"], stdin))
+        write_frames(out, [DoneMessage()])
+        # The refresh is writing its last batches: copy what it has committed into the ledger
+        # file now, so that neither its next commit nor its close has the whole log to copy.
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        for dirty, since in stdin.rollup_requests():
+            write_frames(out, [RollupMessage(aggregate_rows(db, dirty, since, None))])
+    finally:
+        db.close()
+        out.flush()
+    os._exit(0)  # nothing is left to clean up, and the refresh waits for this process to end
+
+
+if __name__ == "__main__":
+    serve()
