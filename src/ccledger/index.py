@@ -18,6 +18,7 @@ itself whenever nothing of the helper's waits to be written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -76,6 +77,7 @@ _BATCH_SECONDS = 1.0
 _EAGER_BATCH_SECONDS = 0.1
 # A refresh with this much to read is shared with a helper process (a first index, mostly).
 _PARALLEL_BYTES = 256 << 20
+_PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for, by default
 _HELPER_COMMAND = [sys.executable, "-m", "ccledger.helper"]
 _SQL_VARIABLES = 500  # ids per IN (...) lookup, well under SQLite's variable limit
 
@@ -449,6 +451,14 @@ class _Helper:
         self._reader = threading.Thread(target=self._receive, daemon=True)
         self._writer.start()
         self._reader.start()
+        # Results need not wait for this process's reader thread (which waits its turn for the
+        # interpreter) if the pipe holds more of them: 0.05 s blocked instead of 0.18 (Linux).
+        if sys.platform == "linux":
+            import fcntl
+
+            assert self._process.stdout is not None
+            with contextlib.suppress(OSError):  # a lower limit set by the administrator
+                fcntl.fcntl(self._process.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
 
     def _tell(self, message: dict[str, Any]) -> None:
         self._outbox.put(json.dumps(message).encode() + b"\n")
