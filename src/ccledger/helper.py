@@ -153,6 +153,7 @@ def serve() -> None:
         db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         for dirty, since in stdin.rollup_requests():
             write_frames(out, [RollupMessage(aggregate_rows(db, dirty, since, None))])
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the refresh's last writes, likewise
     finally:
         db.close()
         out.flush()

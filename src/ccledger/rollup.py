@@ -76,15 +76,18 @@ DIRTY_RANGE_ROWS_SQL = """
  join response_costs as r on r.timestamp_utc >= d.bucket_utc and r.timestamp_utc < d.end_utc
  where d.bucket_utc >= :since and d.bucket_utc < :until)
 """
-# Where to share a rebuild: the bucket of the middle response, or the middle dirty bucket.
-MIDDLE_RESPONSE_SQL = """
+# Where to share a rebuild: the bucket of the response, or the dirty bucket, at :share of the way.
+SPLIT_RESPONSES_SQL = """
 select timestamp_utc from responses order by timestamp_utc
-limit 1 offset (select count(*) / 2 from responses)
+limit 1 offset (select cast(count(*) * :share as integer) from responses)
 """
-MIDDLE_DIRTY_SQL = """
+SPLIT_DIRTY_SQL = """
 select bucket_utc from rollup_dirty order by bucket_utc
-limit 1 offset (select count(*) / 2 from rollup_dirty)
+limit 1 offset (select cast(count(*) * :share as integer) from rollup_dirty)
 """
+# The caller's part of a shared rebuild. It is the larger: the other process checkpoints the
+# ledger's log in the time left, so that the caller's close has none of it to copy.
+MY_SHARE = 0.6
 INSERT_ROWS_SQL = f"insert into usage_rollup ({ROLLUP_COLUMNS}) values ({', '.join('?' * 24)})"
 _EARLIEST, _LATEST = "0000", "9999"  # bounds that every ledger timestamp sorts between
 
@@ -143,8 +146,8 @@ def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
     """Bring the rollup in line with the responses and the current prices; True if it changed.
 
     Cheap when nothing changed: two single-row reads. Call it after ``pricing.ensure_prices``.
-    With ``share``, a rebuild is split at its middle bucket and the later half computed by the
-    other process meanwhile: the aggregation is CPU-bound, and SQLite runs it on one core.
+    With ``share``, a rebuild is split at a bucket and the later part computed by the other
+    process meanwhile: the aggregation is CPU-bound, and SQLite runs it on one core.
     """
     prices = db.execute(PRICES_FINGERPRINT_SQL).fetchone()
     built = db.execute(ROLLUP_FINGERPRINT_SQL).fetchone()
@@ -182,12 +185,12 @@ def _rebuild(db: Database, full: bool) -> None:
 
 
 def _shared(db: Database, share: RollupShare, *, dirty: bool) -> bool:
-    """Rebuild the rollup (in the caller's transaction) with ``share`` computing the later half;
-    False, having written nothing, when there is nothing to split."""
-    middle = db.execute(MIDDLE_DIRTY_SQL if dirty else MIDDLE_RESPONSE_SQL).fetchone()
-    if middle is None:
+    """Rebuild the rollup (in the caller's transaction) with ``share`` computing the later part
+    (see MY_SHARE); False, having written nothing, when there is nothing to split."""
+    split = db.execute(SPLIT_DIRTY_SQL if dirty else SPLIT_RESPONSES_SQL, {"share": MY_SHARE}).fetchone()
+    if split is None:
         return False
-    since = bucket_bounds(middle[0])[0]
+    since = bucket_bounds(split[0])[0]
     theirs = share.aggregate(dirty, since)
     rows = aggregate_rows(db, dirty, None, since)
     later = theirs()
