@@ -14,7 +14,7 @@ import pytest
 from conftest import REAL_PROJECTS_TOTALS, assistant_line, many_files, progress_echo, totals, write_lines
 
 from ccledger import index
-from ccledger.db import open_db
+from ccledger.db import DEFERRABLE_INDEXES, open_db
 
 
 def session_file(claude_dir: Path, name: str = "s1.jsonl", project: str = "-home-u-repo") -> Path:
@@ -472,6 +472,56 @@ def test_the_helper_reads_and_the_refresh_writes(db, claude_dir, monkeypatch):
     assert sorted(received) == list(range(3 * 99))  # every file came from the helper, once
     assert totals(db) == REAL_PROJECTS_TOTALS
     assert stats.files_read == 3 * 99 and stats.new_responses == 878
+
+
+RESPONSE_INDEXES_SQL = "select name from sqlite_master where type = 'index' and tbl_name = 'responses' order by 1"
+
+
+def test_a_large_first_index_loads_without_the_deferrable_indexes(db, claude_dir, monkeypatch):
+    many_files(claude_dir, 2)
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    before = db.execute(RESPONSE_INDEXES_SQL).fetchall()
+    during = []
+    write_batch = index._write_batch
+    monkeypatch.setattr(
+        index,
+        "_write_batch",
+        lambda db, *a: during.append(db.execute(RESPONSE_INDEXES_SQL).fetchall()) or write_batch(db, *a),
+    )
+    index.refresh(db, [claude_dir])
+    deferred = {(name,) for name in DEFERRABLE_INDEXES}
+    assert deferred <= set(before) and all(not deferred & set(names) for names in during)
+    assert db.execute(RESPONSE_INDEXES_SQL).fetchall() == before  # built again
+    assert totals(db) == REAL_PROJECTS_TOTALS
+    during.clear()
+    write_lines(session_file(claude_dir), assistant_line(message_id="new"))  # not a first index: they stay
+    index.refresh(db, [claude_dir])
+    assert during and all(set(names) == set(before) for names in during)
+
+
+def test_a_failed_first_index_builds_the_indexes_again(db, claude_dir, monkeypatch):
+    many_files(claude_dir, 2)
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    before = db.execute(RESPONSE_INDEXES_SQL).fetchall()
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(index, "_write_batch", fail)
+    with pytest.raises(OSError, match="disk full"):
+        index.refresh(db, [claude_dir])
+    assert db.execute(RESPONSE_INDEXES_SQL).fetchall() == before
+
+
+def test_opening_the_ledger_builds_indexes_a_killed_first_index_dropped(tmp_path):
+    ledger = open_db(tmp_path / "ledger.db")
+    before = ledger.execute(RESPONSE_INDEXES_SQL).fetchall()
+    for name in DEFERRABLE_INDEXES:
+        ledger.execute(f"drop index {name}")
+    ledger.close()
+    ledger = open_db(tmp_path / "ledger.db")
+    assert ledger.execute(RESPONSE_INDEXES_SQL).fetchall() == before
+    ledger.close()
 
 
 def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):

@@ -41,7 +41,7 @@ import msgspec
 from sqlite_utils import Database
 
 from . import paths, rollup
-from .db import write_transaction
+from .db import DEFERRABLE_INDEXES, restore_indexes, write_transaction
 from .file_result import (
     MESSAGE_ID,
     SIDECHAIN,
@@ -134,6 +134,8 @@ insert into files (path, root, first_indexed_utc, error) values (:path, :root, :
 on conflict(path) do update set error = excluded.error
 """
 
+ANY_RESPONSE_SQL = "select exists (select 1 from responses)"
+
 MARK_MISSING_SQL = "update files set missing_since_utc = :now where id = :id and missing_since_utc is null"
 
 INSERT_RUN_SQL = """
@@ -221,7 +223,8 @@ def refresh(
         # The run record and `finish` come before the log's checkpoint limit is back: the
         # helper checkpoints what is committed while this process goes on (see _Helper).
         with _bulk_writes(db, total_bytes):
-            _index_plans(db, plans, stats, problems, errors, report, helper)
+            with _deferred_indexes(db, large=helper is not None):
+                _index_plans(db, plans, stats, problems, errors, report, helper)
             stats.files_missing = _mark_missing(db, known, {item.path for item in found}, roots)
             if cache is not None and (plans or helper or stats.files_missing):
                 cache.forget_known()  # this process's own writes do not change data_version
@@ -364,6 +367,23 @@ class _Batch:
         if self._outcomes:
             _write_batch(self._db, self._outcomes, self._repos, self._stats, self._problems)
         self._outcomes, self._bytes, self._started = [], 0, time.monotonic()
+
+
+@contextmanager
+def _deferred_indexes(db: Database, large: bool) -> Iterator[None]:
+    """During a large first index (no responses yet), drop the indexes that loading does not use
+    and build them once it is done (see db.DEFERRABLE_INDEXES), or when it fails; a run killed
+    before that leaves them to the next ``open_db``."""
+    if not large or db.execute(ANY_RESPONSE_SQL).fetchone()[0]:
+        yield
+        return
+    with write_transaction(db):
+        for name in DEFERRABLE_INDEXES:
+            db.execute(f"drop index if exists {name}")
+    try:
+        yield
+    finally:
+        restore_indexes(db)
 
 
 @contextmanager
