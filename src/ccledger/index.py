@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 from sqlite_utils import Database
@@ -54,10 +54,12 @@ from .file_result import (
     sha1,
 )
 from .helper import DECODER, DoneMessage, ReadMessage, RollupMessage, read_frames
-from .models import FileError, IndexStats
 from .reader import new_buffer
 from .repos import RepoCache
 from .rollup import MARK_DIRTY_SQL, dirty_rows
+
+if TYPE_CHECKING:
+    from .models import IndexStats
 
 __all__ = ["ProgressCallback", "ScanCache", "refresh"]
 
@@ -174,6 +176,9 @@ class _Found(NamedTuple):
     stat: os.stat_result
 
 
+_Error = tuple[str, str]  # a path that could not be read, and why
+
+
 def refresh(
     db: Database,
     roots: Iterable[Path] | None = None,
@@ -194,7 +199,7 @@ def refresh(
     started = time.perf_counter()
     started_utc = _now()
     roots = list(roots) if roots is not None else paths.claude_roots()
-    errors: list[FileError] = []
+    errors: list[_Error] = []
     if cache is not None:
         known = cache.known(db)
         found = cache.scan(roots, errors)
@@ -203,17 +208,20 @@ def refresh(
         known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
         found = list(_scan(roots, errors))
     plans = _plans(found, known)
-    stats = IndexStats(
-        roots=[str(root) for root in roots], files_seen=len(found), files_read=0, new_responses=0, bad_lines=0,
-        seconds=0.0,
-    )  # fmt: skip
-    problems: Counter[str] = Counter()
     total_bytes = sum(_planned_bytes(plan) for plan in plans)
     helper = None
     ledger = _ledger_file(db)
     if parallel and total_bytes >= _PARALLEL_BYTES and (os.cpu_count() or 1) > 1 and ledger:
         plans, shared = _split(plans)
         helper = _Helper(ledger, shared)
+    # Not at the top of the module: pydantic is slow to import, and a helper waits for nothing else.
+    from .models import FileError, IndexStats
+
+    stats = IndexStats(
+        roots=[str(root) for root in roots], files_seen=len(found), files_read=0, new_responses=0, bad_lines=0,
+        seconds=0.0,
+    )  # fmt: skip
+    problems: Counter[str] = Counter()
 
     def report(done: int) -> None:
         if progress is not None:
@@ -230,7 +238,7 @@ def refresh(
                 cache.forget_known()  # this process's own writes do not change data_version
             stats.problems = dict(problems)
             stats.bad_lines = sum(problems.values())
-            stats.errors = errors
+            stats.errors = [FileError(path=path, error=error) for path, error in errors]
             stats.seconds = round(time.perf_counter() - started, 4)
             if plans or helper or stats.files_missing:
                 _record_run(db, stats, started_utc)
@@ -284,7 +292,7 @@ def _index_plans(
     plans: list[_Plan],
     stats: IndexStats,
     problems: Counter[str],
-    errors: list[FileError],
+    errors: list[_Error],
     report: Callable[[int], None],
     helper: _Helper | None = None,
 ) -> None:
@@ -328,7 +336,7 @@ class _Batch:
         repos: RepoCache,
         stats: IndexStats,
         problems: Counter[str],
-        errors: list[FileError],
+        errors: list[_Error],
         report: Callable[[int], None],
     ) -> None:
         self._db, self._repos, self._stats, self._problems = db, repos, stats, problems
@@ -342,7 +350,7 @@ class _Batch:
         """Add an outcome, and write the batch once it is large or old enough."""
         result = outcome.result
         if result.error is not None:
-            self._errors.append(FileError(path=outcome.item.path, error=result.error))
+            self._errors.append((outcome.item.path, result.error))
         self._outcomes.append(outcome)
         self._bytes += result.read.bytes_read if result.read else 0
         if (
@@ -399,14 +407,6 @@ def _bulk_writes(db: Database, planned_bytes: int) -> Iterator[None]:
             yield
     finally:
         db.conn.execute("PRAGMA wal_autocheckpoint=1000")
-
-
-def _stat(path: str, root: str, errors: list[FileError]) -> _Found | None:
-    try:
-        return _Found(path, root, os.stat(path))
-    except OSError as exc:
-        errors.append(FileError(path=path, error=describe(exc)))
-        return None
 
 
 def _ledger_file(db: Database) -> str | None:
@@ -613,7 +613,7 @@ class ScanCache:
     def forget_known(self) -> None:
         self._known = None
 
-    def scan(self, roots: Iterable[Path], errors: list[FileError]) -> list[_Found]:
+    def scan(self, roots: Iterable[Path], errors: list[_Error]) -> list[_Found]:
         """Like a full scan, but reusing what has not changed (see the class docstring)."""
         now = time.time()
         sweep = now - self._last_sweep >= self.sweep_seconds
@@ -640,7 +640,7 @@ class ScanCache:
         return found
 
     def _listing(
-        self, directory: str, sweep: bool, errors: list[FileError]
+        self, directory: str, sweep: bool, errors: list[_Error]
     ) -> tuple[list[tuple[str, str, bool]], bool] | None:
         try:
             mtime = os.stat(directory).st_mtime_ns
@@ -652,25 +652,25 @@ class ScanCache:
             self._listings.pop(directory, None)
             return None
         except OSError as exc:
-            errors.append(FileError(path=directory, error=describe(exc)))
+            errors.append((directory, describe(exc)))
             return None
         self._listings[directory] = (mtime, entries)
         return entries, True
 
-    def _file(self, path: str, root: str, relisted: bool, now: float, errors: list[FileError]) -> _Found | None:
+    def _file(self, path: str, root: str, relisted: bool, now: float, errors: list[_Error]) -> _Found | None:
         previous = self._files.get(path)
         if previous is not None and not relisted and now - previous.stat.st_mtime > self.hot_seconds:
             return previous  # cold: left for the next sweep
         try:
             item = _Found(path, root, os.stat(path))
         except OSError as exc:
-            errors.append(FileError(path=path, error=describe(exc)))
+            errors.append((path, describe(exc)))
             return None
         self._files[path] = item
         return item
 
 
-def _scan(roots: Iterable[Path], errors: list[FileError]) -> Iterator[_Found]:
+def _scan(roots: Iterable[Path], errors: list[_Error]) -> Iterator[_Found]:
     """Every ``*.jsonl`` below each root's ``projects`` folder, recursively."""
     for root in roots:
         root_text = str(root)
@@ -682,7 +682,7 @@ def _scan(roots: Iterable[Path], errors: list[FileError]) -> Iterator[_Found]:
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                errors.append(FileError(path=directory, error=describe(exc)))
+                errors.append((directory, describe(exc)))
                 continue
             for entry in entries:
                 try:
@@ -693,7 +693,7 @@ def _scan(roots: Iterable[Path], errors: list[FileError]) -> Iterator[_Found]:
                     elif entry.is_dir(follow_symlinks=False):  # links to folders are not followed: loops
                         stack.append(entry.path)
                 except OSError as exc:
-                    errors.append(FileError(path=entry.path, error=describe(exc)))
+                    errors.append((entry.path, describe(exc)))
 
 
 def _unchanged(row: tuple[Any, ...], st: os.stat_result) -> bool:
