@@ -214,20 +214,20 @@ def refresh(
     if parallel and total_bytes >= _PARALLEL_BYTES and (os.cpu_count() or 1) > 1 and ledger:
         plans, shared = _split(plans)
         helper = _Helper(ledger, shared)
-    # Not at the top of the module: pydantic is slow to import, and a helper waits for nothing else.
-    from .models import FileError, IndexStats
-
-    stats = IndexStats(
-        roots=[str(root) for root in roots], files_seen=len(found), files_read=0, new_responses=0, bad_lines=0,
-        seconds=0.0,
-    )  # fmt: skip
-    problems: Counter[str] = Counter()
-
-    def report(done: int) -> None:
-        if progress is not None:
-            progress(done, total_bytes)
-
     try:
+        # Not at the top of the module: pydantic is slow to import, and a helper waits for nothing else.
+        from .models import FileError, IndexStats
+
+        stats = IndexStats(
+            roots=[str(root) for root in roots], files_seen=len(found), files_read=0, new_responses=0,
+            bad_lines=0, seconds=0.0,
+        )  # fmt: skip
+        problems: Counter[str] = Counter()
+
+        def report(done: int) -> None:
+            if progress is not None:
+                progress(done, total_bytes)
+
         # The run record and `finish` come before the log's checkpoint limit is back: the
         # helper checkpoints what is committed while this process goes on (see _Helper).
         with _bulk_writes(db, total_bytes):
