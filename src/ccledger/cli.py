@@ -65,12 +65,15 @@ class _LazyConsole:
         self._options = options
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def get(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._options)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
 
 
 __all__ = ["cli", "main"]
@@ -581,7 +584,7 @@ def _refresh(
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=err.get(),
         transient=True,
     ) as bar:
         task = bar.add_task("indexing", total=None)
