@@ -428,7 +428,7 @@ def _split(plans: list[_Plan]) -> tuple[list[_Plan], list[_Plan]]:
 class _Helper:
     """A second process (``python -m ccledger.helper``) reading files of a large refresh.
 
-    It writes nothing: its results come back over a pipe (msgpack frames, see :func:`_frames`)
+    It writes nothing: its results come back over a pipe (msgpack frames, see ``helper.py``)
     and this process writes them, so the two never wait on each other for the write lock. The
     helper reads the shared plans from the front; whenever this process has nothing of the
     helper's to write, it claims the last unclaimed plan and reads that itself (:meth:`claim`).
