@@ -20,7 +20,7 @@ needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not i
         ("GIT@GitHub.COM:Owner/Name", "github.com/owner/name"),
         ("/srv/git/name.git", None),
         ("file:///srv/git/name.git", None),
-        ("C:/work/name", None),
+        ("C:/src/name", None),
         ("", None),
     ],
 )

@@ -550,9 +550,7 @@ def _demo_ledger(prices_file: Path | None = None) -> Iterator[Database]:
             shutil.copytree(projects, root / "projects")
         db = open_db(Path(scratch) / "demo.db")
         try:
-            index.refresh(db, [root])
-            _ask(pricing.ensure_prices, db, prices_file=prices_file)
-            rollup.ensure_rollup(db)
+            index.refresh(db, [root], finish=_prices_and_rollup(db, prices_file))
             yield db
         finally:
             db.close()

@@ -28,6 +28,7 @@ __all__ = [
     "TIMESTAMP",
     "Candidates",
     "FileResult",
+    "Rank",
     "describe",
     "no_gc",
     "read_file",

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import msgspec
 from sqlite_utils import Database
 
-from . import paths, rollup
+from . import paths
 from .db import DEFERRABLE_INDEXES, restore_indexes, write_transaction
 from .file_result import (
     MESSAGE_ID,
@@ -48,6 +48,7 @@ from .file_result import (
     TIMESTAMP,
     Candidates,
     FileResult,
+    Rank,
     describe,
     no_gc,
     read_file,
@@ -56,7 +57,7 @@ from .file_result import (
 from .helper import DECODER, DoneMessage, ReadMessage, RollupMessage, read_frames
 from .reader import new_buffer
 from .repos import RepoCache
-from .rollup import MARK_DIRTY_SQL, dirty_rows
+from .rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows
 
 if TYPE_CHECKING:
     from .models import IndexStats
@@ -98,7 +99,7 @@ from responses
 where {column} in ({placeholders})
 """
 
-# Positional parameters in the order of _row(): named ones cost twice as much per row.
+# Positional parameters in the order of file_result's rows: named ones cost twice as much per row.
 INSERT_RESPONSE_SQL = """
 insert or replace into responses (
     key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model,
@@ -186,7 +187,7 @@ def refresh(
     progress: ProgressCallback | None = None,
     parallel: bool = True,
     cache: ScanCache | None = None,
-    finish: Callable[[rollup.RollupShare | None], None] | None = None,
+    finish: Callable[[RollupShare | None], None] | None = None,
 ) -> IndexStats:
     """Bring the ledger up to date with the transcripts under ``roots`` (default: Claude's).
 
@@ -368,7 +369,7 @@ class _Batch:
         return self._bytes
 
     def worth_writing(self) -> bool:
-        """Whether a commit now would carry enough to be worth its cost."""
+        """Whether the batch has gathered long enough to be worth a commit while nothing else waits."""
         return bool(self._outcomes) and time.monotonic() - self._started >= _EAGER_BATCH_SECONDS
 
     def write(self) -> None:
@@ -432,9 +433,9 @@ class _Helper:
     and this process writes them, so the two never wait on each other for the write lock. The
     helper reads the shared plans from the front; whenever this process has nothing of the
     helper's to write, it claims the last unclaimed plan and reads that itself (:meth:`claim`).
-    Writing takes about as long as reading, so the two meet where each has done half the work,
-    whatever the machine. A plan read twice (a claim crossing the helper's start on it) is
-    written once: the second write of a file finds its plan already taken (see _write_file).
+    The split so follows what each process gets done on this machine. A plan read twice (a claim
+    crossing the helper's start on it) is written once: the second write of a file finds its plan
+    already taken (see _write_file).
     Whatever a failed helper did not send is in ``unread`` afterwards.
 
     Once it has read its share, the helper copies the committed log into the ledger file (a
@@ -873,7 +874,7 @@ def _merge(db: Database, candidates: Candidates, file_id: int, touched: set[str]
     """
     if not candidates.best:
         return 0, 0
-    ranks: dict[str, tuple[bool, int, bool, bool]] = {}
+    ranks: dict[str, Rank] = {}
     sidechain: dict[str, bool] = {}
     stored_at: dict[str, str] = {}  # key -> timestamp of the copy in the ledger
     by_message: dict[str, list[str]] = {}

@@ -64,12 +64,9 @@ from {source}
 group by 1, session_id, model, canonical_model, repo_id, git_branch, machine
 """
 
-DIRTY_ROWS_SQL = """
-(select r.* from rollup_dirty as d
- join response_costs as r on r.timestamp_utc >= d.bucket_utc and r.timestamp_utc < d.end_utc)
-"""
-
-# The same sources for the buckets from :since to before :until, when two processes share a rebuild.
+# The rows of the buckets from :since to before :until: all of them, or the dirty ones. A full
+# rebuild in one process reads response_costs whole instead: a range over everything would go
+# through the time index for nothing.
 RANGE_ROWS_SQL = "(select * from response_costs where timestamp_utc >= :since and timestamp_utc < :until)"
 DIRTY_RANGE_ROWS_SQL = """
 (select r.* from rollup_dirty as d
@@ -90,6 +87,7 @@ limit 1 offset (select cast(count(*) * :share as integer) from rollup_dirty)
 MY_SHARE = 0.6
 INSERT_ROWS_SQL = f"insert into usage_rollup ({ROLLUP_COLUMNS}) values ({', '.join('?' * 24)})"
 _EARLIEST, _LATEST = "0000", "9999"  # bounds that every ledger timestamp sorts between
+INSERT_AGGREGATE_SQL = f"insert into usage_rollup ({ROLLUP_COLUMNS}) " + AGGREGATE_SQL
 
 DELETE_DIRTY_SQL = """
 delete from usage_rollup where source = 'dev' and bucket_utc in (select bucket_utc from rollup_dirty)
@@ -170,18 +168,10 @@ def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
 
 
 def _rebuild(db: Database, full: bool) -> None:
-    if full:
-        db.execute(DELETE_ALL_SQL)
-        db.execute(
-            f"insert into usage_rollup ({ROLLUP_COLUMNS}) "
-            + AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source="response_costs")
-        )
-    elif db.execute(ANY_DIRTY_SQL).fetchone()[0]:
-        db.execute(DELETE_DIRTY_SQL)
-        db.execute(
-            f"insert into usage_rollup ({ROLLUP_COLUMNS}) "
-            + AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=DIRTY_ROWS_SQL)
-        )
+    """Rebuild every bucket, or the dirty ones, in this process (in the caller's transaction)."""
+    db.execute(DELETE_ALL_SQL if full else DELETE_DIRTY_SQL)
+    source = "response_costs" if full else DIRTY_RANGE_ROWS_SQL
+    db.execute(INSERT_AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=source), {"since": _EARLIEST, "until": _LATEST})
 
 
 def _shared(db: Database, share: RollupShare, *, dirty: bool) -> bool:

@@ -111,10 +111,16 @@ class Ledger:
     def fresh(self) -> Iterator[Database]:
         """The ledger brought up to date with the transcripts and prices, held for one answer."""
         with self.lock:
-            self.last_refresh = index.refresh(self.db, self.roots, cache=self.scan_cache)
-            pricing.ensure_prices(self.db, prices_file=self.prices_file)
-            rollup.ensure_rollup(self.db)
+            self.last_refresh = index.refresh(
+                self.db, self.roots, cache=self.scan_cache, finish=self._prices_and_rollup
+            )
             yield self.db
+
+    def _prices_and_rollup(self, share: rollup.RollupShare | None) -> None:
+        """What follows a refresh (see index.refresh): prices, then the rollup, shared with the
+        helper process of a large refresh."""
+        pricing.ensure_prices(self.db, prices_file=self.prices_file)
+        rollup.ensure_rollup(self.db, share)
 
     def with_alerts(self, db: Database, result: ResultT) -> ResultT:
         """The result, carrying the budgets that are past a threshold (so Claude mentions them)."""
