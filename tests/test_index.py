@@ -536,8 +536,10 @@ def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):
 
     monkeypatch.setattr(index._Helper, "claim", claim_without_telling)
     received = _count_results(monkeypatch)
-    stats = index.refresh(db, [claude_dir])
+    seen = []
+    stats = index.refresh(db, [claude_dir], progress=lambda done, total: seen.append((done, total)))
     assert sorted(received) == list(range(2 * 99))  # the helper read them all too
+    assert seen[-1][0] == seen[-1][1] and all(done <= total for done, total in seen)  # each file counts once
     assert totals(db) == REAL_PROJECTS_TOTALS
     assert stats.files_read == 2 * 99 and stats.new_responses == 878
     assert db.execute("select count(*), sum(lines) from files").fetchone() == (2 * 99, 2 * 3031)

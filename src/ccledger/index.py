@@ -346,6 +346,7 @@ class _Batch:
         self._bytes = 0
         self._started = time.monotonic()
         self._done_bytes = 0
+        self._done_paths: set[str] = set()  # a plan read by both processes counts once
 
     def add(self, outcome: _Outcome) -> None:
         """Add an outcome, and write the batch once it is large or old enough."""
@@ -360,8 +361,10 @@ class _Batch:
             or time.monotonic() - self._started >= _BATCH_SECONDS
         ):
             self.write()
-        self._done_bytes += _planned_bytes((outcome.item, outcome.previous, outcome.start))
-        self._report(self._done_bytes)
+        if outcome.item.path not in self._done_paths:
+            self._done_paths.add(outcome.item.path)
+            self._done_bytes += _planned_bytes((outcome.item, outcome.previous, outcome.start))
+            self._report(self._done_bytes)
 
     @property
     def pending_bytes(self) -> int:
