@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import REAL_PROJECTS_TOTALS, assistant_line, many_files, progress_echo, totals, write_lines
 
-from ccledger import index
+from ccledger import index, merge
 from ccledger.db import DEFERRABLE_INDEXES, open_db
 
 
@@ -522,6 +523,116 @@ def test_opening_the_ledger_builds_indexes_a_killed_first_index_dropped(tmp_path
     ledger = open_db(tmp_path / "ledger.db")
     assert ledger.execute(RESPONSE_INDEXES_SQL).fetchall() == before
     ledger.close()
+
+
+# --- a first index keeps what it wrote in memory for the merge (merge.FirstLoad) --------------------
+
+
+def rivals_corpus(claude_dir: Path) -> None:
+    """The real corpus twice, and copies of one response that compete in every way the merge knows:
+    more tokens under the same key, sidechain replays under other request ids, progress echoes,
+    lines without a message id, and two responses that share a message id outside sidechains."""
+    many_files(claude_dir, 2)
+    project = claude_dir / "projects" / "-home-u-rivals"
+    write_lines(project / "a.jsonl", assistant_line(message_id="m1", output_tokens=10), progress_echo("m3", "r3", 7))
+    write_lines(
+        project / "b.jsonl",
+        assistant_line(message_id="m1", output_tokens=90),  # outranks a.jsonl's copy
+        assistant_line(message_id="m1", request_id="replay", sidechain=True, output_tokens=500),
+        assistant_line(message_id="m2", request_id="side", sidechain=True),
+    )
+    write_lines(
+        project / "c.jsonl",
+        assistant_line(message_id="m2", request_id="parent"),  # replaces b.jsonl's sidechain copy
+        assistant_line(message_id="m4", request_id="x"),
+        assistant_line(message_id="m4", request_id="y"),
+        assistant_line(message_id="", request_id=None, uuid="keyless", output_tokens=3),
+    )
+    write_lines(
+        project / "s" / "subagents" / "agent-a1.jsonl",
+        assistant_line(message_id="m3", request_id="r3", output_tokens=7, sidechain=True, agent_id="a1"),
+        assistant_line(message_id="", request_id=None, uuid="keyless", output_tokens=30),
+    )
+
+
+def ledger_rows(db) -> list[tuple]:
+    return db.execute("select * from responses order by key").fetchall()
+
+
+def test_a_first_load_merges_in_memory_as_the_ledger_would(db, claude_dir, tmp_path, monkeypatch):
+    rivals_corpus(claude_dir)
+    by_ledger = open_db(tmp_path / "by-ledger.db")
+    index.refresh(by_ledger, [claude_dir])  # small: no helper, rivals read from the ledger
+    first_load = index._first_load
+    loads = []
+
+    def always_first_load(db, large):  # the same files in the same order, merged in memory
+        with first_load(db, True) as load:
+            loads.append(load)
+            yield load
+
+    monkeypatch.setattr(index, "_first_load", contextmanager(always_first_load))
+    monkeypatch.setattr(merge.Rivals, "from_ledger", None)  # fails if the merge asks the ledger
+    stats = index.refresh(db, [claude_dir])
+    assert isinstance(loads[0], merge.FirstLoad)
+    assert ledger_rows(db) == ledger_rows(by_ledger)
+    assert stats.updated_responses > 0 and totals(db) == totals(by_ledger)
+    assert db.execute(RESPONSE_INDEXES_SQL).fetchall() == by_ledger.execute(RESPONSE_INDEXES_SQL).fetchall()
+    by_ledger.close()
+
+
+def test_a_first_load_hands_the_merge_back_when_another_indexer_writes(db, claude_dir, tmp_path, monkeypatch):
+    many_files(claude_dir, 2)
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(index._Helper, "claim", lambda self: None)
+    # Another indexer records a copy of one of the corpus's responses with more output tokens.
+    reference = open_db(tmp_path / "reference.db")
+    index.refresh(reference, [claude_dir], parallel=False)
+    key, message_id, request_id, *tokens = reference.execute(
+        """select key, message_id, request_id, input_tokens, output_tokens, cache_write_5m_tokens,
+                  cache_write_1h_tokens, cache_read_tokens
+           from responses where request_id is not null and not is_sidechain limit 1"""
+    ).fetchone()
+    reference.close()
+    input_tokens, output, write_5m, write_1h, cache_read = tokens
+    other_dir = tmp_path / "other"
+    line = assistant_line(
+        message_id=message_id, request_id=request_id, input_tokens=input_tokens, output_tokens=output + 1_000_000,
+        cache_write_5m=write_5m, cache_write_1h=write_1h, cache_read=cache_read,
+    )  # fmt: skip
+    write_lines(other_dir / "projects" / "p" / "s.jsonl", line)
+    write_batch, calls, asked = index._write_batch, [], []
+
+    def another_indexer_after_the_first_batch(*args):
+        write_batch(*args)
+        calls.append(1)
+        if len(calls) == 1:
+            other = open_db(db.conn.execute("PRAGMA database_list").fetchone()[2])
+            index.refresh(other, [other_dir], parallel=False)
+            other.close()
+
+    from_ledger = merge.Rivals.from_ledger
+    monkeypatch.setattr(index, "_write_batch", another_indexer_after_the_first_batch)
+    monkeypatch.setattr(merge.Rivals, "from_ledger", lambda db, c: asked.append(1) or from_ledger(db, c))
+    monkeypatch.setattr(index, "_BATCH_FILES", 20)
+    index.refresh(db, [claude_dir])
+    assert len(calls) > 1 and asked  # the later batches asked the ledger
+    assert db.execute("select output_tokens from responses where key = ?", [key]).fetchone()[0] == output + 1_000_000
+    expected = dict(REAL_PROJECTS_TOTALS)
+    expected["output_tokens"] += 1_000_000  # the other indexer's copy outranks the corpus's, once
+    assert totals(db) == expected
+
+
+def test_a_first_load_too_large_for_memory_asks_the_ledger(db, claude_dir, monkeypatch):
+    many_files(claude_dir, 2)
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(index, "_BATCH_FILES", 20)
+    monkeypatch.setattr(merge.FirstLoad, "MAX_KEYS", 50)
+    asked = []
+    from_ledger = merge.Rivals.from_ledger
+    monkeypatch.setattr(merge.Rivals, "from_ledger", lambda db, c: asked.append(1) or from_ledger(db, c))
+    index.refresh(db, [claude_dir])
+    assert asked and totals(db) == REAL_PROJECTS_TOTALS
 
 
 def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):

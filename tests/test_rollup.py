@@ -4,8 +4,8 @@ import pytest
 from conftest import assistant_line, many_files, write_lines
 
 from ccledger import index, pricing
-from ccledger.db import open_db
-from ccledger.rollup import aggregate_rows, bucket_bounds, ensure_rollup
+from ccledger.db import DEFERRABLE_INDEXES, MODEL_INDEX, open_db
+from ccledger.rollup import aggregate_rows, bucket_bounds, dirty_rows, ensure_rollup
 
 GRAIN = "bucket_utc, session_id, model, canonical_model, repo_id, git_branch, machine"
 SUMS = """count(*), sum(is_sidechain), sum(input_tokens), sum(output_tokens), sum(cache_write_5m_tokens),
@@ -42,6 +42,22 @@ def assert_exact(db):
 def test_bucket_bounds():
     assert bucket_bounds("2026-11-20T09:44:59.999Z") == ("2026-11-20T09:30:00.000Z", "2026-11-20T09:45:00.000Z")
     assert bucket_bounds("2026-12-31T23:45:00.000Z") == ("2026-12-31T23:45:00.000Z", "2027-01-01T00:00:00.000Z")
+    assert bucket_bounds("2028-02-28T23:59:59.999Z") == ("2028-02-28T23:45:00.000Z", "2028-02-29T00:00:00.000Z")
+    assert bucket_bounds("2026-03-01T07:00:00.000Z") == ("2026-03-01T07:00:00.000Z", "2026-03-01T07:15:00.000Z")
+
+
+def test_dirty_rows_are_the_buckets_of_the_timestamps():
+    stamps = {
+        "2026-11-20T09:44:59.999Z",
+        "2026-11-20T09:30:00.000Z",
+        "2026-11-20T09:45:00.000Z",
+        "2026-11-30T23:59:00.000Z",
+    }
+    assert dirty_rows(stamps) == [
+        ("2026-11-20T09:30:00.000Z", "2026-11-20T09:45:00.000Z"),
+        ("2026-11-20T09:45:00.000Z", "2026-11-20T10:00:00.000Z"),
+        ("2026-11-30T23:45:00.000Z", "2026-12-01T00:00:00.000Z"),
+    ]
 
 
 def test_the_rollup_equals_the_view_on_the_real_corpus(db, real_projects):
@@ -102,7 +118,9 @@ def test_unpriced_models_are_counted_apart(db, claude_dir):
 
 
 class SecondConnection:
-    """A rollup share computing its half on another connection to the same ledger file."""
+    """A rollup share computing its part on another connection to the same ledger file."""
+
+    caller_part = 0.6
 
     def __init__(self, path, fail=False):
         self.path, self.fail, self.asked = path, fail, []
@@ -143,11 +161,23 @@ def test_a_shared_rebuild_equals_one_process(db, claude_dir, tmp_path, fail):
     assert share.asked[1] == (True, "2027-01-01T09:00:00.000Z")
 
 
+INDEXES_SQL = "select name from sqlite_master where type = 'index'"
+
+
 def test_a_large_refresh_shares_the_rollup_with_its_helper(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
     monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
     monkeypatch.setattr(index._Helper, "claim", lambda self: None)  # the helper reads everything
-    shares = []
+    shares, indexes = [], []
+    aggregate = index._Helper.aggregate
+
+    def aggregate_seeing_indexes(self, dirty, since):
+        indexes.append(set(DEFERRABLE_INDEXES) & {name for (name,) in db.execute(INDEXES_SQL)})
+        rows = aggregate(self, dirty, since)
+        indexes.append(set(DEFERRABLE_INDEXES) & {name for (name,) in db.execute(INDEXES_SQL)})
+        return rows
+
+    monkeypatch.setattr(index._Helper, "aggregate", aggregate_seeing_indexes)
 
     def finish(share):
         shares.append(share)
@@ -158,3 +188,6 @@ def test_a_large_refresh_shares_the_rollup_with_its_helper(db, claude_dir, monke
     assert isinstance(shares[0], index._Helper) and not shares[0].failure
     assert stats.new_responses == 878
     assert_exact(db)
+    # A first load: prices found the models by their index, and the other indexes were built
+    # while the helper computed its part of the rollup.
+    assert indexes == [{MODEL_INDEX}, set(DEFERRABLE_INDEXES)]

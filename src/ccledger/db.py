@@ -16,7 +16,15 @@ from sqlite_utils import Database, Migrations
 
 from . import paths
 
-__all__ = ["DEFERRABLE_INDEXES", "MIGRATIONS", "open_db", "restore_indexes", "write_transaction"]
+__all__ = [
+    "DEFERRABLE_INDEXES",
+    "MIGRATIONS",
+    "MODEL_INDEX",
+    "create_missing_indexes",
+    "open_db",
+    "restore_indexes",
+    "write_transaction",
+]
 
 # How long a writer waits for another process's transaction before giving up. Indexing one
 # file commits in milliseconds, so this only runs out when something is badly wrong.
@@ -447,11 +455,14 @@ def open_db(path: Path | str | None = None) -> Database:
 
 
 # Indexes that a large first index drops while it loads the responses and builds again after
-# (see ``index.refresh``): kept up to date row by row they cost about 0.12 s per 66,000 rows
-# (1 GiB of transcripts), built once 0.05 s.
+# (see ``index.refresh``): kept up to date row by row they cost about 0.3 s per 66,000 rows
+# (1 GiB of transcripts), built once 0.07 s. The message-id index serves only the merge's look-ups,
+# which such a load answers from memory (merge.FirstLoad).
+MODEL_INDEX = "responses_model"
 DEFERRABLE_INDEXES = {
     "responses_time": "CREATE INDEX IF NOT EXISTS responses_time ON responses(timestamp_utc)",
-    "responses_model": "CREATE INDEX IF NOT EXISTS responses_model ON responses(model)",
+    MODEL_INDEX: "CREATE INDEX IF NOT EXISTS responses_model ON responses(model)",
+    "responses_message": "CREATE INDEX IF NOT EXISTS responses_message ON responses(message_id)",
 }
 _INDEXES_SQL = "select name from sqlite_master where type = 'index' and tbl_name = 'responses'"
 
@@ -459,12 +470,20 @@ _INDEXES_SQL = "select name from sqlite_master where type = 'index' and tbl_name
 def restore_indexes(db: Database) -> None:
     """Build the deferrable indexes that are missing: a first index was killed before it built
     them again, or is loading right now (it then finds them built, and goes on)."""
-    present = {name for (name,) in db.execute(_INDEXES_SQL)}
-    missing = [sql for name, sql in DEFERRABLE_INDEXES.items() if name not in present]
-    if missing:
+    if _missing_indexes(db):
         with write_transaction(db):
-            for sql in missing:
-                db.execute(sql)
+            create_missing_indexes(db)
+
+
+def create_missing_indexes(db: Database) -> None:
+    """:func:`restore_indexes` inside the caller's write transaction."""
+    for sql in _missing_indexes(db):
+        db.execute(sql)
+
+
+def _missing_indexes(db: Database) -> list[str]:
+    present = {name for (name,) in db.execute(_INDEXES_SQL)}
+    return [sql for name, sql in DEFERRABLE_INDEXES.items() if name not in present]
 
 
 def _pending(db: Database) -> bool:

@@ -41,20 +41,10 @@ import msgspec
 from sqlite_utils import Database
 
 from . import paths
-from .db import DEFERRABLE_INDEXES, restore_indexes, write_transaction
-from .file_result import (
-    MESSAGE_ID,
-    SIDECHAIN,
-    TIMESTAMP,
-    Candidates,
-    FileResult,
-    Rank,
-    describe,
-    no_gc,
-    read_file,
-    sha1,
-)
+from .db import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes, restore_indexes, write_transaction
+from .file_result import FileResult, describe, no_gc, read_file, sha1
 from .helper import DECODER, DoneMessage, ReadMessage, RollupMessage, read_frames
+from .merge import FirstLoad, Rivals, merge
 from .reader import new_buffer
 from .repos import RepoCache
 from .rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows
@@ -81,32 +71,17 @@ _EAGER_BATCH_SECONDS = 0.1
 # A refresh with this much to read is shared with a helper process (a first index, mostly).
 _PARALLEL_BYTES = 256 << 20
 _PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for, by default
+# This process's part of a rollup rebuild shared with the helper: the larger, because the helper
+# checkpoints the ledger's log in the time left; the smaller when this process builds a first
+# load's indexes meanwhile (see _Helper.aggregate).
+_ROLLUP_PART = 0.6
+_ROLLUP_PART_BESIDE_INDEXES = 0.4
 _HELPER_COMMAND = [sys.executable, "-m", "ccledger.helper"]
-_SQL_VARIABLES = 500  # ids per IN (...) lookup, well under SQLite's variable limit
 
 KNOWN_FILES_SQL = """
 select id, path, device, inode, size, mtime_ns, head_sha1, head_len, read_offset,
        missing_since_utc, error
 from files
-"""
-
-RIVALS_SQL = """
-select key, message_id, is_sidechain, timestamp_utc,
-       input_tokens + output_tokens + cache_write_5m_tokens + cache_write_1h_tokens
-           + cache_read_tokens as total_tokens,
-       speed is not null as has_speed, from_progress
-from responses
-where {column} in ({placeholders})
-"""
-
-# Positional parameters in the order of file_result's rows: named ones cost twice as much per row.
-INSERT_RESPONSE_SQL = """
-insert or replace into responses (
-    key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model,
-    input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
-    web_search_requests, speed, service_tier, inference_geo, cwd, git_branch, repo_id, machine,
-    cc_version, from_progress, file_id
-) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 INSERT_FILE_SQL = """
@@ -231,9 +206,8 @@ def refresh(
 
         # The run record and `finish` come before the log's checkpoint limit is back: the
         # helper checkpoints what is committed while this process goes on (see _Helper).
-        with _bulk_writes(db, total_bytes):
-            with _deferred_indexes(db, large=helper is not None):
-                _index_plans(db, plans, stats, problems, errors, report, helper)
+        with _bulk_writes(db, total_bytes), _first_load(db, large=helper is not None) as load:
+            _index_plans(db, plans, stats, problems, errors, report, helper, load)
             stats.files_missing = _mark_missing(db, known, {item.path for item in found}, roots)
             if cache is not None and (plans or helper or stats.files_missing):
                 cache.forget_known()  # this process's own writes do not change data_version
@@ -243,8 +217,16 @@ def refresh(
             stats.seconds = round(time.perf_counter() - started, 4)
             if plans or helper or stats.files_missing:
                 _record_run(db, stats, started_utc)
+            share = helper if helper is not None and not helper.closed else None
+            if load is not None:
+                # Prices come first in `finish` and look the models up: that index now, the
+                # others while the helper computes its part of the rollup, or on the way out.
+                with write_transaction(db):
+                    db.execute(DEFERRABLE_INDEXES[MODEL_INDEX])
+                if share is not None:
+                    share.meanwhile(lambda: create_missing_indexes(db))
             if finish is not None:
-                finish(helper if helper is not None and not helper.closed else None)
+                finish(share)
     finally:
         if helper is not None:
             helper.close()
@@ -296,12 +278,13 @@ def _index_plans(
     errors: list[_Error],
     report: Callable[[int], None],
     helper: _Helper | None = None,
+    load: FirstLoad | None = None,
 ) -> None:
     """Read planned files, take the helper's results as they come, and write them in batches."""
     machine = paths.machine_name()
     repos = RepoCache(db)
     buffer = new_buffer() if plans or helper else bytearray()
-    batch = _Batch(db, repos, stats, problems, errors, report)
+    batch = _Batch(db, repos, stats, problems, errors, report, load)
     for item, previous, start in plans:
         batch.add(_read_file(item, previous, start, repos, machine, buffer))
     if helper is not None:
@@ -339,9 +322,10 @@ class _Batch:
         problems: Counter[str],
         errors: list[_Error],
         report: Callable[[int], None],
+        load: FirstLoad | None,
     ) -> None:
         self._db, self._repos, self._stats, self._problems = db, repos, stats, problems
-        self._errors, self._report = errors, report
+        self._errors, self._report, self._load = errors, report, load
         self._outcomes: list[_Outcome] = []
         self._bytes = 0
         self._started = time.monotonic()
@@ -377,24 +361,31 @@ class _Batch:
 
     def write(self) -> None:
         if self._outcomes:
-            _write_batch(self._db, self._outcomes, self._repos, self._stats, self._problems)
+            _write_batch(self._db, self._outcomes, self._repos, self._stats, self._problems, self._load)
         self._outcomes, self._bytes, self._started = [], 0, time.monotonic()
 
 
 @contextmanager
-def _deferred_indexes(db: Database, large: bool) -> Iterator[None]:
-    """During a large first index (no responses yet), drop the indexes that loading does not use
-    and build them once it is done (see db.DEFERRABLE_INDEXES), or when it fails; a run killed
-    before that leaves them to the next ``open_db``."""
+def _first_load(db: Database, large: bool) -> Iterator[FirstLoad | None]:
+    """During a large first index (no responses yet), keep what is written in memory for the
+    merge (:class:`merge.FirstLoad`), drop the indexes that loading does not use and build them
+    once it is done (see db.DEFERRABLE_INDEXES), or when it fails; a run killed before that
+    leaves them to the next ``open_db``."""
     if not large or db.execute(ANY_RESPONSE_SQL).fetchone()[0]:
-        yield
+        yield None
         return
-    with write_transaction(db):
-        for name in DEFERRABLE_INDEXES:
-            db.execute(f"drop index if exists {name}")
+    with write_transaction(db):  # the check again, and the load's start, under the write lock
+        load = None if db.execute(ANY_RESPONSE_SQL).fetchone()[0] else FirstLoad(db)
+        if load is not None:
+            for name in DEFERRABLE_INDEXES:
+                db.execute(f"drop index if exists {name}")
+    if load is None:
+        yield None
+        return
     try:
-        yield
+        yield load
     finally:
+        load.forget()  # freed now, not in the collector's first pass once it runs again (see no_gc)
         restore_indexes(db)
 
 
@@ -443,13 +434,15 @@ class _Helper:
 
     Once it has read its share, the helper copies the committed log into the ledger file (a
     passive checkpoint: the writer goes on meanwhile) and then computes rollup rows on request
-    (:meth:`aggregate`, a :class:`rollup.RollupShare`) until :meth:`close`.
+    (:meth:`aggregate`, a :class:`rollup.RollupShare`) until :meth:`close`; this process can
+    have work of its own done meanwhile (:meth:`meanwhile`).
     """
 
     def __init__(self, ledger: str, plans: list[_Plan]) -> None:
         self.plans = plans
         self.failure = ""
         self.closed = False
+        self._meanwhile: Callable[[], None] | None = None
         self._received: set[int] = set()
         self._highest = -1  # the highest plan number received
         self._claimed = len(plans)  # plans from here on are this process's
@@ -546,9 +539,22 @@ class _Helper:
         """Plans the helper was to read but sent no result for (none, unless it failed)."""
         return [plan for number, plan in enumerate(self.plans[: self._claimed]) if number not in self._received]
 
+    @property
+    def caller_part(self) -> float:
+        """This process's part of a shared rollup rebuild (see rollup.RollupShare)."""
+        return _ROLLUP_PART if self._meanwhile is None else _ROLLUP_PART_BESIDE_INDEXES
+
+    def meanwhile(self, work: Callable[[], None]) -> None:
+        """Have ``work`` done in this process while the helper computes its part of the next
+        rollup rebuild (in that rebuild's transaction); the helper's part grows to match."""
+        self._meanwhile = work
+
     def aggregate(self, dirty: bool, since: str) -> Callable[[], list[tuple[Any, ...]] | None]:
         """Have the helper compute rollup rows from ``since`` on (see rollup.RollupShare)."""
         self._tell({"rollup": [dirty, since]})
+        work, self._meanwhile = self._meanwhile, None
+        if work is not None:
+            work()
 
         def rows() -> list[tuple[Any, ...]] | None:
             message = self._rollups.get()
@@ -750,6 +756,7 @@ def _write_batch(
     repos: RepoCache,
     stats: IndexStats,
     problems: Counter[str],
+    load: FirstLoad | None = None,
 ) -> None:
     """Write a batch of files in one transaction.
 
@@ -760,15 +767,21 @@ def _write_batch(
     written: list[tuple[_Outcome, int, int]] = []
     now = _now()
     touched: set[str] = set()  # timestamps whose rollup buckets must be rebuilt
-    with write_transaction(db):
-        for outcome in batch:
-            if outcome.result.error is not None:
-                _record_error(db, outcome, now)
-                continue
-            counts = _write_file(db, outcome, repos, now, touched)
-            if counts is not None:
-                written.append((outcome, *counts))
-        db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
+    try:
+        with write_transaction(db):
+            rivals = load.rivals(db) if load is not None else None
+            for outcome in batch:
+                if outcome.result.error is not None:
+                    _record_error(db, outcome, now)
+                    continue
+                counts = _write_file(db, outcome, repos, now, touched, rivals)
+                if counts is not None:
+                    written.append((outcome, *counts))
+            db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
+    except BaseException:
+        if load is not None:
+            load.forget()  # what it remembers of this batch was rolled back
+        raise
     for outcome, new, updated in written:
         read = outcome.result.read
         assert read is not None
@@ -783,7 +796,7 @@ def _write_batch(
 
 
 def _write_file(
-    db: Database, outcome: _Outcome, repos: RepoCache, now: str, touched: set[str]
+    db: Database, outcome: _Outcome, repos: RepoCache, now: str, touched: set[str], rivals: Rivals | None
 ) -> tuple[int, int] | None:
     """Record one file and merge its responses; None, having written nothing, when another
     indexer got there first.
@@ -835,7 +848,7 @@ def _write_file(
             UPSERT_PROBLEM_SQL,
             {"file_id": file_id, "kind": kind, "count": count, "last_offset": read.problem_offsets[kind]},
         )
-    return _merge(db, result.merge, file_id, touched)
+    return merge(db, result.merge, file_id, touched, rivals)
 
 
 def _is_regular(st: os.stat_result) -> bool:
@@ -865,70 +878,3 @@ def _mark_missing(db: Database, known: dict[str, tuple[Any, ...]], seen: set[str
             for file_id in gone:
                 db.execute(MARK_MISSING_SQL, {"now": now, "id": file_id})
     return len(gone)
-
-
-def _merge(db: Database, candidates: Candidates, file_id: int, touched: set[str]) -> tuple[int, int]:
-    """Merge one file's responses into the ledger; returns (added, replaced).
-
-    The rule (shared/reference/jsonl-format.md, section 7.3): responses are keyed globally;
-    of several copies the one that outranks the others is kept whole. A copy with the same
-    message id under another request id is the same response when either copy is a sidechain
-    (``/btw`` side questions replay parent messages with new request ids).
-    """
-    if not candidates.best:
-        return 0, 0
-    ranks: dict[str, Rank] = {}
-    sidechain: dict[str, bool] = {}
-    stored_at: dict[str, str] = {}  # key -> timestamp of the copy in the ledger
-    by_message: dict[str, list[str]] = {}
-    for column, values in (("message_id", candidates.message_ids), ("key", candidates.keyless)):
-        for i in range(0, len(values), _SQL_VARIABLES):
-            chunk = values[i : i + _SQL_VARIABLES]
-            sql = RIVALS_SQL.format(column=column, placeholders=", ".join("?" * len(chunk)))
-            for row in db.execute(sql, chunk):
-                key, message_id, is_sidechain, timestamp, total_tokens, has_speed, from_progress = row
-                ranks[key] = (not is_sidechain, total_tokens, bool(has_speed), not from_progress)
-                sidechain[key] = bool(is_sidechain)
-                stored_at[key] = timestamp
-                if message_id:
-                    by_message.setdefault(message_id, []).append(key)
-
-    rows: list[tuple[Any, ...]] = []
-    to_delete: list[str] = []
-    added = replaced = 0
-    for key, (rank, row) in candidates.best.items():
-        message_id, timestamp_utc, is_sidechain = row[MESSAGE_ID], row[TIMESTAMP], row[SIDECHAIN]
-        if key in ranks:
-            if rank > ranks[key]:
-                rows.append((*row, file_id))
-                touched.add(timestamp_utc)
-                replaced += 1
-                ranks[key] = rank
-                if key in stored_at:
-                    touched.add(stored_at[key])
-            continue
-        siblings = by_message.get(message_id) if message_id else None
-        rival = next((k for k in siblings if sidechain[k] or is_sidechain), None) if siblings else None
-        if rival is not None:
-            if rank > ranks[rival]:
-                to_delete.append(rival)
-                if rival in stored_at:
-                    touched.add(stored_at[rival])
-                siblings.remove(rival)
-                del ranks[rival]
-                replaced += 1
-            else:
-                continue
-        else:
-            added += 1
-        rows.append((*row, file_id))
-        touched.add(timestamp_utc)
-        ranks[key] = rank
-        sidechain[key] = is_sidechain
-        if message_id:
-            by_message.setdefault(message_id, []).append(key)
-
-    if to_delete:
-        db.conn.executemany("delete from responses where key = ?", [(key,) for key in to_delete])
-    db.conn.executemany(INSERT_RESPONSE_SQL, rows)
-    return added, replaced

@@ -74,17 +74,17 @@ DIRTY_RANGE_ROWS_SQL = """
  where d.bucket_utc >= :since and d.bucket_utc < :until)
 """
 # Where to share a rebuild: the bucket of the response, or the dirty bucket, at :share of the way.
+# Responses are sampled (every 8th row): a first index builds the time index only meanwhile, and
+# sorting them all would cost more than an approximate split does.
 SPLIT_RESPONSES_SQL = """
-select timestamp_utc from responses order by timestamp_utc
-limit 1 offset (select cast(count(*) * :share as integer) from responses)
+with sample as (select timestamp_utc from responses where rowid % 8 = 0)
+select timestamp_utc from sample order by timestamp_utc
+limit 1 offset (select cast(count(*) * :share as integer) from sample)
 """
 SPLIT_DIRTY_SQL = """
 select bucket_utc from rollup_dirty order by bucket_utc
 limit 1 offset (select cast(count(*) * :share as integer) from rollup_dirty)
 """
-# The caller's part of a shared rebuild. It is the larger: the other process checkpoints the
-# ledger's log in the time left, so that the caller's close has none of it to copy.
-MY_SHARE = 0.6
 INSERT_ROWS_SQL = f"insert into usage_rollup ({ROLLUP_COLUMNS}) values ({', '.join('?' * 24)})"
 _EARLIEST, _LATEST = "0000", "9999"  # bounds that every ledger timestamp sorts between
 INSERT_AGGREGATE_SQL = f"insert into usage_rollup ({ROLLUP_COLUMNS}) " + AGGREGATE_SQL
@@ -110,19 +110,31 @@ def bucket_bounds(timestamp_utc: str) -> tuple[str, str]:
     """The start and end of the 15-minute bucket holding a ledger timestamp."""
     minute = int(timestamp_utc[14:16]) // BUCKET_MINUTES * BUCKET_MINUTES
     start = f"{timestamp_utc[:14]}{minute:02d}:00.000Z"
+    if minute + BUCKET_MINUTES < 60:  # the same hour: no calendar arithmetic
+        return start, f"{timestamp_utc[:14]}{minute + BUCKET_MINUTES:02d}:00.000Z"
     end = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=BUCKET_MINUTES)
     return start, end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00.000Z")
 
 
 def dirty_rows(timestamps: set[str]) -> list[tuple[str, str]]:
     """``rollup_dirty`` rows for the buckets holding these timestamps (for the indexer)."""
-    # Thousands of timestamps share a few buckets: derive each bucket's end once.
-    starts = {f"{ts[:14]}{int(ts[14:16]) // BUCKET_MINUTES * BUCKET_MINUTES:02d}:00.000Z" for ts in timestamps}
+    # A first index's batches hold tens of thousands of timestamps in a few hundred buckets:
+    # find each one's bucket start by slicing and a look-up, and derive each bucket's end once.
+    starts = {ts[:14] + _QUARTER_START[ts[14:16]] for ts in timestamps}
     return sorted(bucket_bounds(start) for start in starts)
+
+
+# A minute of the hour ("00" to "59") to the start of its bucket, as the rest of a timestamp.
+_QUARTER_START = {f"{m:02d}": f"{m // BUCKET_MINUTES * BUCKET_MINUTES:02d}:00.000Z" for m in range(60)}
 
 
 class RollupShare(Protocol):
     """Another process that can compute rollup rows on its own connection (index's helper)."""
+
+    @property
+    def caller_part(self) -> float:
+        """The fraction of a rebuild (of the responses, or of the dirty buckets) the caller keeps."""
+        ...
 
     def aggregate(self, dirty: bool, since: str) -> Callable[[], list[tuple[Any, ...]] | None]:
         """Start :func:`aggregate_rows` for the buckets from ``since`` on; the returned function
@@ -176,8 +188,8 @@ def _rebuild(db: Database, full: bool) -> None:
 
 def _shared(db: Database, share: RollupShare, *, dirty: bool) -> bool:
     """Rebuild the rollup (in the caller's transaction) with ``share`` computing the later part
-    (see MY_SHARE); False, having written nothing, when there is nothing to split."""
-    split = db.execute(SPLIT_DIRTY_SQL if dirty else SPLIT_RESPONSES_SQL, {"share": MY_SHARE}).fetchone()
+    (see RollupShare.caller_part); False, having written nothing, when there is nothing to split."""
+    split = db.execute(SPLIT_DIRTY_SQL if dirty else SPLIT_RESPONSES_SQL, {"share": share.caller_part}).fetchone()
     if split is None:
         return False
     since = bucket_bounds(split[0])[0]

@@ -1,0 +1,174 @@
+"""Merging one file's responses into the ledger: the cross-file half of de-duplication.
+
+The rule (shared/reference/jsonl-format.md, section 7.3): responses are keyed globally; of
+several copies the one that outranks the others is kept whole. A copy with the same message
+id under another request id is the same response when either copy is a sidechain (``/btw``
+side questions replay parent messages with new request ids). ``file_result`` has already kept
+each file's best copy per key; this module weighs those against the copies the ledger holds.
+
+Those are read from the ledger for each file (:meth:`Rivals.from_ledger`), except during a first
+index into an empty ledger: then every copy the ledger holds is one this run wrote, and
+:class:`FirstLoad` keeps them in memory instead. That spares a lookup per file and the message-id
+index during the load (see ``db.DEFERRABLE_INDEXES``), a quarter of the writer's time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .db import create_missing_indexes
+from .file_result import MESSAGE_ID, SIDECHAIN, TIMESTAMP, Candidates, Rank
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+__all__ = ["INSERT_RESPONSE_SQL", "FirstLoad", "Rivals", "merge"]
+
+_SQL_VARIABLES = 500  # ids per IN (...) lookup, well under SQLite's variable limit
+
+RIVALS_SQL = """
+select key, message_id, is_sidechain, timestamp_utc,
+       input_tokens + output_tokens + cache_write_5m_tokens + cache_write_1h_tokens
+           + cache_read_tokens as total_tokens,
+       speed is not null as has_speed, from_progress
+from responses
+where {column} in ({placeholders})
+order by rowid
+"""
+
+# Positional parameters in the order of file_result's rows: named ones cost twice as much per row.
+INSERT_RESPONSE_SQL = """
+insert or replace into responses (
+    key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model,
+    input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
+    web_search_requests, speed, service_tier, inference_geo, cwd, git_branch, repo_id, machine,
+    cc_version, from_progress, file_id
+) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+DELETE_RESPONSE_SQL = "delete from responses where key = ?"
+DATA_VERSION_SQL = "PRAGMA data_version"
+
+
+class Rivals:
+    """Stored copies that new responses compete with: each one's rank, whether it is a sidechain
+    and its timestamp (whose rollup bucket changes if it is replaced), and the keys stored under
+    each message id, in the order they were written."""
+
+    __slots__ = ("by_message", "ranks", "sidechain", "stored_at")
+
+    def __init__(self) -> None:
+        self.ranks: dict[str, Rank] = {}
+        self.sidechain: dict[str, bool] = {}
+        self.stored_at: dict[str, str] = {}
+        self.by_message: dict[str, list[str]] = {}
+
+    @classmethod
+    def from_ledger(cls, db: Database, candidates: Candidates) -> Rivals:
+        """The stored copies sharing a key, or a message id, with one of a file's responses."""
+        rivals = cls()
+        for column, values in (("message_id", candidates.message_ids), ("key", candidates.keyless)):
+            for i in range(0, len(values), _SQL_VARIABLES):
+                chunk = values[i : i + _SQL_VARIABLES]
+                sql = RIVALS_SQL.format(column=column, placeholders=", ".join("?" * len(chunk)))
+                for key, message_id, is_sidechain, timestamp, total_tokens, has_speed, from_progress in db.execute(
+                    sql, chunk
+                ):
+                    rivals.ranks[key] = (not is_sidechain, total_tokens, bool(has_speed), not from_progress)
+                    rivals.sidechain[key] = bool(is_sidechain)
+                    rivals.stored_at[key] = timestamp
+                    if message_id:
+                        rivals.by_message.setdefault(message_id, []).append(key)
+        return rivals
+
+    def __len__(self) -> int:
+        return len(self.ranks)
+
+
+class FirstLoad:
+    """The copies a first index has written, kept in memory while nobody else writes.
+
+    Valid while the ledger holds only what this connection wrote since it was found empty:
+    :meth:`rivals` checks ``PRAGMA data_version`` (which moves when another connection commits)
+    under the write lock, and from the first sign of another writer, or once the load is too
+    large to keep in memory, hands the merge back to the ledger and builds the indexes that
+    reads from it need.
+    """
+
+    MAX_KEYS = 500_000  # about 100 MiB; some 7 GiB of transcripts
+
+    def __init__(self, db: Database) -> None:
+        self._version: int | None = db.execute(DATA_VERSION_SQL).fetchone()[0]
+        self._rivals = Rivals()
+
+    def rivals(self, db: Database) -> Rivals | None:
+        """The in-memory copies, or None once the ledger must be asked. Call it holding the
+        write lock (in the transaction about to write), before each file's merge."""
+        if self._version is None:
+            return None
+        if len(self._rivals) > self.MAX_KEYS or db.execute(DATA_VERSION_SQL).fetchone()[0] != self._version:
+            self.forget()
+            create_missing_indexes(db)
+            return None
+        return self._rivals
+
+    def forget(self) -> None:
+        """Stop using memory: a write failed (the copies may not be in the ledger) or another came in."""
+        self._version = None
+        self._rivals = Rivals()
+
+
+def merge(
+    db: Database, candidates: Candidates, file_id: int, touched: set[str], rivals: Rivals | None = None
+) -> tuple[int, int]:
+    """Merge one file's responses into the ledger; returns (added, replaced).
+
+    ``rivals`` are the ledger's copies (:class:`FirstLoad`'s); by default they are read from it.
+    Either way they are updated to what this writes. ``touched`` gains the timestamps whose
+    rollup buckets change.
+    """
+    if not candidates.best:
+        return 0, 0
+    if rivals is None:
+        rivals = Rivals.from_ledger(db, candidates)
+    ranks, sidechain, stored_at, by_message = rivals.ranks, rivals.sidechain, rivals.stored_at, rivals.by_message
+    rows: list[tuple[Any, ...]] = []
+    to_delete: list[str] = []
+    added = replaced = 0
+    for key, (rank, row) in candidates.best.items():
+        message_id, timestamp_utc, is_sidechain = row[MESSAGE_ID], row[TIMESTAMP], row[SIDECHAIN]
+        if key in ranks:
+            if rank > ranks[key]:
+                rows.append((*row, file_id))
+                touched.add(timestamp_utc)
+                touched.add(stored_at[key])
+                replaced += 1
+                ranks[key], sidechain[key], stored_at[key] = rank, is_sidechain, timestamp_utc
+                # The replacement is a new row: now the last written under its message id.
+                if message_id and (siblings := by_message.get(message_id)) and key in siblings:
+                    siblings.remove(key)
+                    siblings.append(key)
+            continue
+        siblings = by_message.get(message_id) if message_id else None
+        rival = next((k for k in siblings if sidechain[k] or is_sidechain), None) if siblings else None
+        if rival is not None:
+            if rank > ranks[rival]:
+                to_delete.append(rival)
+                touched.add(stored_at[rival])
+                siblings.remove(rival)  # type: ignore[union-attr]  # rival came from siblings
+                del ranks[rival], sidechain[rival], stored_at[rival]
+                replaced += 1
+            else:
+                continue
+        else:
+            added += 1
+        rows.append((*row, file_id))
+        touched.add(timestamp_utc)
+        ranks[key], sidechain[key], stored_at[key] = rank, is_sidechain, timestamp_utc
+        if message_id:
+            by_message.setdefault(message_id, []).append(key)
+
+    if to_delete:
+        db.conn.executemany(DELETE_RESPONSE_SQL, [(key,) for key in to_delete])
+    db.conn.executemany(INSERT_RESPONSE_SQL, rows)
+    return added, replaced
