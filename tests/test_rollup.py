@@ -191,3 +191,34 @@ def test_a_large_refresh_shares_the_rollup_with_its_helper(db, claude_dir, monke
     # A first load: prices found the models by their index, and the other indexes were built
     # while the helper computed its part of the rollup.
     assert indexes == [{MODEL_INDEX}, set(DEFERRABLE_INDEXES)]
+
+
+@pytest.mark.parametrize("rebuilt_meanwhile", [False, True], ids=["alone", "another process rebuilds meanwhile"])
+def test_a_first_load_lists_no_dirty_buckets_and_is_rebuilt_whole(db, claude_dir, monkeypatch, rebuilt_meanwhile):
+    refresh_all(db, [claude_dir])  # an empty ledger's rollup, built: a first load must not trust it
+    assert db.execute("select count(*) from rollup_state").fetchone() == (1,)
+    many_files(claude_dir, 2)
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(index, "_BATCH_FILES", 20)
+    monkeypatch.setattr(index._Helper, "claim", lambda self: None)
+    write_batch, dirty_after_each = index._write_batch, []
+
+    def write_batch_then_maybe_rebuild(*args):
+        write_batch(*args)
+        dirty_after_each.append(db.execute("select count(*) from rollup_dirty").fetchone()[0])
+        if rebuilt_meanwhile and len(dirty_after_each) == 1:
+            other = open_db(db.conn.execute("PRAGMA database_list").fetchone()[2])
+            pricing.ensure_prices(other)
+            ensure_rollup(other)  # a full rebuild of what is there so far
+            other.close()
+
+    monkeypatch.setattr(index, "_write_batch", write_batch_then_maybe_rebuild)
+
+    def finish(share):
+        pricing.ensure_prices(db)
+        ensure_rollup(db, share)
+
+    index.refresh(db, [claude_dir], finish=finish)
+    assert dirty_after_each[0] == 0  # loaded in memory: nothing listed
+    assert any(dirty_after_each) == rebuilt_meanwhile  # after another writer, buckets are listed again
+    assert_exact(db)

@@ -57,7 +57,8 @@ class FileResult(msgspec.Struct, array_like=True):
     """What reading one planned file produced."""
 
     start: int  # where reading began: 0 after a rewrite in place was noticed
-    head: bytes = b""
+    head_sha1: str = ""  # of the file's first HEAD_BYTES, hashed where it was read
+    head_len: int = 0
     error: str | None = None
     read: FileRead | None = None  # without its responses, once they are in `merge`
     identities: dict[str, RepoIdentity] = {}  # cwds the ledger does not know yet
@@ -79,9 +80,10 @@ def read_file(
     result = FileResult(start)
     try:
         with open(path, "rb") as handle:
-            result.head = handle.read(HEAD_BYTES)
-            if start and known_head is not None and known_head[0] != sha1(result.head[: known_head[1]]):
+            head = handle.read(HEAD_BYTES)
+            if start and known_head is not None and known_head[0] != sha1(head[: known_head[1]]):
                 result.start = 0  # same inode, different start: the file was rewritten in place
+            result.head_sha1, result.head_len = sha1(head), len(head)
             handle.seek(result.start)
             read = read_usage_lines(handle, result.start, buffer)
     except OSError as exc:

@@ -42,12 +42,12 @@ from sqlite_utils import Database
 
 from . import paths
 from .db import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes, restore_indexes, write_transaction
-from .file_result import FileResult, describe, no_gc, read_file, sha1
+from .file_result import FileResult, describe, no_gc, read_file
 from .helper import DECODER, DoneMessage, ReadMessage, RollupMessage, read_frames
 from .merge import FirstLoad, Rivals, merge
 from .reader import new_buffer
 from .repos import RepoCache
-from .rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows
+from .rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
 
 if TYPE_CHECKING:
     from .models import IndexStats
@@ -379,6 +379,7 @@ def _first_load(db: Database, large: bool) -> Iterator[FirstLoad | None]:
         if load is not None:
             for name in DEFERRABLE_INDEXES:
                 db.execute(f"drop index if exists {name}")
+            forget_built(db)  # the whole rollup is rebuilt after: no bucket need be listed dirty
     if load is None:
         yield None
         return
@@ -777,7 +778,8 @@ def _write_batch(
                 counts = _write_file(db, outcome, repos, now, touched, rivals)
                 if counts is not None:
                     written.append((outcome, *counts))
-            db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
+            if rivals is None:  # else a first load, whose rollup is rebuilt whole (see _first_load)
+                db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
     except BaseException:
         if load is not None:
             load.forget()  # what it remembers of this batch was rolled back
@@ -828,8 +830,8 @@ def _write_file(
             "inode": item.stat.st_ino,
             "size": item.stat.st_size,
             "mtime_ns": item.stat.st_mtime_ns,
-            "head_sha1": sha1(result.head),
-            "head_len": len(result.head),
+            "head_sha1": result.head_sha1,
+            "head_len": result.head_len,
             "read_offset": read.end_offset,
             "reset": reset,
             "lines": read.lines,

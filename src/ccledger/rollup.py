@@ -34,6 +34,7 @@ __all__ = [
     "bucket_bounds",
     "dirty_rows",
     "ensure_rollup",
+    "forget_built",
 ]
 
 BUCKET_MINUTES = 15
@@ -103,6 +104,7 @@ on conflict(id) do update set fingerprint = excluded.fingerprint, built_utc = ex
 """
 
 MARK_DIRTY_SQL = "insert or ignore into rollup_dirty (bucket_utc, end_utc) values (?, ?)"
+FORGET_BUILT_SQL = "delete from rollup_state"
 
 
 @lru_cache(maxsize=8192)  # a cold index asks for each bucket once per file that touches it
@@ -126,6 +128,12 @@ def dirty_rows(timestamps: set[str]) -> list[tuple[str, str]]:
 
 # A minute of the hour ("00" to "59") to the start of its bucket, as the rest of a timestamp.
 _QUARTER_START = {f"{m:02d}": f"{m // BUCKET_MINUTES * BUCKET_MINUTES:02d}:00.000Z" for m in range(60)}
+
+
+def forget_built(db: Database) -> None:
+    """Have the next :func:`ensure_rollup` rebuild every bucket, so that writes until then need
+    not be listed in ``rollup_dirty`` (a first index's; in the caller's transaction)."""
+    db.execute(FORGET_BUILT_SQL)
 
 
 class RollupShare(Protocol):
