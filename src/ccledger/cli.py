@@ -8,14 +8,12 @@ its helper process.
 from __future__ import annotations
 
 import importlib.util
-import logging
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -481,6 +479,8 @@ def serve(
     use_http: bool, host: str, port: int, token: str | None, origins: tuple[str, ...], prices_file: Path | None
 ) -> None:
     """Run the MCP server (stdio by default: `claude mcp add ccledger -- ccledger serve`)."""
+    import logging
+
     from .http_transport import HttpConfigError, serve_http
     from .server import build_server
 
@@ -543,6 +543,8 @@ def _ledger_is_empty() -> bool:
 
 @contextmanager
 def _demo_ledger(prices_file: Path | None = None) -> Iterator[Database]:
+    from importlib import resources
+
     with tempfile.TemporaryDirectory(prefix="ccledger-demo-") as scratch:
         root = Path(scratch) / "claude"
         source = resources.files("ccledger") / "data" / "demo" / "projects"

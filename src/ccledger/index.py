@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import os
 import queue
@@ -53,8 +52,6 @@ if TYPE_CHECKING:
     from .models import IndexStats
 
 __all__ = ["ProgressCallback", "ScanCache", "refresh"]
-
-log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes done, bytes planned) as files are read."""
@@ -305,6 +302,9 @@ def _index_plans(
             batch.add(outcome)
         if helper.unread:  # the helper failed: read the rest here, nothing is lost or doubled
             helper.close()
+            import logging  # not at the top: a first index waits for its imports, and this is rare
+
+            log = logging.getLogger(__name__)
             log.warning("the helper indexer failed (%s); reading its files here", helper.failure)
             for item, previous, start in helper.unread:
                 batch.add(_read_file(item, previous, start, repos, machine, buffer))
