@@ -37,3 +37,54 @@ def test_processes_opening_a_new_ledger_at_once(tmp_path):
     db = open_db(path)
     assert db.execute("select count(*) from _sqlite_migrations").fetchone()[0] == len(MIGRATIONS._migrations)
     db.close()
+
+
+def test_a_ledger_from_before_the_key_index_keeps_every_row(tmp_path, real_projects):
+    from sqlite_utils import Database
+
+    from ccledger import index, pricing
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    old.execute("PRAGMA journal_mode=WAL")
+    MIGRATIONS.apply(old, stop_before="m011_responses_key_index")
+    assert "key TEXT PRIMARY KEY" in old.execute("select sql from sqlite_master where name = 'responses'").fetchone()[0]
+    index.refresh(old, [real_projects], parallel=False)
+    pricing.ensure_prices(old)
+    old.execute("delete from responses where rowid % 7 = 0")  # rowids with gaps, as replacements leave
+    old.conn.commit()
+    rows = old.execute("select rowid, * from responses order by rowid").fetchall()
+    costs = old.execute("select sum(cost_nanousd), count(*) from response_costs").fetchone()
+    old.close()
+
+    db = open_db(path)
+    assert db.execute("select rowid, * from responses order by rowid").fetchall() == rows
+    assert db.execute("select sum(cost_nanousd), count(*) from response_costs").fetchone() == costs
+    indexes = {name for (name,) in db.execute("select name from sqlite_master where tbl_name = 'responses'")}
+    assert indexes == {"responses", "responses_key", "responses_time", "responses_model", "responses_message"}
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    key = rows[0][1]
+    db.execute("insert or replace into responses select * from responses where key = ?", [key])
+    assert db.execute("select count(*) from responses where key = ?", [key]).fetchone() == (1,)  # still unique
+    db.close()
+
+
+def test_building_the_key_index_keeps_the_last_written_copy_of_a_key(tmp_path):
+    from ccledger.db import KEY_INDEX, restore_indexes
+
+    db = open_db(tmp_path / "l.db")
+    db.execute(f"drop index {KEY_INDEX}")
+    insert = "insert into responses (key, timestamp_utc, is_sidechain, model, input_tokens, output_tokens,"
+    insert += " cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, machine,"
+    insert += " from_progress) values (?, '2026-11-20T09:00:00.000Z', 0, 'm', 1, ?, 0, 0, 0, 0, 'x', 0)"
+    for key, output in (("a", 1), ("b", 2), ("a", 3), ("c", 4), ("a", 5)):
+        db.execute(insert, [key, output])
+    db.conn.commit()
+    restore_indexes(db)
+    assert db.execute("select key, output_tokens from responses order by key").fetchall() == [
+        ("a", 5),
+        ("b", 2),
+        ("c", 4),
+    ]
+    assert KEY_INDEX in {name for (name,) in db.execute("select name from sqlite_master where type = 'index'")}
+    db.close()

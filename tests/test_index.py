@@ -573,54 +573,73 @@ def test_a_first_load_merges_in_memory_as_the_ledger_would(db, claude_dir, tmp_p
 
     monkeypatch.setattr(index, "_first_load", contextmanager(always_first_load))
     monkeypatch.setattr(merge.Rivals, "from_ledger", None)  # fails if the merge asks the ledger
+    write_batch, duplicates = index._write_batch, []
+
+    def write_batch_and_count_duplicates(*args):  # what a reader sees after each commit
+        write_batch(*args)
+        duplicates.append(db.execute("select count(*) - count(distinct key) from responses").fetchone()[0])
+
+    monkeypatch.setattr(index, "_write_batch", write_batch_and_count_duplicates)
+    monkeypatch.setattr(index, "_BATCH_FILES", 20)
     stats = index.refresh(db, [claude_dir])
     assert isinstance(loads[0], merge.FirstLoad)
+    assert len(duplicates) > 5 and not any(duplicates)  # no key index while loading, and no key twice
     assert ledger_rows(db) == ledger_rows(by_ledger)
     assert stats.updated_responses > 0 and totals(db) == totals(by_ledger)
     assert db.execute(RESPONSE_INDEXES_SQL).fetchall() == by_ledger.execute(RESPONSE_INDEXES_SQL).fetchall()
     by_ledger.close()
 
 
-def test_a_first_load_hands_the_merge_back_when_another_indexer_writes(db, claude_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("opened", ["before the load", "during the load"])
+def test_a_first_load_hands_the_merge_back_when_another_indexer_writes(db, claude_dir, tmp_path, monkeypatch, opened):
     many_files(claude_dir, 2)
     monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(index, "_BATCH_FILES", 20)
     monkeypatch.setattr(index._Helper, "claim", lambda self: None)
-    # Another indexer records a copy of one of the corpus's responses with more output tokens.
-    reference = open_db(tmp_path / "reference.db")
-    index.refresh(reference, [claude_dir], parallel=False)
-    key, message_id, request_id, *tokens = reference.execute(
-        """select key, message_id, request_id, input_tokens, output_tokens, cache_write_5m_tokens,
-                  cache_write_1h_tokens, cache_read_tokens
-           from responses where request_id is not null and not is_sidechain limit 1"""
-    ).fetchone()
-    reference.close()
-    input_tokens, output, write_5m, write_1h, cache_read = tokens
-    other_dir = tmp_path / "other"
-    line = assistant_line(
-        message_id=message_id, request_id=request_id, input_tokens=input_tokens, output_tokens=output + 1_000_000,
-        cache_write_5m=write_5m, cache_write_1h=write_1h, cache_read=cache_read,
-    )  # fmt: skip
-    write_lines(other_dir / "projects" / "p" / "s.jsonl", line)
-    write_batch, calls, asked = index._write_batch, [], []
+    ledger = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    # Opened before, the other connection found every index; opened during the load, its
+    # open_db builds the ones the load dropped. Either way its copy must win, once.
+    other = open_db(ledger) if opened == "before the load" else None
+    write_batch, written, asked = index._write_batch, [], []
 
     def another_indexer_after_the_first_batch(*args):
+        nonlocal other
         write_batch(*args)
-        calls.append(1)
-        if len(calls) == 1:
-            other = open_db(db.conn.execute("PRAGMA database_list").fetchone()[2])
-            index.refresh(other, [other_dir], parallel=False)
-            other.close()
+        if written:
+            return
+        # A copy of a response the load has just written, with more output tokens.
+        written.append(db.execute(COPIED_SQL).fetchone())
+        fields = dict(zip(COPIED, written[0], strict=True))
+        fields["sidechain"] = bool(fields["sidechain"])
+        fields["output_tokens"] += 1_000_000
+        write_lines(tmp_path / "other" / "projects" / "p" / "s.jsonl", assistant_line(**fields))
+        other = other or open_db(ledger)
+        index.refresh(other, [tmp_path / "other"], parallel=False)
+        other.close()
 
     from_ledger = merge.Rivals.from_ledger
     monkeypatch.setattr(index, "_write_batch", another_indexer_after_the_first_batch)
     monkeypatch.setattr(merge.Rivals, "from_ledger", lambda db, c: asked.append(1) or from_ledger(db, c))
-    monkeypatch.setattr(index, "_BATCH_FILES", 20)
     index.refresh(db, [claude_dir])
-    assert len(calls) > 1 and asked  # the later batches asked the ledger
-    assert db.execute("select output_tokens from responses where key = ?", [key]).fetchone()[0] == output + 1_000_000
+    assert asked  # the batches after the other indexer's asked the ledger
+    key = f"{written[0][0]}:{written[0][1]}"
+    assert db.execute("select output_tokens from responses where key = ?", [key]).fetchall() == [
+        (written[0][4] + 1_000_000,)
+    ]
     expected = dict(REAL_PROJECTS_TOTALS)
     expected["output_tokens"] += 1_000_000  # the other indexer's copy outranks the corpus's, once
     assert totals(db) == expected
+    assert db.execute(RESPONSE_INDEXES_SQL).fetchall() == [(name,) for name in sorted(DEFERRABLE_INDEXES)]
+
+
+# A stored response as assistant_line's arguments.
+COPIED = ["message_id", "request_id", "session_id", "input_tokens", "output_tokens", "cache_write_5m", "cache_write_1h",
+          "cache_read", "timestamp", "model", "sidechain"]  # fmt: skip
+COPIED_SQL = """
+select message_id, request_id, session_id, input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+       cache_read_tokens, timestamp_utc, model, is_sidechain
+from responses where message_id is not null and request_id is not null limit 1
+"""
 
 
 def test_a_first_load_too_large_for_memory_asks_the_ledger(db, claude_dir, monkeypatch):

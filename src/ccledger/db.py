@@ -18,6 +18,7 @@ from . import paths
 
 __all__ = [
     "DEFERRABLE_INDEXES",
+    "KEY_INDEX",
     "MIGRATIONS",
     "MODEL_INDEX",
     "create_missing_indexes",
@@ -418,6 +419,58 @@ def _m010_prod_service_tier(db: Database) -> None:
     db.execute(PROD_COSTS_VIEW_SQL.format(divisor=BATCH_DIVISOR_SQL))
 
 
+# The responses' key is unique through an index of its own rather than the table's primary key,
+# so that a first index can load without it and build it once at the end: kept up to date row by
+# row it was half the cost of every insert (see DEFERRABLE_INDEXES). The table is rebuilt with
+# the same columns in the same order and the same rowids (file order, which the merge relies
+# on); the one view over it is left alone while it is renamed, and reads it by name after.
+RESPONSE_COLUMNS = """
+    key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model, input_tokens,
+    output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, speed,
+    service_tier, inference_geo, cwd, git_branch, repo_id, machine, cc_version, from_progress, file_id
+"""
+RESPONSES_KEY_INDEX_SQL = textwrap.dedent(f"""
+    CREATE TABLE responses_rebuilt (
+        key TEXT NOT NULL,                -- message.id:requestId, else sessionId:message.id; unique (responses_key)
+        message_id TEXT,
+        request_id TEXT,
+        timestamp_utc TEXT NOT NULL,      -- YYYY-MM-DDTHH:MM:SS.mmmZ
+        session_id TEXT,
+        agent_id TEXT,                    -- the subagent that made the call, if any
+        is_sidechain INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_write_5m_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        web_search_requests INTEGER NOT NULL,
+        speed TEXT,                       -- "fast" is priced apart
+        service_tier TEXT,
+        inference_geo TEXT,
+        cwd TEXT,
+        git_branch TEXT,
+        repo_id TEXT,                     -- see repos
+        machine TEXT NOT NULL,
+        cc_version TEXT,                  -- the Claude Code version that wrote it
+        from_progress INTEGER NOT NULL,   -- known only from a progress-line echo
+        file_id INTEGER REFERENCES files(id)
+    );
+    INSERT INTO responses_rebuilt (rowid, {RESPONSE_COLUMNS}) SELECT rowid, {RESPONSE_COLUMNS} FROM responses;
+    DROP TABLE responses;
+    PRAGMA legacy_alter_table = ON;   -- rename without re-reading response_costs, which names responses
+    ALTER TABLE responses_rebuilt RENAME TO responses;
+    PRAGMA legacy_alter_table = OFF;
+""").strip()
+
+
+@MIGRATIONS(name="m011_responses_key_index")
+def _m011_responses_key_index(db: Database) -> None:
+    for statement in _statements(RESPONSES_KEY_INDEX_SQL):
+        db.execute(statement)
+    create_missing_indexes(db)
+
+
 def _statements(script: str) -> Iterator[str]:
     """Split a script into statements (executescript() would commit the open transaction)."""
     pending = ""
@@ -455,16 +508,20 @@ def open_db(path: Path | str | None = None) -> Database:
 
 
 # Indexes that a large first index drops while it loads the responses and builds again after
-# (see ``index.refresh``): kept up to date row by row they cost about 0.3 s per 66,000 rows
-# (1 GiB of transcripts), built once 0.07 s. The message-id index serves only the merge's look-ups,
-# which such a load answers from memory (merge.FirstLoad).
+# (see ``index.refresh``): kept up to date row by row they cost about 0.55 s per 66,000 rows
+# (1 GiB of transcripts), built once 0.12 s. The key and message-id indexes serve the merge, which
+# such a load does in memory (merge.FirstLoad); the key's uniqueness holds through it, and the
+# index's build checks it.
 MODEL_INDEX = "responses_model"
+KEY_INDEX = "responses_key"
 DEFERRABLE_INDEXES = {
+    KEY_INDEX: "CREATE UNIQUE INDEX IF NOT EXISTS responses_key ON responses(key)",
     "responses_time": "CREATE INDEX IF NOT EXISTS responses_time ON responses(timestamp_utc)",
     MODEL_INDEX: "CREATE INDEX IF NOT EXISTS responses_model ON responses(model)",
     "responses_message": "CREATE INDEX IF NOT EXISTS responses_message ON responses(message_id)",
 }
 _INDEXES_SQL = "select name from sqlite_master where type = 'index' and tbl_name = 'responses'"
+DROP_SUPERSEDED_COPIES_SQL = "delete from responses where rowid not in (select max(rowid) from responses group by key)"
 
 
 def restore_indexes(db: Database) -> None:
@@ -478,7 +535,15 @@ def restore_indexes(db: Database) -> None:
 def create_missing_indexes(db: Database) -> None:
     """:func:`restore_indexes` inside the caller's write transaction."""
     for sql in _missing_indexes(db):
-        db.execute(sql)
+        try:
+            db.execute(sql)
+        except sqlite3.IntegrityError:
+            # Only the key index is unique. A first index writes each key once, but another
+            # process writing while it loads (its REPLACE had no index to find the first copy
+            # by) may have added a second copy; a copy is only ever written to outrank the
+            # earlier one, so the last written stays.
+            db.execute(DROP_SUPERSEDED_COPIES_SQL)
+            db.execute(sql)
 
 
 def _missing_indexes(db: Database) -> list[str]:

@@ -72,7 +72,7 @@ _PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for, by defaul
 # checkpoints the ledger's log in the time left; the smaller when this process builds a first
 # load's indexes meanwhile (see _Helper.aggregate).
 _ROLLUP_PART = 0.6
-_ROLLUP_PART_BESIDE_INDEXES = 0.4
+_ROLLUP_PART_BESIDE_INDEXES = 0.35
 _HELPER_COMMAND = [sys.executable, "-m", "ccledger.helper"]
 
 KNOWN_FILES_SQL = """

@@ -8,8 +8,9 @@ each file's best copy per key; this module weighs those against the copies the l
 
 Those are read from the ledger for each file (:meth:`Rivals.from_ledger`), except during a first
 index into an empty ledger: then every copy the ledger holds is one this run wrote, and
-:class:`FirstLoad` keeps them in memory instead. That spares a lookup per file and the message-id
-index during the load (see ``db.DEFERRABLE_INDEXES``), a quarter of the writer's time.
+:class:`FirstLoad` keeps them in memory instead, with the rowid it gave each. That spares a
+lookup per file, and the key and message-id indexes during the load (see
+``db.DEFERRABLE_INDEXES``): more than half of the writer's time.
 """
 
 from __future__ import annotations
@@ -46,18 +47,26 @@ insert or replace into responses (
 ) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+# A first load's rows: rowids of its own choosing, and no key index to find a copy to replace by.
+LOAD_RESPONSE_SQL = INSERT_RESPONSE_SQL.replace("insert or replace into responses (", "insert into responses (rowid, ")
+LOAD_RESPONSE_SQL = LOAD_RESPONSE_SQL.replace(") values (", ") values (?, ")
 DELETE_RESPONSE_SQL = "delete from responses where key = ?"
+DELETE_ROWID_SQL = "delete from responses where rowid = ?"
 DATA_VERSION_SQL = "PRAGMA data_version"
+NEXT_ROWID_SQL = "select coalesce(max(rowid), 0) + 1 from responses"
 
 
 class Rivals:
     """Stored copies that new responses compete with: each one's rank, whether it is a sidechain
     and its timestamp (whose rollup bucket changes if it is replaced), and the keys stored under
-    each message id, in the order they were written."""
+    each message id, in the order they were written. A first load's also know each copy's rowid
+    (``rowids``), and the next one to give."""
 
-    __slots__ = ("by_message", "ranks", "sidechain", "stored_at")
+    __slots__ = ("by_message", "next_rowid", "ranks", "rowids", "sidechain", "stored_at")
 
-    def __init__(self) -> None:
+    def __init__(self, next_rowid: int | None = None) -> None:
+        self.rowids: dict[str, int] | None = None if next_rowid is None else {}
+        self.next_rowid = next_rowid or 0
         self.ranks: dict[str, Rank] = {}
         self.sidechain: dict[str, bool] = {}
         self.stored_at: dict[str, str] = {}
@@ -99,7 +108,7 @@ class FirstLoad:
 
     def __init__(self, db: Database) -> None:
         self._version: int | None = db.execute(DATA_VERSION_SQL).fetchone()[0]
-        self._rivals = Rivals()
+        self._rivals = Rivals(next_rowid=db.execute(NEXT_ROWID_SQL).fetchone()[0])
 
     def rivals(self, db: Database) -> Rivals | None:
         """The in-memory copies, or None once the ledger must be asked. Call it holding the
@@ -132,14 +141,22 @@ def merge(
     if rivals is None:
         rivals = Rivals.from_ledger(db, candidates)
     ranks, sidechain, stored_at, by_message = rivals.ranks, rivals.sidechain, rivals.stored_at, rivals.by_message
+    rowids = rivals.rowids  # a first load's: its rows go in with their rowids, copies go by them
     rows: list[tuple[Any, ...]] = []
     to_delete: list[str] = []
+    gone: list[tuple[int]] = []
     added = replaced = 0
     for key, (rank, row) in candidates.best.items():
         message_id, timestamp_utc, is_sidechain = row[MESSAGE_ID], row[TIMESTAMP], row[SIDECHAIN]
         if key in ranks:
             if rank > ranks[key]:
-                rows.append((*row, file_id))
+                if rowids is None:
+                    rows.append((*row, file_id))
+                else:
+                    gone.append((rowids[key],))
+                    rowids[key] = rivals.next_rowid
+                    rows.append((rivals.next_rowid, *row, file_id))
+                    rivals.next_rowid += 1
                 touched.add(timestamp_utc)
                 touched.add(stored_at[key])
                 replaced += 1
@@ -153,7 +170,10 @@ def merge(
         rival = next((k for k in siblings if sidechain[k] or is_sidechain), None) if siblings else None
         if rival is not None:
             if rank > ranks[rival]:
-                to_delete.append(rival)
+                if rowids is None:
+                    to_delete.append(rival)
+                else:
+                    gone.append((rowids.pop(rival),))
                 touched.add(stored_at[rival])
                 siblings.remove(rival)  # type: ignore[union-attr]  # rival came from siblings
                 del ranks[rival], sidechain[rival], stored_at[rival]
@@ -162,7 +182,12 @@ def merge(
                 continue
         else:
             added += 1
-        rows.append((*row, file_id))
+        if rowids is None:
+            rows.append((*row, file_id))
+        else:
+            rowids[key] = rivals.next_rowid
+            rows.append((rivals.next_rowid, *row, file_id))
+            rivals.next_rowid += 1
         touched.add(timestamp_utc)
         ranks[key], sidechain[key], stored_at[key] = rank, is_sidechain, timestamp_utc
         if message_id:
@@ -170,5 +195,7 @@ def merge(
 
     if to_delete:
         db.conn.executemany(DELETE_RESPONSE_SQL, [(key,) for key in to_delete])
-    db.conn.executemany(INSERT_RESPONSE_SQL, rows)
+    if gone:
+        db.conn.executemany(DELETE_ROWID_SQL, gone)
+    db.conn.executemany(INSERT_RESPONSE_SQL if rowids is None else LOAD_RESPONSE_SQL, rows)
     return added, replaced
