@@ -449,8 +449,9 @@ class _Helper:
         self._claimed = len(plans)  # plans from here on are this process's
         # Bytes of the plans neither received nor claimed: the helper's reading still to come.
         self.open_bytes = sum(_planned_bytes(plan) for plan in plans)
-        self._results: queue.SimpleQueue[ReadMessage | None] = queue.SimpleQueue()
-        self._rollups: queue.SimpleQueue[RollupMessage | None] = queue.SimpleQueue()
+        # Frames as they arrive (None: the helper's output ended); this thread decodes them.
+        self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._read_all = False  # its reading is done (or it failed): no more ReadMessages
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._process = subprocess.Popen(
             _HELPER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -492,21 +493,34 @@ class _Helper:
             pass  # the helper has ended; `unread` has what it left, and close() says how
 
     def _receive(self) -> None:
+        # Frames only: decoding here would hold the interpreter lock that the writing thread
+        # takes back after every SQLite call, and it would wait for each decode to finish.
         assert self._process.stdout is not None
         try:
             for frame in read_frames(self._process.stdout):
-                message = DECODER.decode(frame)
-                if isinstance(message, ReadMessage):
-                    self._results.put(message)
-                elif isinstance(message, DoneMessage):
-                    self._results.put(None)
-                else:
-                    self._rollups.put(message)
-        except (OSError, ValueError, msgspec.DecodeError) as exc:
+                self._frames.put(frame)
+        except (OSError, ValueError) as exc:
             self.failure = f"unreadable message: {exc}"
         finally:  # the end, or a failure: nothing more will come
-            self._results.put(None)
-            self._rollups.put(None)
+            self._frames.put(None)
+
+    def _next(self, wait: bool) -> ReadMessage | DoneMessage | RollupMessage | None:
+        """The next message; None when none has arrived (without ``wait``) or none will."""
+        try:
+            frame = self._frames.get(block=wait)
+        except queue.Empty:
+            return None
+        if frame is None:
+            self._frames.put(None)  # for whoever asks next
+            self._read_all = True
+            return None
+        try:
+            return DECODER.decode(frame)
+        except msgspec.DecodeError as exc:
+            self.failure = f"unreadable message: {exc}"
+            self._frames.put(None)
+            self._read_all = True
+            return None
 
     def claim(self) -> _Plan | None:
         """The last plan neither side has started, now this process's to read; None if none is left."""
@@ -520,20 +534,22 @@ class _Helper:
 
     def ready(self) -> Iterator[_Outcome]:
         """The results that have arrived, without waiting."""
-        while True:
-            try:
-                message = self._results.get_nowait()
-            except queue.Empty:
-                return
-            if message is None:
-                self._results.put(None)  # for rest()
-                return
-            yield self._outcome(message)
+        yield from self._results(wait=False)
 
     def rest(self) -> Iterator[_Outcome]:
         """The remaining results as they arrive, until the helper has read its share. Claims no more."""
-        while (message := self._results.get()) is not None:
-            yield self._outcome(message)
+        yield from self._results(wait=True)
+
+    def _results(self, wait: bool) -> Iterator[_Outcome]:
+        while not self._read_all:
+            message = self._next(wait)
+            if message is None:
+                return
+            if isinstance(message, DoneMessage):
+                self._read_all = True
+                return
+            if isinstance(message, ReadMessage):
+                yield self._outcome(message)
 
     @property
     def unread(self) -> list[_Plan]:
@@ -558,8 +574,10 @@ class _Helper:
             work()
 
         def rows() -> list[tuple[Any, ...]] | None:
-            message = self._rollups.get()
-            return None if message is None else message.rows
+            while (message := self._next(wait=True)) is not None:
+                if isinstance(message, RollupMessage):
+                    return message.rows
+            return None
 
         return rows
 
