@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -640,6 +641,37 @@ select message_id, request_id, session_id, input_tokens, output_tokens, cache_wr
        cache_read_tokens, timestamp_utc, model, is_sidechain
 from responses where message_id is not null and request_id is not null limit 1
 """
+
+
+def test_two_first_loads_at_once_neither_fail_nor_double_count(claude_dir, tmp_path, monkeypatch):
+    many_files(claude_dir, 3)
+    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)  # both are large first loads, with helpers
+    monkeypatch.setattr(index, "_BATCH_FILES", 20)
+    path = tmp_path / "shared.db"
+    open_db(path).close()
+    stats, errors = [], []
+
+    def first_load() -> None:
+        ledger = open_db(path)
+        try:
+            stats.append(index.refresh(ledger, [claude_dir]))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            ledger.close()
+
+    threads = [threading.Thread(target=first_load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors and len(stats) == 2
+    ledger = open_db(path)
+    assert totals(ledger) == REAL_PROJECTS_TOTALS
+    assert sum(s.new_responses for s in stats) == 878
+    assert ledger.execute("select count(*), sum(lines) from files").fetchone() == (3 * 99, 3 * 3031)
+    assert ledger.execute(RESPONSE_INDEXES_SQL).fetchall() == [(name,) for name in sorted(DEFERRABLE_INDEXES)]
+    ledger.close()
 
 
 def test_a_first_load_too_large_for_memory_asks_the_ledger(db, claude_dir, monkeypatch):
