@@ -96,7 +96,7 @@ def _parse_complete_lines(read: FileRead, buffer: bytearray, filled: int) -> int
     while at >= 0:
         begin = rfind(_NEWLINE, 0, at) + 1
         end = find(_NEWLINE, at, last + 1)
-        parsed = parse_usage_line(bytes(buffer[begin:end]))
+        parsed = parse_usage_line(buffer[begin:end])  # one copy: msgspec reads a bytearray as well
         _record(read, parsed, base + begin)
         at = find(USAGE_MARKER, end, last)
     return last + 1

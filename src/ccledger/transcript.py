@@ -192,7 +192,7 @@ def parse_line(line: bytes) -> Parsed:
     return parse_usage_line(line)
 
 
-def parse_usage_line(line: bytes) -> Parsed:
+def parse_usage_line(line: bytes | bytearray) -> Parsed:
     """:func:`parse_line` for a line already known to contain :data:`USAGE_MARKER`."""
     try:
         record = _LINE.decode(line)
@@ -210,7 +210,7 @@ def parse_usage_line(line: bytes) -> Parsed:
     return _from_record(record, line, problem=problem)
 
 
-def _parse_leniently(line: bytes) -> Parsed:
+def _parse_leniently(line: bytes | bytearray) -> Parsed:
     """The slow path: find out what is wrong with a line and keep what is good in it."""
     problem = None
     try:
@@ -271,7 +271,7 @@ def _drop(obj: dict[str, Any], path: list[str]) -> bool:
     return False
 
 
-def _from_record(record: _Line, line: bytes, problem: str | None) -> Parsed:
+def _from_record(record: _Line, line: bytes | bytearray, problem: str | None) -> Parsed:
     message = record.message
     if record.type == "progress" and record.data:
         return _from_progress(record, line, problem)
@@ -291,7 +291,7 @@ def _from_record(record: _Line, line: bytes, problem: str | None) -> Parsed:
     )
 
 
-def _from_progress(record: _Line, line: bytes, problem: str | None) -> Parsed:
+def _from_progress(record: _Line, line: bytes | bytearray, problem: str | None) -> Parsed:
     try:
         data = _PROGRESS.decode(record.data)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
@@ -323,7 +323,7 @@ def _response(
     agent_id: str | None,
     is_sidechain: bool,
     from_progress: bool,
-    line: bytes,
+    line: bytes | bytearray,
     problem: str | None,
 ) -> Parsed:
     usage = message.usage
