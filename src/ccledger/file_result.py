@@ -120,7 +120,7 @@ def no_gc() -> Iterator[None]:
 
 
 def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | None], str | None]) -> Candidates:
-    """The file's own de-duplication, done while no lock is held (see ``index._merge``)."""
+    """The file's own de-duplication, done while no lock is held (see ``merge.merge``)."""
     best: dict[str, tuple[Rank, tuple[Any, ...]]] = {}
     for record in records:
         rank = record.rank()
@@ -133,7 +133,7 @@ def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | 
 
 
 def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]:
-    """The response's columns in ``index.INSERT_RESPONSE_SQL``'s order, but for the file id that ends it."""
+    """The response's columns in ``merge.INSERT_RESPONSE_SQL``'s order, but for the file id that ends it."""
     return (
         record.key, record.message_id, record.request_id, record.timestamp_utc, record.session_id,
         record.agent_id, record.is_sidechain, record.model, record.input_tokens, record.output_tokens,
