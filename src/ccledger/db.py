@@ -421,42 +421,15 @@ def _m010_prod_service_tier(db: Database) -> None:
 
 # The responses' key is unique through an index of its own rather than the table's primary key,
 # so that a first index can load without it and build it once at the end: kept up to date row by
-# row it was half the cost of every insert (see DEFERRABLE_INDEXES). The table is rebuilt with
-# the same columns in the same order and the same rowids (file order, which the merge relies
-# on); the one view over it is left alone while it is renamed, and reads it by name after.
-RESPONSE_COLUMNS = """
-    key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model, input_tokens,
-    output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, speed,
-    service_tier, inference_geo, cwd, git_branch, repo_id, machine, cc_version, from_progress, file_id
-"""
-RESPONSES_KEY_INDEX_SQL = textwrap.dedent(f"""
-    CREATE TABLE responses_rebuilt (
-        key TEXT NOT NULL,                -- message.id:requestId, else sessionId:message.id; unique (responses_key)
-        message_id TEXT,
-        request_id TEXT,
-        timestamp_utc TEXT NOT NULL,      -- YYYY-MM-DDTHH:MM:SS.mmmZ
-        session_id TEXT,
-        agent_id TEXT,                    -- the subagent that made the call, if any
-        is_sidechain INTEGER NOT NULL,
-        model TEXT NOT NULL,
-        input_tokens INTEGER NOT NULL,
-        output_tokens INTEGER NOT NULL,
-        cache_write_5m_tokens INTEGER NOT NULL,
-        cache_write_1h_tokens INTEGER NOT NULL,
-        cache_read_tokens INTEGER NOT NULL,
-        web_search_requests INTEGER NOT NULL,
-        speed TEXT,                       -- "fast" is priced apart
-        service_tier TEXT,
-        inference_geo TEXT,
-        cwd TEXT,
-        git_branch TEXT,
-        repo_id TEXT,                     -- see repos
-        machine TEXT NOT NULL,
-        cc_version TEXT,                  -- the Claude Code version that wrote it
-        from_progress INTEGER NOT NULL,   -- known only from a progress-line echo
-        file_id INTEGER REFERENCES files(id)
-    );
-    INSERT INTO responses_rebuilt (rowid, {RESPONSE_COLUMNS}) SELECT rowid, {RESPONSE_COLUMNS} FROM responses;
+# row it was half the cost of every insert (see DEFERRABLE_INDEXES). The table is rebuilt from its
+# own definition with that one clause changed, keeping its columns in order and its rowids (file
+# order, which the merge relies on); the one view over it is left alone while it is renamed, and
+# reads it by name after.
+RESPONSES_TABLE_SQL = "select sql from sqlite_master where type = 'table' and name = 'responses'"
+RESPONSES_COLUMNS_SQL = "select name from pragma_table_info('responses')"
+_KEY_AS_PRIMARY_KEY, _KEY_AS_COLUMN = "key TEXT PRIMARY KEY,", "key TEXT NOT NULL,"
+REBUILD_RESPONSES_SQL = textwrap.dedent("""
+    INSERT INTO responses_rebuilt (rowid, {columns}) SELECT rowid, {columns} FROM responses;
     DROP TABLE responses;
     PRAGMA legacy_alter_table = ON;   -- rename without re-reading response_costs, which names responses
     ALTER TABLE responses_rebuilt RENAME TO responses;
@@ -466,7 +439,16 @@ RESPONSES_KEY_INDEX_SQL = textwrap.dedent(f"""
 
 @MIGRATIONS(name="m011_responses_key_index")
 def _m011_responses_key_index(db: Database) -> None:
-    for statement in _statements(RESPONSES_KEY_INDEX_SQL):
+    (table,) = db.execute(RESPONSES_TABLE_SQL).fetchone()
+    if _KEY_AS_PRIMARY_KEY not in table:
+        raise sqlite3.DatabaseError(f"m011: unexpected definition of responses: {table}")
+    db.execute(
+        table.replace("CREATE TABLE responses", "CREATE TABLE responses_rebuilt", 1).replace(
+            _KEY_AS_PRIMARY_KEY, _KEY_AS_COLUMN, 1
+        )
+    )
+    columns = ", ".join(name for (name,) in db.execute(RESPONSES_COLUMNS_SQL))
+    for statement in _statements(REBUILD_RESPONSES_SQL.format(columns=columns)):
         db.execute(statement)
     create_missing_indexes(db)
 
