@@ -38,18 +38,15 @@ order by rowid
 """
 
 # Positional parameters in the order of file_result's rows: named ones cost twice as much per row.
-INSERT_RESPONSE_SQL = """
-insert or replace into responses (
-    key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model,
-    input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
-    web_search_requests, speed, service_tier, inference_geo, cwd, git_branch, repo_id, machine,
-    cc_version, from_progress, file_id
-) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-
+_COLUMNS = (
+    "key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model, input_tokens, "
+    "output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, speed, "
+    "service_tier, inference_geo, cwd, git_branch, repo_id, machine, cc_version, from_progress, file_id"
+)
+_PLACES = ", ".join("?" * len(_COLUMNS.split(", ")))
+INSERT_RESPONSE_SQL = f"insert or replace into responses ({_COLUMNS}) values ({_PLACES})"
 # A first load's rows: rowids of its own choosing, and no key index to find a copy to replace by.
-LOAD_RESPONSE_SQL = INSERT_RESPONSE_SQL.replace("insert or replace into responses (", "insert into responses (rowid, ")
-LOAD_RESPONSE_SQL = LOAD_RESPONSE_SQL.replace(") values (", ") values (?, ")
+LOAD_RESPONSE_SQL = f"insert into responses (rowid, {_COLUMNS}) values (?, {_PLACES})"
 DELETE_RESPONSE_SQL = "delete from responses where key = ?"
 DELETE_ROWID_SQL = "delete from responses where rowid = ?"
 DATA_VERSION_SQL = "PRAGMA data_version"
@@ -112,7 +109,7 @@ class FirstLoad:
 
     def rivals(self, db: Database) -> Rivals | None:
         """The in-memory copies, or None once the ledger must be asked. Call it holding the
-        write lock (in the transaction about to write), before each file's merge."""
+        write lock, in each transaction that merges files, before the first of them."""
         if self._version is None:
             return None
         if len(self._rivals) > self.MAX_KEYS or db.execute(DATA_VERSION_SQL).fetchone()[0] != self._version:
@@ -143,20 +140,25 @@ def merge(
     ranks, sidechain, stored_at, by_message = rivals.ranks, rivals.sidechain, rivals.stored_at, rivals.by_message
     rowids = rivals.rowids  # a first load's: its rows go in with their rowids, copies go by them
     rows: list[tuple[Any, ...]] = []
-    to_delete: list[str] = []
-    gone: list[tuple[int]] = []
+    to_delete: list[str] = []  # by key
+    gone: list[tuple[int]] = []  # by rowid (a first load's)
+
+    def write(key: str, row: tuple[Any, ...]) -> None:
+        if rowids is None:
+            rows.append((*row, file_id))
+            return
+        rowids[key] = rivals.next_rowid
+        rows.append((rivals.next_rowid, *row, file_id))
+        rivals.next_rowid += 1
+
     added = replaced = 0
     for key, (rank, row) in candidates.best.items():
         message_id, timestamp_utc, is_sidechain = row[MESSAGE_ID], row[TIMESTAMP], row[SIDECHAIN]
         if key in ranks:
             if rank > ranks[key]:
-                if rowids is None:
-                    rows.append((*row, file_id))
-                else:
+                if rowids is not None:  # without a key index, REPLACE would not find the old copy
                     gone.append((rowids[key],))
-                    rowids[key] = rivals.next_rowid
-                    rows.append((rivals.next_rowid, *row, file_id))
-                    rivals.next_rowid += 1
+                write(key, row)
                 touched.add(timestamp_utc)
                 touched.add(stored_at[key])
                 replaced += 1
@@ -182,12 +184,7 @@ def merge(
                 continue
         else:
             added += 1
-        if rowids is None:
-            rows.append((*row, file_id))
-        else:
-            rowids[key] = rivals.next_rowid
-            rows.append((rivals.next_rowid, *row, file_id))
-            rivals.next_rowid += 1
+        write(key, row)
         touched.add(timestamp_utc)
         ranks[key], sidechain[key], stored_at[key] = rank, is_sidechain, timestamp_utc
         if message_id:
