@@ -81,9 +81,12 @@ def read_file(
     try:
         with open(path, "rb") as handle:
             head = handle.read(HEAD_BYTES)
-            if start and known_head is not None and known_head[0] != sha1(head[: known_head[1]]):
-                result.start = 0  # same inode, different start: the file was rewritten in place
             result.head_sha1, result.head_len = sha1(head), len(head)
+            if start and known_head is not None:
+                known_sha1, known_len = known_head
+                now_sha1 = result.head_sha1 if known_len == len(head) else sha1(head[:known_len])
+                if now_sha1 != known_sha1:
+                    result.start = 0  # same inode, different start: the file was rewritten in place
             handle.seek(result.start)
             read = read_usage_lines(handle, result.start, buffer)
     except OSError as exc:
