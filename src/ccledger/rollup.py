@@ -110,24 +110,23 @@ FORGET_BUILT_SQL = "delete from rollup_state"
 @lru_cache(maxsize=8192)  # a cold index asks for each bucket once per file that touches it
 def bucket_bounds(timestamp_utc: str) -> tuple[str, str]:
     """The start and end of the 15-minute bucket holding a ledger timestamp."""
-    minute = int(timestamp_utc[14:16]) // BUCKET_MINUTES * BUCKET_MINUTES
-    start = f"{timestamp_utc[:14]}{minute:02d}:00.000Z"
+    start = _bucket_start(timestamp_utc)
+    minute = int(start[14:16])
     if minute + BUCKET_MINUTES < 60:  # the same hour: no calendar arithmetic
-        return start, f"{timestamp_utc[:14]}{minute + BUCKET_MINUTES:02d}:00.000Z"
+        return start, f"{start[:14]}{minute + BUCKET_MINUTES:02d}:00.000Z"
     end = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=BUCKET_MINUTES)
     return start, end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00.000Z")
 
 
 def dirty_rows(timestamps: set[str]) -> list[tuple[str, str]]:
     """``rollup_dirty`` rows for the buckets holding these timestamps (for the indexer)."""
-    # A first index's batches hold tens of thousands of timestamps in a few hundred buckets:
-    # find each one's bucket start by slicing and a look-up, and derive each bucket's end once.
-    starts = {ts[:14] + _QUARTER_START[ts[14:16]] for ts in timestamps}
-    return sorted(bucket_bounds(start) for start in starts)
+    # Thousands of timestamps share a few buckets: derive each bucket's end once.
+    return sorted(bucket_bounds(start) for start in {_bucket_start(ts) for ts in timestamps})
 
 
-# A minute of the hour ("00" to "59") to the start of its bucket, as the rest of a timestamp.
-_QUARTER_START = {f"{m:02d}": f"{m // BUCKET_MINUTES * BUCKET_MINUTES:02d}:00.000Z" for m in range(60)}
+def _bucket_start(timestamp_utc: str) -> str:
+    minute = int(timestamp_utc[14:16]) // BUCKET_MINUTES * BUCKET_MINUTES
+    return f"{timestamp_utc[:14]}{minute:02d}:00.000Z"
 
 
 def forget_built(db: Database) -> None:
