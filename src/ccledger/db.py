@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -514,9 +514,9 @@ def restore_indexes(db: Database) -> None:
             create_missing_indexes(db)
 
 
-def create_missing_indexes(db: Database) -> None:
-    """:func:`restore_indexes` inside the caller's write transaction."""
-    for sql in _missing_indexes(db):
+def create_missing_indexes(db: Database, names: Iterable[str] | None = None) -> None:
+    """:func:`restore_indexes` inside the caller's write transaction (of ``names`` only, if given)."""
+    for sql in _missing_indexes(db, names):
         try:
             db.execute(sql)
         except sqlite3.IntegrityError:
@@ -528,9 +528,10 @@ def create_missing_indexes(db: Database) -> None:
             db.execute(sql)
 
 
-def _missing_indexes(db: Database) -> list[str]:
+def _missing_indexes(db: Database, names: Iterable[str] | None = None) -> list[str]:
     present = {name for (name,) in db.execute(_INDEXES_SQL)}
-    return [sql for name, sql in DEFERRABLE_INDEXES.items() if name not in present]
+    wanted = DEFERRABLE_INDEXES.keys() if names is None else set(names)
+    return [sql for name, sql in DEFERRABLE_INDEXES.items() if name in wanted and name not in present]
 
 
 def _pending(db: Database) -> bool:

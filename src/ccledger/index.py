@@ -219,7 +219,7 @@ def refresh(
                 # Prices come first in `finish` and look the models up: that index now, the
                 # others while the helper computes its part of the rollup, or on the way out.
                 with write_transaction(db):
-                    db.execute(DEFERRABLE_INDEXES[MODEL_INDEX])
+                    create_missing_indexes(db, [MODEL_INDEX])
                 if share is not None:
                     share.meanwhile(lambda: create_missing_indexes(db))
             if finish is not None:
