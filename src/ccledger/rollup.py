@@ -201,12 +201,14 @@ def _shared(db: Database, share: RollupShare, *, dirty: bool) -> bool:
         return False
     since = bucket_bounds(split[0])[0]
     theirs = share.aggregate(dirty, since)
-    rows = aggregate_rows(db, dirty, None, since)
-    later = theirs()
-    if later is None:  # the other process failed: do its half here
-        later = aggregate_rows(db, dirty, since, None)
+    # The other process reads what is committed: neither this delete nor these rows, which go
+    # straight in (no round trip through Python) while it computes the later part.
     db.execute(DELETE_DIRTY_SQL if dirty else DELETE_ALL_SQL)
-    db.conn.executemany(INSERT_ROWS_SQL, rows)
+    source = DIRTY_RANGE_ROWS_SQL if dirty else RANGE_ROWS_SQL
+    db.execute(INSERT_AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=source), {"since": _EARLIEST, "until": since})
+    later = theirs()
+    if later is None:  # the other process failed: do its part here
+        later = aggregate_rows(db, dirty, since, None)
     db.conn.executemany(INSERT_ROWS_SQL, later)
     return True
 
