@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import REAL_PROJECTS_TOTALS, assistant_line, many_files, progress_echo, totals, write_lines
 
-from ccledger import index, merge
+from ccledger import headstart, index, merge, sharing
 from ccledger.db import DEFERRABLE_INDEXES, open_db
 
 
@@ -441,7 +441,7 @@ def test_a_repaired_last_line_is_counted_once(db, claude_dir):
 
 def test_a_large_refresh_is_shared_with_a_helper_process(db, claude_dir, monkeypatch):
     many_files(claude_dir, 3)
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)  # the corpus is small: share it anyway
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)  # the corpus is small: share it anyway
     seen = []
     stats = index.refresh(db, [claude_dir], progress=lambda done, total: seen.append((done, total)))
     assert totals(db) == REAL_PROJECTS_TOTALS
@@ -453,15 +453,15 @@ def test_a_large_refresh_is_shared_with_a_helper_process(db, claude_dir, monkeyp
 
 def _helper_reads_all(monkeypatch):
     """Share even a small corpus, and keep this process from claiming any of the helper's plans."""
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
-    monkeypatch.setattr(index._Helper, "claim", lambda self: None)
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(sharing.Helper, "claim", lambda self: None)
 
 
 def _count_results(monkeypatch) -> list[int]:
     received: list[int] = []
-    outcome = index._Helper._outcome
+    outcome = sharing.Helper._outcome
     monkeypatch.setattr(
-        index._Helper, "_outcome", lambda self, message: received.append(message.number) or outcome(self, message)
+        sharing.Helper, "_outcome", lambda self, message: received.append(message.number) or outcome(self, message)
     )
     return received
 
@@ -481,7 +481,7 @@ RESPONSE_INDEXES_SQL = "select name from sqlite_master where type = 'index' and 
 
 def test_a_large_first_index_loads_without_the_deferrable_indexes(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
     before = db.execute(RESPONSE_INDEXES_SQL).fetchall()
     during = []
     write_batch = index._write_batch
@@ -503,7 +503,7 @@ def test_a_large_first_index_loads_without_the_deferrable_indexes(db, claude_dir
 
 def test_a_failed_first_index_builds_the_indexes_again(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
     before = db.execute(RESPONSE_INDEXES_SQL).fetchall()
 
     def fail(*args):
@@ -594,9 +594,9 @@ def test_a_first_load_merges_in_memory_as_the_ledger_would(db, claude_dir, tmp_p
 @pytest.mark.parametrize("opened", ["before the load", "during the load"])
 def test_a_first_load_hands_the_merge_back_when_another_indexer_writes(db, claude_dir, tmp_path, monkeypatch, opened):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
-    monkeypatch.setattr(index._Helper, "claim", lambda self: None)
+    monkeypatch.setattr(sharing.Helper, "claim", lambda self: None)
     ledger = db.conn.execute("PRAGMA database_list").fetchone()[2]
     # Opened before, the other connection found every index; opened during the load, its
     # open_db builds the ones the load dropped. Either way its copy must win, once.
@@ -645,7 +645,7 @@ from responses where message_id is not null and request_id is not null limit 1
 
 def test_two_first_loads_at_once_neither_fail_nor_double_count(claude_dir, tmp_path, monkeypatch):
     many_files(claude_dir, 3)
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)  # both are large first loads, with helpers
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)  # both are large first loads, with helpers
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
     path = tmp_path / "shared.db"
     open_db(path).close()
@@ -676,7 +676,7 @@ def test_two_first_loads_at_once_neither_fail_nor_double_count(claude_dir, tmp_p
 
 def test_a_first_load_too_large_for_memory_asks_the_ledger(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
     monkeypatch.setattr(merge.FirstLoad, "MAX_KEYS", 50)
     asked = []
@@ -688,7 +688,7 @@ def test_a_first_load_too_large_for_memory_asks_the_ledger(db, claude_dir, monke
 
 def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
 
     def claim_without_telling(self):  # as if every claim crossed the helper's start on that plan
         if self._claimed == 0:
@@ -696,7 +696,7 @@ def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):
         self._claimed -= 1
         return self.plans[self._claimed]
 
-    monkeypatch.setattr(index._Helper, "claim", claim_without_telling)
+    monkeypatch.setattr(sharing.Helper, "claim", claim_without_telling)
     received = _count_results(monkeypatch)
     seen = []
     stats = index.refresh(db, [claude_dir], progress=lambda done, total: seen.append((done, total)))
@@ -728,7 +728,7 @@ helper.serve()
 def test_a_failed_helper_leaves_the_rest_to_the_refresh(db, claude_dir, monkeypatch, command, sent, caplog):
     many_files(claude_dir, 2)
     _helper_reads_all(monkeypatch)
-    monkeypatch.setattr(index, "_HELPER_COMMAND", command)
+    monkeypatch.setattr(headstart, "HELPER_COMMAND", command)
     received = _count_results(monkeypatch)
     stats = index.refresh(db, [claude_dir])
     assert "the helper indexer failed" in caplog.text

@@ -3,7 +3,7 @@
 import pytest
 from conftest import assistant_line, many_files, write_lines
 
-from ccledger import index, pricing
+from ccledger import index, pricing, sharing
 from ccledger.db import DEFERRABLE_INDEXES, MODEL_INDEX, open_db
 from ccledger.rollup import aggregate_rows, bucket_bounds, dirty_rows, ensure_rollup
 
@@ -166,10 +166,10 @@ INDEXES_SQL = "select name from sqlite_master where type = 'index'"
 
 def test_a_large_refresh_shares_the_rollup_with_its_helper(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
-    monkeypatch.setattr(index._Helper, "claim", lambda self: None)  # the helper reads everything
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(sharing.Helper, "claim", lambda self: None)  # the helper reads everything
     shares, indexes = [], []
-    aggregate = index._Helper.aggregate
+    aggregate = sharing.Helper.aggregate
 
     def aggregate_seeing_indexes(self, dirty, since):
         indexes.append(set(DEFERRABLE_INDEXES) & {name for (name,) in db.execute(INDEXES_SQL)})
@@ -177,7 +177,7 @@ def test_a_large_refresh_shares_the_rollup_with_its_helper(db, claude_dir, monke
         indexes.append(set(DEFERRABLE_INDEXES) & {name for (name,) in db.execute(INDEXES_SQL)})
         return rows
 
-    monkeypatch.setattr(index._Helper, "aggregate", aggregate_seeing_indexes)
+    monkeypatch.setattr(sharing.Helper, "aggregate", aggregate_seeing_indexes)
 
     def finish(share):
         shares.append(share)
@@ -185,7 +185,7 @@ def test_a_large_refresh_shares_the_rollup_with_its_helper(db, claude_dir, monke
         ensure_rollup(db, share)
 
     stats = index.refresh(db, [claude_dir], finish=finish)
-    assert isinstance(shares[0], index._Helper) and not shares[0].failure
+    assert isinstance(shares[0], sharing.Helper) and not shares[0].failure
     assert stats.new_responses == 878
     assert_exact(db)
     # A first load: prices found the models by their index, and the other indexes were built
@@ -198,9 +198,9 @@ def test_a_first_load_lists_no_dirty_buckets_and_is_rebuilt_whole(db, claude_dir
     refresh_all(db, [claude_dir])  # an empty ledger's rollup, built: a first load must not trust it
     assert db.execute("select count(*) from rollup_state").fetchone() == (1,)
     many_files(claude_dir, 2)
-    monkeypatch.setattr(index, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
-    monkeypatch.setattr(index._Helper, "claim", lambda self: None)
+    monkeypatch.setattr(sharing.Helper, "claim", lambda self: None)
     write_batch, dirty_after_each = index._write_batch, []
 
     def write_batch_then_maybe_rebuild(*args):

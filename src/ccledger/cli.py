@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
     from . import budgets, index, pace, pricing, queries, render, rollup
+    from .headstart import HeadStart
     from .models import IndexStats
     from .rollup import RollupShare
 
@@ -137,12 +138,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
     type=click.Path(path_type=Path, file_okay=False),
     help="A Claude config dir to read instead of the defaults (repeatable).",
 )
-def index_command(as_json: bool, quiet: bool, roots: tuple[Path, ...]) -> None:
+@click.pass_obj
+def index_command(head_start: HeadStart | None, as_json: bool, quiet: bool, roots: tuple[Path, ...]) -> None:
     """Bring the ledger up to date with the transcripts (incremental)."""
     db = open_db()
     try:
         # Keep prices and the rollup current too: the statusline reads them without refreshing.
-        stats = _refresh(db, list(roots) or None, show_progress=not (as_json or quiet), finish=_prices_and_rollup(db))
+        stats = _refresh(
+            db,
+            list(roots) or None,
+            show_progress=not (as_json or quiet),
+            finish=_prices_and_rollup(db),
+            head_start=head_start,
+        )
     finally:
         db.close()
     if quiet:
@@ -574,9 +582,10 @@ def _refresh(
     *,
     show_progress: bool,
     finish: Callable[[RollupShare | None], None] | None = None,
+    head_start: HeadStart | None = None,
 ) -> IndexStats:
     if not (show_progress and err.is_terminal):
-        return index.refresh(db, roots, finish=finish)
+        return index.refresh(db, roots, finish=finish, head_start=head_start)
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     with Progress(
@@ -589,7 +598,11 @@ def _refresh(
     ) as bar:
         task = bar.add_task("indexing", total=None)
         return index.refresh(
-            db, roots, progress=lambda done, total: bar.update(task, completed=done, total=total), finish=finish
+            db,
+            roots,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            finish=finish,
+            head_start=head_start,
         )
 
 
@@ -628,9 +641,9 @@ def _show(result: BaseModel, view: Callable[[Any], Any], as_json: bool, hint: st
         err.print(hint)
 
 
-def main() -> None:
-    """Entry point of the ``ccledger`` console script."""
+def main(head_start: HeadStart | None = None) -> None:
+    """Entry point of the ``ccledger`` console script; ``head_start`` is for ``ccledger index``."""
     try:
-        cli()
+        cli(obj=head_start)
     except KeyboardInterrupt:
         sys.exit(130)

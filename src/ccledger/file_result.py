@@ -13,10 +13,12 @@ import gc
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import msgspec
 
+from .plans import Found, Known, describe, is_regular
 from .reader import FileRead, read_usage_lines
 from .repos import RepoCache, RepoIdentity
 from .transcript import Response
@@ -28,10 +30,11 @@ __all__ = [
     "TIMESTAMP",
     "Candidates",
     "FileResult",
+    "Outcome",
     "Rank",
-    "describe",
     "no_gc",
     "read_file",
+    "read_planned",
     "sha1",
 ]
 
@@ -99,11 +102,6 @@ def read_file(
     return result
 
 
-def describe(exc: OSError) -> str:
-    """An OS error as a file's stored error: ``permission denied``, ``is a directory``, ..."""
-    return (exc.strerror or type(exc).__name__).lower()
-
-
 def sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
@@ -144,3 +142,23 @@ def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]
         record.web_search_requests, record.speed, record.service_tier, record.inference_geo, record.cwd,
         record.git_branch, repo_id, machine, record.cc_version, record.from_progress,
     )  # fmt: skip
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A planned file and what reading it produced, waiting to be written with its batch."""
+
+    item: Found
+    previous: Known | None
+    start: int  # as planned
+    result: FileResult
+
+
+def read_planned(
+    item: Found, previous: Known | None, start: int, repos: RepoCache, machine: str, buffer: bytearray
+) -> Outcome:
+    """Read a planned file. Touches the filesystem only: no lock is held."""
+    if not is_regular(item.stat):
+        return Outcome(item, previous, start, FileResult(start, error="not a regular file"))
+    known_head = (previous.head_sha1, previous.head_len) if previous is not None else None
+    return Outcome(item, previous, start, read_file(item.path, start, known_head, repos, machine, buffer))

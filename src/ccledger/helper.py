@@ -1,7 +1,7 @@
 """The helper process of a large refresh: ``python -m ccledger.helper``.
 
 A first index of months of history is CPU-bound, and one Python process uses one core. The
-refresh (``index._Helper``) starts this process and shares its list of planned files with it.
+refresh (``sharing.Helper``) starts this process and shares its list of planned files with it.
 The helper reads them and sends back what each produced; the refresh is the only writer.
 
 Its stdin carries JSON lines: first ``{"ledger": path, "plans": [[path, start, known head], ...]}``,
@@ -16,6 +16,7 @@ It imports neither sqlite-utils nor pydantic: the refresh waits for its first re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -77,17 +78,31 @@ def read_frames(stream: BinaryIO) -> Iterator[bytes]:
 
 
 def read_shared(
-    db: sqlite3.Connection, plans: list[list[Any]], limit: Callable[[], int] | None = None
+    repos: RepoCache, plans: list[list[Any]], limit: Callable[[], int] | None = None
 ) -> Iterator[ReadMessage]:
     """Read planned files in order, stopping before plan number ``limit()``, and yield what each
     produced. ``plans`` are ``[path, start, [head sha1, head length] or None]``."""
     machine = paths.machine_name()
-    repos = RepoCache(db)
     buffer = new_buffer()
     for number, (path, start, known_head) in enumerate(plans):
         if limit is not None and number >= limit():
             return
         yield ReadMessage(number, read_file(path, start, known_head, repos, machine, buffer))
+
+
+def known_repos(ledger: str) -> RepoCache:
+    """The repos the ledger knows; none when it is not there yet or not yet migrated: a helper
+    started ahead of the refresh (see ``headstart``) may start before the ledger does."""
+    try:  # read-write, as the refresh opens it, but never creating it
+        db = sqlite3.connect(paths.sqlite_uri(ledger, mode="rw"), uri=True, timeout=60)
+    except sqlite3.Error:
+        return RepoCache(None)
+    try:
+        return RepoCache(db)
+    except sqlite3.Error:
+        return RepoCache(None)
+    finally:
+        db.close()
 
 
 class _Stdin:
@@ -141,21 +156,29 @@ def serve() -> None:
     """Run as the helper: answer the refresh on stdin and stdout (see the module docstring)."""
     stdin = _Stdin()
     request = stdin.wait_for_request()
-    # A plain connection: the ledger exists and is migrated, and this process never writes a row.
-    db = sqlite3.connect(request["ledger"], timeout=60)
+    ledger = request["ledger"]
     out = sys.stdout.buffer
+    db: sqlite3.Connection | None = None
     try:
         with no_gc():
-            write_frames(out, read_shared(db, request["plans"], stdin))
+            write_frames(out, read_shared(known_repos(ledger), request["plans"], stdin))
         write_frames(out, [DoneMessage()])
-        # The refresh is writing its last batches: copy what it has committed into the ledger
-        # file now, so that neither its next commit nor its close has the whole log to copy.
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        # A plain connection, opened now: the ledger exists and is migrated once the refresh has
+        # written a result, and this process never writes a row. The refresh is writing its last
+        # batches: copy what it has committed into the ledger file now, so that neither its next
+        # commit nor its close has the whole log to copy.
+        with contextlib.suppress(sqlite3.Error):  # not written yet: nothing to copy
+            db = sqlite3.connect(paths.sqlite_uri(ledger, mode="rw"), uri=True, timeout=60)
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         for dirty, since in stdin.rollup_requests():
+            # Asked for only once everything is written: the ledger is there.
+            if db is None:
+                db = sqlite3.connect(paths.sqlite_uri(ledger, mode="rw"), uri=True, timeout=60)
             write_frames(out, [RollupMessage(aggregate_rows(db, dirty, since, None))])
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the refresh's last writes, likewise
     finally:
-        db.close()
+        if db is not None:
+            db.close()
         out.flush()
     os._exit(0)  # nothing is left to clean up, and the refresh waits for this process to end
 

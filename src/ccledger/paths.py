@@ -23,6 +23,7 @@ __all__ = [
     "db_path",
     "machine_name",
     "projects_dir",
+    "sqlite_uri",
 ]
 
 
@@ -89,6 +90,12 @@ def config_file() -> str:
     if value:
         return os.path.expanduser(value)
     return os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "ccledger", "config.toml")
+
+
+def sqlite_uri(path: str, **params: str) -> str:
+    """A file as a SQLite URI with these parameters (``mode="ro"``: never create it)."""
+    quoted = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return f"file:{quoted}?" + "&".join(f"{name}={value}" for name, value in params.items())
 
 
 def machine_name() -> str:

@@ -183,14 +183,17 @@ class _Connection(Protocol):
 
 
 class RepoCache:
-    """Repo identity per cwd: the ledger's ``repos`` table first, the filesystem once."""
+    """Repo identity per cwd: the ledger's ``repos`` table first, the filesystem once.
 
-    def __init__(self, db: _Connection) -> None:
+    Without a ledger (``db`` None) it resolves from the filesystem alone and cannot :meth:`save`.
+    """
+
+    def __init__(self, db: _Connection | None) -> None:
         self._db = db
         self._ids: dict[str, str] = {}
         self._roots: dict[str, str] = {}
         self._pending: dict[str, RepoIdentity] = {}  # resolved, not yet committed
-        for cwd, repo_id, root, how in db.execute(KNOWN_REPOS_SQL):
+        for cwd, repo_id, root, how in db.execute(KNOWN_REPOS_SQL) if db is not None else ():
             self._remember(cwd, repo_id, root, how)
 
     def _remember(self, cwd: str, repo_id: str, root: str | None, how: str) -> None:
@@ -213,6 +216,7 @@ class RepoCache:
 
     def save(self, identities: dict[str, RepoIdentity], now: str) -> None:
         """Write newly resolved identities (inside the caller's transaction)."""
+        assert self._db is not None, "a RepoCache without a ledger saves nothing"
         for cwd, identity in identities.items():
             self._db.execute(SAVE_REPO_SQL, [cwd, identity.repo_id, identity.root, identity.remote, identity.how, now])
 

@@ -116,8 +116,7 @@ def _connect(ledger: str) -> tuple[sqlite3.Connection, set[str]]:
         writable = os.access(ledger, os.W_OK) and os.access(os.path.dirname(os.path.abspath(ledger)), os.W_OK)
         if writable:
             raise
-    quoted = os.path.abspath(ledger).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
-    conn = sqlite3.connect(f"file:{quoted}?immutable=1", uri=True)
+    conn = sqlite3.connect(paths.sqlite_uri(ledger, immutable="1"), uri=True)
     return conn, {name for (name,) in conn.execute(TABLES_SQL)}
 
 
