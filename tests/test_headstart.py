@@ -1,6 +1,9 @@
 """The head start of ``ccledger index``: a helper process started before the ledger is opened."""
 
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -140,3 +143,15 @@ def test_only_arguments_the_index_command_takes_get_a_head_start(args, roots, cl
 def test_a_root_that_is_a_file_is_left_to_the_usage_error(tmp_path, spawned):
     (tmp_path / "file").write_text("")
     assert headstart.start(["--root", str(tmp_path / "file")]) is None and spawned == []
+
+
+def test_the_index_command_creates_no_pydantic_model(real_projects, tmp_path):
+    # The first pydantic model of a process costs 0.1 s of the core that writes the ledger.
+    script = (
+        "import sys; from ccledger.entry import main; sys.argv = ['ccledger', 'index', '--json']\n"
+        "try: main()\n"
+        "finally: print('pydantic' in sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout)["new_responses"] == 878
+    assert done.stderr.strip() == "False"

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from . import budgets, index, pace, pricing, queries, render, rollup
     from .headstart import HeadStart
-    from .models import IndexStats
+    from .index_stats import IndexStats
     from .rollup import RollupShare
 
 
@@ -156,7 +156,7 @@ def index_command(head_start: HeadStart | None, as_json: bool, quiet: bool, root
     if quiet:
         return
     if as_json:
-        click.echo(stats.model_dump_json(indent=2))
+        click.echo(stats.to_json())
         return
     out.print(
         f"{stats.files_seen:,} files seen, {stats.files_read:,} read, "

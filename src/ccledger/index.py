@@ -33,6 +33,7 @@ from sqlite_utils import Database
 from . import paths
 from .db import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes, restore_indexes, write_transaction
 from .file_result import Outcome, no_gc, read_planned
+from .index_stats import FileError, IndexStats
 from .merge import FirstLoad, Rivals, merge
 from .plans import (
     KNOWN_FILES_SQL,
@@ -52,7 +53,6 @@ from .sharing import Helper, worth_sharing
 
 if TYPE_CHECKING:
     from .headstart import HeadStart
-    from .models import IndexStats
 
 __all__ = ["ProgressCallback", "ScanCache", "refresh"]
 
@@ -158,9 +158,6 @@ def refresh(
     elif head_start is not None:
         head_start.close()
     try:
-        # Not at the top of the module: pydantic is slow to import, and a helper waits for nothing else.
-        from .models import FileError, IndexStats
-
         stats = IndexStats(
             roots=[str(root) for root in roots], files_seen=len(found), files_read=0, new_responses=0,
             bad_lines=0, seconds=0.0,

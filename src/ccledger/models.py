@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .index_stats import FileError, IndexStats
+
 __all__ = [
     "BlockInfo",
     "BlockList",
@@ -46,35 +48,6 @@ __all__ = [
     "UsageSummary",
     "UsageTotals",
 ]
-
-
-class FileError(BaseModel):
-    """A transcript path that could not be read."""
-
-    path: str
-    error: str = Field(description="Why, e.g. 'permission denied' or 'not a regular file'.")
-
-
-class IndexStats(BaseModel):
-    """What one incremental refresh of the ledger did."""
-
-    roots: list[str] = Field(description="Claude config directories scanned.")
-    files_seen: int = Field(description="Transcript files found under the roots.")
-    files_read: int = Field(description="Files with new bytes that were read this time.")
-    files_missing: int = Field(0, description="Known files no longer on disk this time; their responses are kept.")
-    bytes_read: int = 0
-    lines_read: int = 0
-    new_responses: int = Field(description="API responses added to the ledger.")
-    updated_responses: int = Field(
-        0, description="Responses replaced by a more complete copy (streaming, resumed sessions)."
-    )
-    bad_lines: int = Field(description="Lines that could not be used, by kind in `problems`.")
-    problems: dict[str, int] = Field(
-        default_factory=dict, description="Problem lines by kind (invalid_json, invalid_usage, ...)."
-    )
-    synthetic_skipped: int = Field(0, description="Locally generated '<synthetic>' messages, not billed.")
-    errors: list[FileError] = Field(default_factory=list, description="Paths that could not be read.")
-    seconds: float
 
 
 class Period(BaseModel):

@@ -27,13 +27,12 @@ from decimal import Decimal
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from . import paths
 from .db import write_transaction
-from .models import LongContextPrices, ModelPrices, PricePeriod, PriceTable, TokenPrices
 from .price_file import (
     RATE_KEYS,
     LongContext,
@@ -46,6 +45,9 @@ from .price_file import (
     utc_text,
 )
 from .pricing_genai import genai_entry
+
+if TYPE_CHECKING:
+    from .models import ModelPrices, PriceTable
 
 __all__ = [
     "BUILT_IN",
@@ -450,6 +452,8 @@ def price_table(prices_file: Path | str | None = None, *, db: Database | None = 
 
     With ``db``, models of that ledger priced through the genai-prices fallback are listed too.
     """
+    from .models import PriceTable  # not at the top: refreshing the ledger needs no result model
+
     prices = load_prices(prices_file)
     entries = list(prices.entries.values())
     if db is not None:
@@ -483,6 +487,8 @@ def price_table(prices_file: Path | str | None = None, *, db: Database | None = 
 
 
 def _model_prices(entry: ModelEntry) -> ModelPrices:
+    from .models import LongContextPrices, ModelPrices, PricePeriod, TokenPrices
+
     periods = []
     for index, period in enumerate(entry.periods):
         tier = period.long_context
