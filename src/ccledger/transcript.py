@@ -277,18 +277,11 @@ def _from_record(record: _Line, line: bytes | bytearray, problem: str | None) ->
         return _from_progress(record, line, problem)
     if message is None or message.usage is None or record.type not in ("assistant", None):
         return Parsed(problem=problem)
+    # Positional (see _response): this runs for every usage line.
     return _response(
-        message=message,
-        request_id=record.request_id,
-        timestamp=record.timestamp,
-        uuid=record.uuid,
-        envelope=record,
-        agent_id=record.agent_id,
-        is_sidechain=bool(record.is_sidechain),
-        from_progress=False,
-        line=line,
-        problem=problem,
-    )
+        message, record.request_id, record.timestamp, record.uuid, record, record.agent_id,
+        bool(record.is_sidechain), False, line, problem,
+    )  # fmt: skip
 
 
 def _from_progress(record: _Line, line: bytes | bytearray, problem: str | None) -> Parsed:
@@ -300,21 +293,15 @@ def _from_progress(record: _Line, line: bytes | bytearray, problem: str | None) 
     if nested is None or nested.message is None or nested.message.usage is None:
         return Parsed(problem=problem)
     return _response(
-        message=nested.message,
-        request_id=nested.request_id,
-        timestamp=nested.timestamp or record.timestamp,
-        uuid=nested.uuid,
-        envelope=record,
-        agent_id=data.agent_id,
-        is_sidechain=True,  # progress lines echo a subagent's (sidechain) responses
-        from_progress=True,
-        line=line,
-        problem=problem,
-    )
+        nested.message, nested.request_id, nested.timestamp or record.timestamp, nested.uuid, record,
+        data.agent_id,
+        True,  # is_sidechain: progress lines echo a subagent's (sidechain) responses
+        True,  # from_progress
+        line, problem,
+    )  # fmt: skip
 
 
 def _response(
-    *,
     message: _Message,
     request_id: str | None,
     timestamp: str | None,
@@ -325,7 +312,10 @@ def _response(
     from_progress: bool,
     line: bytes | bytearray,
     problem: str | None,
+    /,
 ) -> Parsed:
+    """The response a usage line records. Positional only: passing ten keywords for every usage
+    line cost 2% of reading a first index's files."""
     usage = message.usage
     assert usage is not None
     model = message.model or UNKNOWN_MODEL
