@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,15 @@ def spawned(monkeypatch) -> list:
     return processes
 
 
+def _shared_head_start(claude_dir, monkeypatch, args: list[str]) -> headstart.HeadStart:
+    """A head start whose helper reads two copies of the real corpus (small: shared anyway)."""
+    many_files(claude_dir, 2)
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    head_start = headstart.start(args)
+    assert head_start is not None and head_start.helper is not None
+    return head_start
+
+
 def _no_second_helper(monkeypatch) -> None:
     def second_helper(*args, **kwargs):
         raise AssertionError("the refresh started a helper of its own")
@@ -36,55 +46,37 @@ def _no_second_helper(monkeypatch) -> None:
 
 
 def test_the_helper_reads_before_the_ledger_exists_and_the_refresh_adopts_it(claude_dir, monkeypatch, spawned):
-    many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)  # the corpus is small: share it anyway
     ledger = Path(os.environ["CCLEDGER_DB"])
-    head_start = headstart.start(["--json"])
-    assert head_start is not None and head_start.helper is not None
+    head_start = _shared_head_start(claude_dir, monkeypatch, ["--json"])
     assert len(spawned) == 1  # started before the plans were made: there was no ledger yet
     time.sleep(1.0)  # the helper reads (most likely all of its share) meanwhile
     assert not ledger.exists()  # it never creates the ledger: only open_db does, migrated
     _no_second_helper(monkeypatch)
-    db = open_db()
-    try:
+    with closing(open_db()) as db:
         stats = index.refresh(db, head_start=head_start)
         assert totals(db) == REAL_PROJECTS_TOTALS
-    finally:
-        db.close()
     assert stats.files_seen == stats.files_read == 2 * 99 and stats.new_responses == 878
     assert head_start.helper is None and spawned[0].returncode == 0
 
 
 def test_a_head_start_whose_plans_no_longer_hold_is_dropped(claude_dir, monkeypatch, spawned):
-    many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
-    head_start = headstart.start([])
-    assert head_start is not None and head_start.helper is not None
-    db = open_db()
-    try:
+    head_start = _shared_head_start(claude_dir, monkeypatch, [])
+    with closing(open_db()) as db:
         index.refresh(db, [claude_dir])  # another indexer gets there first
         stats = index.refresh(db, head_start=head_start)
         assert totals(db) == REAL_PROJECTS_TOTALS  # nothing counted twice
-    finally:
-        db.close()
     assert stats.files_read == 0 and stats.new_responses == 0
     assert spawned[0].returncode is not None  # ended, not left behind
 
 
 def test_a_head_start_for_other_roots_is_dropped(claude_dir, monkeypatch, spawned, tmp_path):
-    many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
-    head_start = headstart.start(["--root", str(claude_dir)])
-    assert head_start is not None and head_start.helper is not None
+    head_start = _shared_head_start(claude_dir, monkeypatch, ["--root", str(claude_dir)])
     other = tmp_path / "other"
     (other / "projects").mkdir(parents=True)
-    db = open_db()
-    try:
+    with closing(open_db()) as db:
         stats = index.refresh(db, [other], head_start=head_start)
         assert stats.roots == [str(other)] and stats.files_seen == 0
         assert db.execute("select count(*) from responses").fetchone() == (0,)
-    finally:
-        db.close()
     assert spawned[0].returncode is not None
 
 
@@ -92,28 +84,23 @@ def test_a_small_first_index_ends_the_helper_started_early(real_projects, spawne
     head_start = headstart.start(["--quiet"])
     assert head_start is not None and head_start.helper is None  # 6 MB: not worth sharing
     assert len(spawned) == 1 and spawned[0].returncode is not None
-    db = open_db()
-    try:
+    with closing(open_db()) as db:
         stats = index.refresh(db, head_start=head_start)
         assert totals(db) == REAL_PROJECTS_TOTALS
-    finally:
-        db.close()
     assert stats.files_read == 99
 
 
 def test_a_ledger_that_exists_is_planned_against_before_any_helper_starts(real_projects, monkeypatch, spawned):
-    db = open_db()
-    try:
+    with closing(open_db()) as db:
         index.refresh(db)
         monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
         head_start = headstart.start([])
         assert head_start is not None and head_start.helper is None and spawned == []  # nothing to read
         assert index.refresh(db, head_start=head_start).files_read == 0
-    finally:
-        db.close()
 
 
-def test_an_unreadable_ledger_means_no_head_start(tmp_path, monkeypatch, spawned):
+def test_an_unreadable_ledger_means_no_head_start(real_projects, monkeypatch, spawned):
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)  # enough to share: the ledger is read
     Path(os.environ["CCLEDGER_DB"]).write_bytes(b"not a database" * 100)
     assert headstart.start([]) is None and spawned == []
 
@@ -155,3 +142,16 @@ def test_the_index_command_creates_no_pydantic_model(real_projects, tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout)["new_responses"] == 878
     assert done.stderr.strip() == "False"
+
+
+def test_below_the_sharing_threshold_the_files_table_is_read_once(real_projects, monkeypatch, spawned):
+    with closing(open_db()) as db:
+        index.refresh(db)
+
+        def read_twice(ledger):
+            raise AssertionError("the head start read the files table the refresh reads")
+
+        monkeypatch.setattr(headstart, "_known_files", read_twice)
+        head_start = headstart.start([])  # 6 MB of transcripts in all: never worth a helper
+        assert head_start is not None and spawned == []
+        assert index.refresh(db, head_start=head_start).files_read == 0

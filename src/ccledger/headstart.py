@@ -44,10 +44,7 @@ class HeadStart:
     """A scan of ``roots`` made at start-up, and the helper reading what it planned, if any."""
 
     def __init__(self, roots: list[Path], ledger: str, found: list[Found], errors: list[Error], started: float) -> None:
-        from datetime import UTC, datetime
-
-        self.started = started  # time.perf_counter()
-        self.started_utc = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        self.started = started  # time.perf_counter() when the command began
         self.roots, self.ledger, self.found, self.errors = roots, ledger, found, errors
         self.helper: Helper | None = None
 
@@ -61,12 +58,13 @@ class HeadStart:
             return False
 
     def adopt(self, shared: list[Plan]) -> Helper | None:
-        """The helper, if it is reading exactly ``shared`` (the refresh's plans for it)."""
-        helper, self.helper = self.helper, None
-        if helper is not None and _same(helper.plans, shared):
+        """The helper, if it is reading exactly ``shared`` (the refresh's plans for it); else
+        None, and the helper is ended."""
+        helper = self.helper
+        if helper is not None and helper.plans == shared:
+            self.helper = None
             return helper
-        if helper is not None:
-            helper.close()
+        self.close()
         return None
 
     def close(self) -> None:
@@ -78,7 +76,8 @@ class HeadStart:
 
 def start(args: list[str]) -> HeadStart | None:
     """A head start for ``ccledger index`` with these arguments; None where click has to decide
-    what they mean (help, a mistake) or the ledger cannot be read without its migrations."""
+    what they mean (help, a mistake), or where there is enough to share and the ledger cannot
+    be read without its migrations."""
     started = time.perf_counter()
     roots = _roots(args)
     if roots is None:
@@ -86,15 +85,19 @@ def start(args: list[str]) -> HeadStart | None:
     ledger = paths.db_file()
     first = not os.path.exists(ledger)  # most likely a large refresh: start the helper now
     process = _spawn_quietly() if first and (os.cpu_count() or 1) > 1 else None
-    known = {} if first else _known_files(ledger)
-    if known is None:
-        return None
     from .plans import make_plans, planned_bytes, scan, split
     from .sharing import Helper, worth_sharing
 
     errors: list[Error] = []
     head_start = HeadStart(roots, ledger, list(scan(roots, errors)), errors, started)
-    plans = make_plans(head_start.found, known)
+    # Whole files bound what can be planned: below the threshold, the ledger's files table need
+    # not be read here as well as by the refresh (5 ms for 3,000 files, on every run).
+    plans: list[Plan] = []
+    if worth_sharing(sum(item.stat.st_size for item in head_start.found)):
+        known = {} if first else _known_files(ledger)
+        if known is None:
+            return None
+        plans = make_plans(head_start.found, known)
     if not worth_sharing(sum(planned_bytes(plan) for plan in plans)):
         if process is not None:
             process.kill()  # it was waiting for plans: nothing is lost
@@ -141,17 +144,7 @@ def _known_files(ledger: str) -> dict[str, tuple[Any, ...]] | None:
     from .plans import KNOWN_FILES_SQL
 
     try:
-        db = sqlite3.connect(paths.sqlite_uri(ledger, mode="ro"), uri=True, timeout=1)
-        try:
+        with contextlib.closing(sqlite3.connect(paths.sqlite_uri(ledger, mode="ro"), uri=True, timeout=1)) as db:
             return {row[1]: row for row in db.execute(KNOWN_FILES_SQL)}
-        finally:
-            db.close()
     except sqlite3.Error:
         return None
-
-
-def _same(planned: list[Plan], shared: list[Plan]) -> bool:
-    """Whether two lists of plans read the same files from the same rows and offsets."""
-    return len(planned) == len(shared) and all(
-        a[0].path == b[0].path and a[1] == b[1] and a[2] == b[2] for a, b in zip(planned, shared, strict=True)
-    )

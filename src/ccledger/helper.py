@@ -93,16 +93,17 @@ def read_shared(
 def known_repos(ledger: str) -> RepoCache:
     """The repos the ledger knows; none when it is not there yet or not yet migrated: a helper
     started ahead of the refresh (see ``headstart``) may start before the ledger does."""
-    try:  # read-write, as the refresh opens it, but never creating it
-        db = sqlite3.connect(paths.sqlite_uri(ledger, mode="rw"), uri=True, timeout=60)
-    except sqlite3.Error:
-        return RepoCache(None)
     try:
-        return RepoCache(db)
+        with contextlib.closing(_connect(ledger)) as db:
+            return RepoCache(db)
     except sqlite3.Error:
         return RepoCache(None)
-    finally:
-        db.close()
+
+
+def _connect(ledger: str) -> sqlite3.Connection:
+    """A plain connection to the ledger, read-write as the refresh opens it, but never creating
+    it (sqlite3.OperationalError when it is not there); this process never writes a row."""
+    return sqlite3.connect(paths.sqlite_uri(ledger, mode="rw"), uri=True, timeout=60)
 
 
 class _Stdin:
@@ -163,17 +164,14 @@ def serve() -> None:
         with no_gc():
             write_frames(out, read_shared(known_repos(ledger), request["plans"], stdin))
         write_frames(out, [DoneMessage()])
-        # A plain connection, opened now: the ledger exists and is migrated once the refresh has
-        # written a result, and this process never writes a row. The refresh is writing its last
-        # batches: copy what it has committed into the ledger file now, so that neither its next
-        # commit nor its close has the whole log to copy.
+        # Opened only now: the ledger exists and is migrated once the refresh has written a
+        # result. The refresh is writing its last batches: copy what it has committed into the
+        # ledger file now, so that neither its next commit nor its close has the whole log to copy.
         with contextlib.suppress(sqlite3.Error):  # not written yet: nothing to copy
-            db = sqlite3.connect(paths.sqlite_uri(ledger, mode="rw"), uri=True, timeout=60)
+            db = _connect(ledger)
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         for dirty, since in stdin.rollup_requests():
-            # Asked for only once everything is written: the ledger is there.
-            if db is None:
-                db = sqlite3.connect(paths.sqlite_uri(ledger, mode="rw"), uri=True, timeout=60)
+            db = db or _connect(ledger)  # asked for only once everything is written: it is there
             write_frames(out, [RollupMessage(aggregate_rows(db, dirty, since, None))])
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the refresh's last writes, likewise
     finally:

@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,7 +135,7 @@ def refresh(
         head_start.close()
         head_start = None
     started = head_start.started if head_start is not None else time.perf_counter()
-    started_utc = head_start.started_utc if head_start is not None else _now()
+    started_utc = _now(ago=time.perf_counter() - started)
     errors: list[Error] = []
     if cache is not None:
         known = cache.known(db)
@@ -360,8 +360,9 @@ def _ledger_file(db: Database) -> str | None:
     return None
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def _now(ago: float = 0.0) -> str:
+    """The ledger's timestamp of now, or of ``ago`` seconds before."""
+    return (datetime.now(UTC) - timedelta(seconds=ago)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class ScanCache:

@@ -154,9 +154,15 @@ def aggregate_rows(
 ) -> list[tuple[Any, ...]]:
     """Rollup rows (ROLLUP_COLUMNS) for the buckets from ``since`` to before ``until``: all of them,
     or only the dirty ones. Reads only: the caller writes them."""
+    return db.execute(*_over_range(dirty, since, until, insert=False)).fetchall()
+
+
+def _over_range(dirty: bool, since: str | None, until: str | None, *, insert: bool) -> tuple[str, dict[str, str]]:
+    """The aggregate over the buckets from ``since`` to before ``until`` (all, or the dirty ones),
+    or the statement that inserts its rows into ``usage_rollup``; with its parameters."""
+    template = INSERT_AGGREGATE_SQL if insert else AGGREGATE_SQL
     source = DIRTY_RANGE_ROWS_SQL if dirty else RANGE_ROWS_SQL
-    sql = AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=source)
-    return db.execute(sql, {"since": since or _EARLIEST, "until": until or _LATEST}).fetchall()
+    return template.format(bucket=BUCKET_EXPR, source=source), {"since": since or _EARLIEST, "until": until or _LATEST}
 
 
 def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
@@ -204,8 +210,7 @@ def _shared(db: Database, share: RollupShare, *, dirty: bool) -> bool:
     # The other process reads what is committed: neither this delete nor these rows, which go
     # straight in (no round trip through Python) while it computes the later part.
     db.execute(DELETE_DIRTY_SQL if dirty else DELETE_ALL_SQL)
-    source = DIRTY_RANGE_ROWS_SQL if dirty else RANGE_ROWS_SQL
-    db.execute(INSERT_AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=source), {"since": _EARLIEST, "until": since})
+    db.execute(*_over_range(dirty, None, since, insert=True))
     later = theirs()
     if later is None:  # the other process failed: do its part here
         later = aggregate_rows(db, dirty, since, None)
