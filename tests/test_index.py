@@ -231,6 +231,31 @@ def test_rows_record_repo_machine_and_file(db, claude_dir, tmp_path):
     assert db.execute("select how from repos").fetchone() == ("remote",)
 
 
+STORED_TYPES_SQL = """
+select typeof(request_id), typeof(agent_id), typeof(speed), typeof(git_branch), typeof(repo_id),
+       is_sidechain, typeof(is_sidechain), from_progress, typeof(from_progress)
+from responses order by message_id
+"""
+
+
+@pytest.mark.parametrize("first_load", [False, True])
+def test_missing_fields_are_stored_as_null_and_flags_as_integers(db, claude_dir, monkeypatch, first_load):
+    # Rows travel to SQLite with "" for a missing text and 0/1 for a flag (see merge.NULLABLE_TEXT);
+    # the ledger must still hold NULL and integers, on the first load's path and the merge's.
+    if first_load:
+        monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    write_lines(
+        session_file(claude_dir),
+        assistant_line(message_id="bare", request_id=None, gitBranch="", cwd="/nowhere/at/all"),
+        assistant_line(message_id="full", agent_id="a7", speed="fast", sidechain=True),
+    )
+    index.refresh(db, [claude_dir])
+    assert db.execute(STORED_TYPES_SQL).fetchall() == [
+        ("null", "null", "null", "null", "text", 0, "integer", 0, "integer"),
+        ("text", "text", "text", "text", "text", 1, "integer", 0, "integer"),
+    ]
+
+
 def test_the_ledger_never_stores_content(db, claude_dir, tmp_path):
     write_lines(session_file(claude_dir), assistant_line())
     index.refresh(db, [claude_dir])

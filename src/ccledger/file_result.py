@@ -134,13 +134,16 @@ def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | 
 
 
 def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]:
-    """The response's columns in ``merge.INSERT_RESPONSE_SQL``'s order, but for the file id that ends it."""
+    """The response's columns in ``merge.INSERT_RESPONSE_SQL``'s order, but for the file id that
+    ends it; as that statement takes them: "" for a missing text (merge.NULLABLE_TEXT), 0 or 1
+    for a flag."""
     return (
-        record.key, record.message_id, record.request_id, record.timestamp_utc, record.session_id,
-        record.agent_id, record.is_sidechain, record.model, record.input_tokens, record.output_tokens,
-        record.cache_write_5m_tokens, record.cache_write_1h_tokens, record.cache_read_tokens,
-        record.web_search_requests, record.speed, record.service_tier, record.inference_geo, record.cwd,
-        record.git_branch, repo_id, machine, record.cc_version, record.from_progress,
+        record.key, record.message_id or "", record.request_id or "", record.timestamp_utc,
+        record.session_id or "", record.agent_id or "", 1 if record.is_sidechain else 0, record.model,
+        record.input_tokens, record.output_tokens, record.cache_write_5m_tokens, record.cache_write_1h_tokens,
+        record.cache_read_tokens, record.web_search_requests, record.speed or "", record.service_tier or "",
+        record.inference_geo or "", record.cwd or "", record.git_branch or "", repo_id or "", machine,
+        record.cc_version or "", 1 if record.from_progress else 0,
     )  # fmt: skip
 
 

@@ -43,7 +43,14 @@ _COLUMNS = (
     "output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, speed, "
     "service_tier, inference_geo, cwd, git_branch, repo_id, machine, cc_version, from_progress, file_id"
 )
-_PLACES = ", ".join("?" * len(_COLUMNS.split(", ")))
+# Nullable text arrives as "" for NULL (never a stored value: the reader keeps no empty strings)
+# and flags as integers: the sqlite3 module sends a None or bool parameter through its adapter
+# registry, three failed lookups each, and that was a quarter of the cost of an insert.
+NULLABLE_TEXT = (
+    "message_id", "request_id", "session_id", "agent_id", "speed", "service_tier", "inference_geo", "cwd",
+    "git_branch", "repo_id", "cc_version",
+)  # fmt: skip
+_PLACES = ", ".join("nullif(?, '')" if column in NULLABLE_TEXT else "?" for column in _COLUMNS.split(", "))
 INSERT_RESPONSE_SQL = f"insert or replace into responses ({_COLUMNS}) values ({_PLACES})"
 # A first load's rows: rowids of its own choosing, and no key index to find a copy to replace by.
 LOAD_RESPONSE_SQL = f"insert into responses (rowid, {_COLUMNS}) values (?, {_PLACES})"
