@@ -26,7 +26,6 @@ from .transcript import Response
 __all__ = [
     "HEAD_BYTES",
     "MESSAGE_ID",
-    "SIDECHAIN",
     "TIMESTAMP",
     "Candidates",
     "FileResult",
@@ -42,7 +41,7 @@ HEAD_BYTES = 4096
 """A file's first bytes, hashed: the same inode with another head was rewritten in place."""
 
 # Positions in a row (see _row) that the merge reads.
-MESSAGE_ID, TIMESTAMP, SIDECHAIN = 1, 3, 6
+MESSAGE_ID, TIMESTAMP = 1, 3
 
 Rank = tuple[bool, int, bool, bool]  # Response.rank()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .db import create_missing_indexes
-from .file_result import MESSAGE_ID, SIDECHAIN, TIMESTAMP, Candidates, Rank
+from .file_result import MESSAGE_ID, TIMESTAMP, Candidates, Rank
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -61,18 +61,18 @@ NEXT_ROWID_SQL = "select coalesce(max(rowid), 0) + 1 from responses"
 
 
 class Rivals:
-    """Stored copies that new responses compete with: each one's rank, whether it is a sidechain
-    and its timestamp (whose rollup bucket changes if it is replaced), and the keys stored under
-    each message id, in the order they were written. A first load's also know each copy's rowid
-    (``rowids``), and the next one to give."""
+    """Stored copies that new responses compete with: each one's rank (whose first element says
+    it is not a sidechain), its timestamp (whose rollup bucket changes if it is replaced) and the
+    keys stored under each message id, in the order they were written. A first load's know each
+    copy's rowid instead of its timestamp (``rowids``; it rebuilds the whole rollup after), and
+    the next rowid to give."""
 
-    __slots__ = ("by_message", "next_rowid", "ranks", "rowids", "sidechain", "stored_at")
+    __slots__ = ("by_message", "next_rowid", "ranks", "rowids", "stored_at")
 
     def __init__(self, next_rowid: int | None = None) -> None:
         self.rowids: dict[str, int] | None = None if next_rowid is None else {}
         self.next_rowid = next_rowid or 0
         self.ranks: dict[str, Rank] = {}
-        self.sidechain: dict[str, bool] = {}
         self.stored_at: dict[str, str] = {}
         self.by_message: dict[str, list[str]] = {}
 
@@ -88,7 +88,6 @@ class Rivals:
                     sql, chunk
                 ):
                     rivals.ranks[key] = (not is_sidechain, total_tokens, bool(has_speed), not from_progress)
-                    rivals.sidechain[key] = bool(is_sidechain)
                     rivals.stored_at[key] = timestamp
                     if message_id:
                         rivals.by_message.setdefault(message_id, []).append(key)
@@ -138,64 +137,74 @@ def merge(
 
     ``rivals`` are the ledger's copies (:class:`FirstLoad`'s); by default they are read from it.
     Either way they are updated to what this writes. ``touched`` gains the timestamps whose
-    rollup buckets change.
+    rollup buckets change (but for a first load's, which rebuilds the whole rollup).
     """
     if not candidates.best:
         return 0, 0
     if rivals is None:
         rivals = Rivals.from_ledger(db, candidates)
-    ranks, sidechain, stored_at, by_message = rivals.ranks, rivals.sidechain, rivals.stored_at, rivals.by_message
-    rowids = rivals.rowids  # a first load's: its rows go in with their rowids, copies go by them
+    ranks, stored_at, by_message = rivals.ranks, rivals.stored_at, rivals.by_message
+    # A first load's rows go in with their rowids, and its copies are replaced by rowid; it keeps
+    # no timestamps. This loop runs for every response of a first index: it does little else.
+    rowids = rivals.rowids
+    next_rowid = rivals.next_rowid
     rows: list[tuple[Any, ...]] = []
     to_delete: list[str] = []  # by key
     gone: list[tuple[int]] = []  # by rowid (a first load's)
-
-    def write(key: str, row: tuple[Any, ...]) -> None:
-        if rowids is None:
-            rows.append((*row, file_id))
-            return
-        rowids[key] = rivals.next_rowid
-        rows.append((rivals.next_rowid, *row, file_id))
-        rivals.next_rowid += 1
-
     added = replaced = 0
     for key, (rank, row) in candidates.best.items():
-        message_id, timestamp_utc, is_sidechain = row[MESSAGE_ID], row[TIMESTAMP], row[SIDECHAIN]
-        if key in ranks:
-            if rank > ranks[key]:
-                if rowids is not None:  # without a key index, REPLACE would not find the old copy
-                    gone.append((rowids[key],))
-                write(key, row)
-                touched.add(timestamp_utc)
-                touched.add(stored_at[key])
-                replaced += 1
-                ranks[key], sidechain[key], stored_at[key] = rank, is_sidechain, timestamp_utc
-                # The replacement is a new row: now the last written under its message id.
-                if message_id and (siblings := by_message.get(message_id)) and key in siblings:
-                    siblings.remove(key)
-                    siblings.append(key)
-            continue
-        siblings = by_message.get(message_id) if message_id else None
-        rival = next((k for k in siblings if sidechain[k] or is_sidechain), None) if siblings else None
-        if rival is not None:
-            if rank > ranks[rival]:
-                if rowids is None:
-                    to_delete.append(rival)
-                else:
-                    gone.append((rowids.pop(rival),))
-                touched.add(stored_at[rival])
-                siblings.remove(rival)  # type: ignore[union-attr]  # rival came from siblings
-                del ranks[rival], sidechain[rival], stored_at[rival]
-                replaced += 1
-            else:
+        message_id = row[MESSAGE_ID]
+        stored = ranks.get(key)
+        if stored is not None:
+            if not rank > stored:
                 continue
+            if rowids is None:  # REPLACE finds the old copy by the key index
+                touched.add(stored_at[key])
+            else:  # without a key index, REPLACE would not find it
+                gone.append((rowids[key],))
+            replaced += 1
+            # The replacement is a new row: now the last written under its message id.
+            if message_id and (siblings := by_message.get(message_id)) and key in siblings:
+                siblings.remove(key)
+                siblings.append(key)
         else:
-            added += 1
-        write(key, row)
-        touched.add(timestamp_utc)
-        ranks[key], sidechain[key], stored_at[key] = rank, is_sidechain, timestamp_utc
-        if message_id:
-            by_message.setdefault(message_id, []).append(key)
+            siblings = by_message.get(message_id) if message_id else None
+            if siblings:
+                # A copy under another request id is the same response if either is a sidechain.
+                sidechain = not rank[0]
+                rival = next((k for k in siblings if sidechain or not ranks[k][0]), None)
+                if rival is not None:
+                    if not rank > ranks[rival]:
+                        continue
+                    if rowids is None:
+                        to_delete.append(rival)
+                        touched.add(stored_at.pop(rival))
+                    else:
+                        gone.append((rowids.pop(rival),))
+                    siblings.remove(rival)
+                    del ranks[rival]
+                    replaced += 1
+                else:
+                    added += 1
+                siblings.append(key)
+            else:
+                added += 1
+                if message_id:
+                    if siblings is None:
+                        by_message[message_id] = [key]
+                    else:  # emptied by a replacement
+                        siblings.append(key)
+        ranks[key] = rank
+        if rowids is None:
+            timestamp_utc = row[TIMESTAMP]
+            stored_at[key] = timestamp_utc
+            touched.add(timestamp_utc)
+            rows.append((*row, file_id))
+        else:
+            rowids[key] = next_rowid
+            rows.append((next_rowid, *row, file_id))
+            next_rowid += 1
+    rivals.next_rowid = next_rowid
 
     if to_delete:
         db.conn.executemany(DELETE_RESPONSE_SQL, [(key,) for key in to_delete])
