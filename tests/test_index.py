@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from conftest import REAL_PROJECTS_TOTALS, assistant_line, many_files, progress_echo, totals, write_lines
 
-from ccledger import headstart, index, merge, sharing
+from ccledger import file_result, headstart, index, merge, sharing
 from ccledger.db import DEFERRABLE_INDEXES, open_db
+from ccledger.repos import RepoCache
 
 
 def session_file(claude_dir: Path, name: str = "s1.jsonl", project: str = "-home-u-repo") -> Path:
@@ -341,6 +342,22 @@ def test_a_directory_named_jsonl(db, claude_dir):
     assert totals(db)["responses"] == 1  # the transcript inside the folder still counts
     assert db.execute("select error from files where path = ?", [str(folder)]).fetchone() == ("not a regular file",)
     assert index.refresh(db, [claude_dir]).errors[0].path == str(folder)  # reported every run
+
+
+def test_a_fifo_that_replaced_a_transcript_after_the_scan_fails_without_waiting(claude_dir):
+    # The scan saw a regular file; by the time it is read a FIFO with no writer stands there.
+    fifo = claude_dir / "projects" / "p" / "s.jsonl"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    results = []
+    reading = threading.Thread(
+        target=lambda: results.append(file_result.read_file(str(fifo), 0, None, RepoCache(None), "m", bytearray(64))),
+        daemon=True,
+    )
+    reading.start()
+    reading.join(timeout=10)
+    assert results, "reading a FIFO blocked"
+    assert results[0].error is not None and results[0].read is None
 
 
 def test_a_dangling_symlink(db, claude_dir):

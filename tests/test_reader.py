@@ -1,6 +1,6 @@
 """The block reader against a line-by-line reference, at buffer sizes that cut lines anywhere."""
 
-import io
+import os
 import random
 
 import pytest
@@ -52,10 +52,10 @@ def transcript(seed: int) -> bytes:
 
 @pytest.mark.parametrize("size", [1, 7, 64, 333, 4096, 1 << 20])
 @pytest.mark.parametrize("seed", range(4))
-def test_any_buffer_size_reads_what_line_splitting_reads(size, seed):
+def test_any_buffer_size_reads_what_line_splitting_reads(size, seed, tmp_path):
     data = transcript(seed)
     start = data.index(b"\n", len(data) // 3) + 1 if seed >= 2 else 0  # an incremental read, too
-    read = read_usage_lines(_at(data, start), start, bytearray(size))
+    read = read_at(tmp_path, data, start, bytearray(size))
     keys, problems, offsets, end, lines = reference(data, start)
     assert [(r.key, r.output_tokens) for r in read.responses] == keys
     assert dict(read.problems) == problems
@@ -65,14 +65,17 @@ def test_any_buffer_size_reads_what_line_splitting_reads(size, seed):
     assert read.bytes_read == len(data) - start
 
 
-def test_the_callers_buffer_is_never_resized():
+def test_the_callers_buffer_is_never_resized(tmp_path):
     buffer = bytearray(8)
-    data = transcript(1)
-    read_usage_lines(_at(data, 0), 0, buffer)
+    read_at(tmp_path, transcript(1), 0, buffer)
     assert len(buffer) == 8
 
 
-def _at(data: bytes, start: int) -> io.BytesIO:
-    handle = io.BytesIO(data)
-    handle.seek(start)
-    return handle
+def read_at(tmp_path, data: bytes, start: int, buffer: bytearray):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return read_usage_lines(fd, start, buffer)
+    finally:
+        os.close(fd)

@@ -11,7 +11,7 @@ the next read, so it is neither lost nor counted twice.
 
 from __future__ import annotations
 
-from typing import BinaryIO
+import os
 
 import msgspec
 from stringzilla import Str
@@ -47,8 +47,8 @@ def new_buffer() -> bytearray:
     return bytearray(BLOCK_BYTES)
 
 
-def read_usage_lines(handle: BinaryIO, start: int, buffer: bytearray | None = None) -> FileRead:
-    """Parse every complete line of ``handle`` from ``start`` (where it is positioned).
+def read_usage_lines(fd: int, start: int, buffer: bytearray | None = None) -> FileRead:
+    """Parse every complete line of the open file ``fd`` from offset ``start``.
 
     A trailing partial line is left for next time. One that already parses is used (a finished
     file need not end in a newline), but the offset stays before it, so it is read again once
@@ -62,7 +62,9 @@ def read_usage_lines(handle: BinaryIO, start: int, buffer: bytearray | None = No
     while True:
         if filled == len(buffer):  # a line longer than the buffer: gather it in a larger one
             buffer = buffer + bytes(len(buffer))
-        count = handle.readinto(memoryview(buffer)[filled:])
+        space = memoryview(buffer)[filled:]
+        # Positional reads into the buffer: no file object, no seek, one system call per block.
+        count = os.preadv(fd, [space], read.end_offset + filled)
         if not count:
             break
         read.bytes_read += count
@@ -72,6 +74,8 @@ def read_usage_lines(handle: BinaryIO, start: int, buffer: bytearray | None = No
             buffer[: filled - done] = buffer[done:filled]  # the partial line, to the front
             filled -= done
             read.end_offset += done
+        if count < len(space):
+            break  # a short read of a regular file: its end, for now
     tail = bytes(buffer[:filled])
     if tail.strip() and might_hold_usage(tail):
         parsed = parse_line(tail)
