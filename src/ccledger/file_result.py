@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
@@ -26,6 +26,7 @@ from .transcript import Response
 
 __all__ = [
     "HEAD_BYTES",
+    "KEY",
     "MESSAGE_ID",
     "TIMESTAMP",
     "Candidates",
@@ -42,18 +43,13 @@ HEAD_BYTES = 4096
 """A file's first bytes, hashed: the same inode with another head was rewritten in place."""
 
 # Positions in a row (see _row) that the merge reads.
-MESSAGE_ID, TIMESTAMP = 1, 3
+KEY, MESSAGE_ID, TIMESTAMP = 0, 1, 3
 
 Rank = tuple[bool, int, bool, bool]  # Response.rank()
 
-
-class Candidates(NamedTuple):
-    """One file's responses made ready to merge before the write lock is taken: of each key the
-    copy that wins within the file, its rank and its row (without the file id, known only later)."""
-
-    best: dict[str, tuple[Rank, tuple[Any, ...]]]
-    message_ids: list[str]
-    keyless: list[str]
+Candidates = list[tuple[Rank, tuple[Any, ...]]]
+"""One file's responses made ready to merge before the write lock is taken: of each key the copy
+that wins within the file, with its rank and its row (without the file id, known only later)."""
 
 
 class FileResult(msgspec.Struct, array_like=True):
@@ -132,9 +128,7 @@ def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | 
         kept = best.get(record.key)
         if kept is None or rank > kept[0]:
             best[record.key] = (rank, _row(record, machine, repo_id(record.cwd)))
-    message_ids = sorted({row[MESSAGE_ID] for _, row in best.values() if row[MESSAGE_ID]})
-    keyless = sorted(key for key, (_, row) in best.items() if not row[MESSAGE_ID])
-    return Candidates(best, message_ids, keyless)
+    return list(best.values())  # the key is the row's first column: it travels once
 
 
 def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]:

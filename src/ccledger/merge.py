@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .db import create_missing_indexes
-from .file_result import MESSAGE_ID, TIMESTAMP, Candidates, Rank
+from .file_result import KEY, MESSAGE_ID, TIMESTAMP, Candidates, Rank
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -80,7 +80,9 @@ class Rivals:
     def from_ledger(cls, db: Database, candidates: Candidates) -> Rivals:
         """The stored copies sharing a key, or a message id, with one of a file's responses."""
         rivals = cls()
-        for column, values in (("message_id", candidates.message_ids), ("key", candidates.keyless)):
+        message_ids = sorted({row[MESSAGE_ID] for _, row in candidates if row[MESSAGE_ID]})
+        keyless = sorted(row[KEY] for _, row in candidates if not row[MESSAGE_ID])
+        for column, values in (("message_id", message_ids), ("key", keyless)):
             for i in range(0, len(values), _SQL_VARIABLES):
                 chunk = values[i : i + _SQL_VARIABLES]
                 sql = RIVALS_SQL.format(column=column, placeholders=", ".join("?" * len(chunk)))
@@ -139,7 +141,7 @@ def merge(
     Either way they are updated to what this writes. ``touched`` gains the timestamps whose
     rollup buckets change (but for a first load's, which rebuilds the whole rollup).
     """
-    if not candidates.best:
+    if not candidates:
         return 0, 0
     if rivals is None:
         rivals = Rivals.from_ledger(db, candidates)
@@ -152,8 +154,8 @@ def merge(
     to_delete: list[str] = []  # by key
     gone: list[tuple[int]] = []  # by rowid (a first load's)
     added = replaced = 0
-    for key, (rank, row) in candidates.best.items():
-        message_id = row[MESSAGE_ID]
+    for rank, row in candidates:
+        key, message_id = row[KEY], row[MESSAGE_ID]
         stored = ranks.get(key)
         if stored is not None:
             if not rank > stored:
