@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import NoReturn
 
 __all__ = ["main"]
 
@@ -30,6 +29,7 @@ def main() -> None:
         head_start = start(sys.argv[2:])
     from .cli import main as cli
 
+    status: object = 0
     try:
         cli(head_start)
     except SystemExit as done:  # how click ends every command, a success too
@@ -43,10 +43,11 @@ def main() -> None:
         # still alive (pydantic's schemas, a first index's leftovers), 30 ms of 50. The memory
         # goes back to the system either way, and nothing left holds a resource to release.
         gc.freeze()
-    _exit_now(status)
+    if indexing:
+        _exit_now(status)
 
 
-def _exit_now(status: object) -> NoReturn:
+def _exit_now(status: object) -> None:  # never returns (typing.NoReturn: not imported here)
     """End ``ccledger index`` as ``sys.exit(status)`` would, without the interpreter's teardown.
 
     Tearing down the modules the command imported (click, sqlite-utils, msgspec, ...) takes
