@@ -75,10 +75,15 @@ DIRTY_RANGE_ROWS_SQL = """
  where d.bucket_utc >= :since and d.bucket_utc < :until)
 """
 # Where to share a rebuild: the bucket of the response, or the dirty bucket, at :share of the way.
-# Responses are sampled (every 8th row): a first index builds the time index only meanwhile, and
-# sorting them all would cost more than an approximate split does.
+# Responses are sampled: a first index builds the time index only meanwhile, and sorting them all
+# would cost more than an approximate split does. About 1,000 rows at evenly spaced rowids are
+# looked up rather than the table scanned (2 ms instead of 10 for 66,000 rows).
 SPLIT_RESPONSES_SQL = """
-with sample as (select timestamp_utc from responses where rowid % 8 = 0)
+with recursive
+    bounds(low, high) as (select (select min(rowid) from responses), (select max(rowid) from responses)),
+    step(size) as (select (high - low) / 1024 + 1 from bounds),
+    at(id) as (select low from bounds union all select id + size from at, step, bounds where id + size <= high),
+    sample as (select timestamp_utc from at join responses on responses.rowid = at.id)
 select timestamp_utc from sample order by timestamp_utc
 limit 1 offset (select cast(count(*) * :share as integer) from sample)
 """
