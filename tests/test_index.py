@@ -17,6 +17,7 @@ from conftest import REAL_PROJECTS_TOTALS, assistant_line, many_files, progress_
 
 from ccledger import file_result, headstart, index, merge, sharing
 from ccledger.db import DEFERRABLE_INDEXES, open_db
+from ccledger.plans import planned_bytes
 from ccledger.repos import RepoCache
 
 
@@ -496,7 +497,7 @@ def test_a_large_refresh_is_shared_with_a_helper_process(db, claude_dir, monkeyp
 def _helper_reads_all(monkeypatch):
     """Share even a small corpus, and keep this process from claiming any of the helper's plans."""
     monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
-    monkeypatch.setattr(sharing.Helper, "claim", lambda self: None)
+    monkeypatch.setattr(sharing.Helper, "claim", lambda self: [])
 
 
 def _count_results(monkeypatch) -> list[int]:
@@ -638,7 +639,7 @@ def test_a_first_load_hands_the_merge_back_when_another_indexer_writes(db, claud
     many_files(claude_dir, 2)
     monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
-    monkeypatch.setattr(sharing.Helper, "claim", lambda self: None)
+    monkeypatch.setattr(sharing.Helper, "claim", lambda self: [])
     ledger = db.conn.execute("PRAGMA database_list").fetchone()[2]
     # Opened before, the other connection found every index; opened during the load, its
     # open_db builds the ones the load dropped. Either way its copy must win, once.
@@ -728,15 +729,32 @@ def test_a_first_load_too_large_for_memory_asks_the_ledger(db, claude_dir, monke
     assert asked and totals(db) == REAL_PROJECTS_TOTALS
 
 
+@pytest.mark.parametrize("claim_bytes", [1, 1 << 40])
+def test_claims_take_runs_of_plans_up_to_a_size(db, claude_dir, monkeypatch, claim_bytes):
+    many_files(claude_dir, 2)
+    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(sharing, "_CLAIM_BYTES", claim_bytes)
+    claims: list[list] = []
+    claim = sharing.Helper.claim
+    monkeypatch.setattr(sharing.Helper, "claim", lambda self: claims.append(taken := claim(self)) or taken)
+    stats = index.refresh(db, [claude_dir])
+    assert totals(db) == REAL_PROJECTS_TOTALS and stats.files_read == 2 * 99
+    taken = [run for run in claims if run]
+    # No claim goes on once it has the size (empty files make none).
+    assert all(sum(planned_bytes(plan) for plan in run[:-1]) < claim_bytes for run in taken)
+    if claim_bytes > 1:  # the first claim took all that was left
+        assert len(taken) <= 1 and claims[-1] == []
+
+
 def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
     monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
 
     def claim_without_telling(self):  # as if every claim crossed the helper's start on that plan
         if self._claimed == 0:
-            return None
+            return []
         self._claimed -= 1
-        return self.plans[self._claimed]
+        return [self.plans[self._claimed]]
 
     monkeypatch.setattr(sharing.Helper, "claim", claim_without_telling)
     received = _count_results(monkeypatch)

@@ -167,7 +167,7 @@ INDEXES_SQL = "select name from sqlite_master where type = 'index'"
 def test_a_large_refresh_shares_the_rollup_with_its_helper(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
     monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
-    monkeypatch.setattr(sharing.Helper, "claim", lambda self: None)  # the helper reads everything
+    monkeypatch.setattr(sharing.Helper, "claim", lambda self: [])  # the helper reads everything
     shares, indexes = [], []
     aggregate = sharing.Helper.aggregate
 
@@ -200,7 +200,7 @@ def test_a_first_load_lists_no_dirty_buckets_and_is_rebuilt_whole(db, claude_dir
     many_files(claude_dir, 2)
     monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
-    monkeypatch.setattr(sharing.Helper, "claim", lambda self: None)
+    monkeypatch.setattr(sharing.Helper, "claim", lambda self: [])
     write_batch, dirty_after_each = index._write_batch, []
 
     def write_batch_then_maybe_rebuild(*args):

@@ -241,10 +241,11 @@ def _index_plans(
             if batch.worth_writing() or 0 < helper.open_bytes <= batch.pending_bytes:
                 batch.write()
                 continue
-            plan = helper.claim()
-            if plan is None:
+            claimed = helper.claim()
+            if not claimed:
                 break
-            batch.add(read_planned(*plan, repos, machine, buffer))
+            for plan in claimed:
+                batch.add(read_planned(*plan, repos, machine, buffer))
         for outcome in helper.rest():
             batch.add(outcome)
         if helper.unread:  # the helper failed: read the rest here, nothing is lost or doubled

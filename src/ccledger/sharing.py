@@ -28,6 +28,9 @@ __all__ = ["PARALLEL_BYTES", "Helper", "worth_sharing"]
 # A refresh with this much to read is shared with a helper process (a first index, mostly).
 PARALLEL_BYTES = 256 << 20
 _PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for, by default
+# What this process claims of the helper's plans at a time: about a millisecond of reading, so
+# that neither side waits long for the other at the end.
+_CLAIM_BYTES = 1 << 20
 # This process's part of a rollup rebuild shared with the helper: the larger, because the helper
 # checkpoints the ledger's log in the time left; the smaller when this process builds a first
 # load's indexes meanwhile (see Helper.aggregate): building them takes about a quarter of the
@@ -47,7 +50,7 @@ class Helper:
     It writes nothing: its results come back over a pipe (msgpack frames, see ``helper.py``)
     and this process writes them, so the two never wait on each other for the write lock. The
     helper reads the shared plans from the front; whenever this process has nothing of the
-    helper's to write, it claims the last unclaimed plan and reads that itself (:meth:`claim`).
+    helper's to write, it claims the last unclaimed plans and reads them itself (:meth:`claim`).
     The split so follows what each process gets done on this machine. A plan read twice (a claim
     crossing the helper's start on it) is written once: the second write of a file finds its plan
     already taken (see ``index._write_file``).
@@ -141,15 +144,25 @@ class Helper:
             self._read_all = True
             return None
 
-    def claim(self) -> Plan | None:
-        """The last plan neither side has started, now this process's to read; None if none is left."""
-        number = self._claimed - 1
-        if number <= self._highest:
-            return None
-        self._tell({"claim": number})  # the helper stops before this plan
-        self._claimed = number
-        self.open_bytes -= planned_bytes(self.plans[number])
-        return self.plans[number]
+    def claim(self) -> list[Plan]:
+        """The last plans neither side has started, now this process's to read: at least one,
+        and as many more as make _CLAIM_BYTES; none when none is left.
+
+        The plans end with the smallest files, so claiming them one by one cost a message to
+        the helper (and a wake-up of the thread that sends it) per small file: 30 ms of a
+        first index, for 2,500 files."""
+        claimed: list[Plan] = []
+        size = 0
+        number = self._claimed
+        while number - 1 > self._highest and (not claimed or size < _CLAIM_BYTES):
+            number -= 1
+            claimed.append(self.plans[number])
+            size += planned_bytes(self.plans[number])
+        if claimed:
+            self._tell({"claim": number})  # the helper stops before this plan
+            self._claimed = number
+            self.open_bytes -= size
+        return claimed
 
     def ready(self) -> Iterator[Outcome]:
         """The results that have arrived, without waiting."""
