@@ -6,7 +6,8 @@ import random
 import pytest
 from conftest import assistant_line, progress_echo
 
-from ccledger.reader import read_usage_lines
+from ccledger import reader
+from ccledger.reader import read_head, read_usage_lines
 from ccledger.transcript import parse_line
 
 
@@ -50,9 +51,19 @@ def transcript(seed: int) -> bytes:
     return data
 
 
+@pytest.fixture(params=["preadv", "seek and read"])
+def reading(request, monkeypatch):
+    """Both ways of reading a block: positional (where the platform has preadv) and the fallback."""
+    if request.param == "seek and read":
+        monkeypatch.setattr(reader, "read_at", reader._seek_and_read_at)
+    elif not hasattr(os, "preadv"):
+        pytest.skip("no preadv on this platform")
+    return request.param
+
+
 @pytest.mark.parametrize("size", [1, 7, 64, 333, 4096, 1 << 20])
 @pytest.mark.parametrize("seed", range(4))
-def test_any_buffer_size_reads_what_line_splitting_reads(size, seed, tmp_path):
+def test_any_buffer_size_reads_what_line_splitting_reads(size, seed, tmp_path, reading):
     data = transcript(seed)
     start = data.index(b"\n", len(data) // 3) + 1 if seed >= 2 else 0  # an incremental read, too
     read = read_at(tmp_path, data, start, bytearray(size))
@@ -77,5 +88,16 @@ def read_at(tmp_path, data: bytes, start: int, buffer: bytearray):
     fd = os.open(path, os.O_RDONLY)
     try:
         return read_usage_lines(fd, start, buffer)
+    finally:
+        os.close(fd)
+
+
+def test_the_head_is_read_from_the_start_whatever_was_read_before(tmp_path, reading):
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"0123456789")
+    fd = os.open(path, reader.OPEN_FLAGS)
+    try:
+        read_usage_lines(fd, 4, bytearray(4))
+        assert read_head(fd, 4) == b"0123" and read_head(fd, 64) == b"0123456789"
     finally:
         os.close(fd)

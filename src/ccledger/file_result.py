@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from .plans import Found, Known, describe, is_regular
-from .reader import FileRead, read_usage_lines
+from .reader import OPEN_FLAGS, FileRead, read_head, read_usage_lines
 from .repos import RepoCache, RepoIdentity
 from .transcript import Response
 
@@ -78,11 +78,9 @@ def read_file(
     """
     result = FileResult(start)
     try:
-        # A bare descriptor (a file object costs four more system calls). Non-blocking: should a
-        # FIFO have replaced the file since the scan, reading it fails rather than waits.
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, OPEN_FLAGS)
         try:
-            head = os.pread(fd, HEAD_BYTES, 0)
+            head = read_head(fd, HEAD_BYTES)
             result.head_sha1, result.head_len = sha1(head), len(head)
             if start and known_head is not None:
                 known_sha1, known_len = known_head
