@@ -141,10 +141,10 @@ def _known_files(ledger: str) -> dict[str, tuple[Any, ...]] | None:
     only the refresh's migrations make it readable)."""
     import sqlite3
 
-    from .plans import KNOWN_FILES_SQL
+    from .plans import known_files
 
     try:
         with contextlib.closing(sqlite3.connect(paths.sqlite_uri(ledger, mode="ro"), uri=True, timeout=1)) as db:
-            return {row[1]: row for row in db.execute(KNOWN_FILES_SQL)}
+            return known_files(db)
     except sqlite3.Error:
         return None

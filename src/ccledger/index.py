@@ -36,11 +36,12 @@ from .file_result import Outcome, no_gc, read_planned
 from .index_stats import FileError, IndexStats
 from .merge import FirstLoad, Rivals, merge
 from .plans import (
-    KNOWN_FILES_SQL,
     Error,
     Found,
+    Known,
     Plan,
     describe,
+    known_files,
     make_plans,
     planned_bytes,
     scan,
@@ -141,8 +142,7 @@ def refresh(
         known = cache.known(db)
         found = cache.scan(roots, errors)
     else:
-        # Plain rows: a no-change refresh compares thousands of files and builds nothing.
-        known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
+        known = known_files(db.conn)
         if head_start is not None:
             found, errors = head_start.found, list(head_start.errors)
         else:
@@ -389,7 +389,7 @@ class ScanCache:
         """The files table as plain rows, re-read when another connection changed the ledger."""
         version = db.execute("PRAGMA data_version").fetchone()[0]
         if self._known is None or version != self._data_version:
-            self._known = {row[1]: row for row in db.conn.execute(KNOWN_FILES_SQL)}
+            self._known = known_files(db.conn)
             self._data_version = version
         return self._known
 
@@ -567,11 +567,8 @@ def _record_error(db: Database, outcome: Outcome, now: str) -> None:
 def _mark_missing(db: Database, known: dict[str, tuple[Any, ...]], seen: set[str], roots: list[Path]) -> int:
     """Note files that were under a scanned root and are gone. Their responses stay."""
     live_roots = [str(paths.projects_dir(root)) + os.sep for root in roots if paths.projects_dir(root).is_dir()]
-    gone = [
-        row[0]
-        for path, row in known.items()
-        if path not in seen and row[9] is None and any(path.startswith(root) for root in live_roots)
-    ]
+    unseen = (Known._make(row) for path, row in known.items() if path not in seen)
+    gone = [file.id for file in unseen if not file.missing and any(file.path.startswith(r) for r in live_roots)]
     if gone:
         now = _now()
         with write_transaction(db):
