@@ -66,7 +66,7 @@ group by 1, session_id, model, canonical_model, repo_id, git_branch, machine
 """
 
 # The rows of the buckets from :since to before :until: all of them, or the dirty ones. A full
-# rebuild in one process reads response_costs whole instead: a range over everything would go
+# rebuild without bounds reads response_costs whole instead: a range over everything would go
 # through the time index for nothing.
 RANGE_ROWS_SQL = "(select * from response_costs where timestamp_utc >= :since and timestamp_utc < :until)"
 DIRTY_RANGE_ROWS_SQL = """
@@ -166,7 +166,12 @@ def _over_range(dirty: bool, since: str | None, until: str | None, *, insert: bo
     """The aggregate over the buckets from ``since`` to before ``until`` (all, or the dirty ones),
     or the statement that inserts its rows into ``usage_rollup``; with its parameters."""
     template = INSERT_AGGREGATE_SQL if insert else AGGREGATE_SQL
-    source = DIRTY_RANGE_ROWS_SQL if dirty else RANGE_ROWS_SQL
+    if dirty:
+        source = DIRTY_RANGE_ROWS_SQL
+    elif since or until:
+        source = RANGE_ROWS_SQL
+    else:
+        source = "response_costs"
     return template.format(bucket=BUCKET_EXPR, source=source), {"since": since or _EARLIEST, "until": until or _LATEST}
 
 
@@ -200,8 +205,7 @@ def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
 def _rebuild(db: Database, full: bool) -> None:
     """Rebuild every bucket, or the dirty ones, in this process (in the caller's transaction)."""
     db.execute(DELETE_ALL_SQL if full else DELETE_DIRTY_SQL)
-    source = "response_costs" if full else DIRTY_RANGE_ROWS_SQL
-    db.execute(INSERT_AGGREGATE_SQL.format(bucket=BUCKET_EXPR, source=source), {"since": _EARLIEST, "until": _LATEST})
+    db.execute(*_over_range(not full, None, None, insert=True))
 
 
 def _shared(db: Database, share: RollupShare, *, dirty: bool) -> bool:
