@@ -21,30 +21,32 @@ def main() -> None:
 
         statusline()
         return
-    head_start = None
-    indexing = sys.argv[1:2] == ["index"]
-    if indexing:
-        from .headstart import start
+    if sys.argv[1:2] != ["index"]:
+        from .cli import main as cli
 
-        head_start = start(sys.argv[2:])
+        try:
+            cli()
+        finally:
+            # The process ends here: spare its shutdown the collector's passes over every object
+            # still alive (pydantic's schemas, mostly), 30 ms of 50. The memory goes back to the
+            # system either way, and nothing left holds a resource to release.
+            gc.freeze()
+        return
+    from .headstart import start
+
+    head_start = start(sys.argv[2:])
     from .cli import main as cli
 
-    status: object = 0
     try:
         cli(head_start)
     except SystemExit as done:  # how click ends every command, a success too
-        if not indexing:
-            raise
         status = done.code
+    else:
+        status = 0
     finally:
         if head_start is not None:
             head_start.close()  # a usage error: no refresh took it
-        # The process ends here: spare its shutdown the collector's passes over every object
-        # still alive (pydantic's schemas, a first index's leftovers), 30 ms of 50. The memory
-        # goes back to the system either way, and nothing left holds a resource to release.
-        gc.freeze()
-    if indexing:
-        _exit_now(status)
+    _exit_now(status)
 
 
 def _exit_now(status: object) -> None:  # never returns (typing.NoReturn: not imported here)
