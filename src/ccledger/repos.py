@@ -206,8 +206,11 @@ class RepoCache:
         roots are known when a vanished sibling is resolved. A cwd resolved earlier in the same
         batch is not resolved again."""
         resolved: dict[str, RepoIdentity] = {}
+        new = cwds - self._ids.keys()
+        if not new:  # nearly every file after its repo's first: called once per file read
+            return resolved
         roots = dict(self._roots)
-        for cwd in sorted(cwds - self._ids.keys(), key=lambda c: not os.path.isdir(c)):
+        for cwd in sorted(new, key=lambda c: not os.path.isdir(c)):
             identity = self._pending.get(cwd) or resolve_repo(cwd, roots)
             resolved[cwd] = self._pending[cwd] = identity
             if identity.root and identity.how in ("remote", "git-root"):
