@@ -25,7 +25,6 @@ from .periods import iso_utc, resolve_period
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
-    "PERIODS",
     "alert_message",
     "alerts",
     "budget_status",
@@ -35,7 +34,6 @@ __all__ = [
     "set_budget",
 ]
 
-PERIODS = BUDGET_PERIODS
 DEFAULT_THRESHOLDS = (0.9, 1.0)
 # The pace is measured over at least this long, so that a period's first minutes don't project wildly.
 MIN_PACE_WINDOW = timedelta(hours=1)
@@ -73,8 +71,8 @@ def set_budget(
     include_prod: bool = False,
 ) -> BudgetInfo:
     """Create a budget, or update the one with the same scope, model and period."""
-    if period not in PERIODS:
-        raise queries.QueryError(f"period={period!r} is not one of: {', '.join(PERIODS)}")
+    if period not in BUDGET_PERIODS:
+        raise queries.QueryError(f"period={period!r} is not one of: {', '.join(BUDGET_PERIODS)}")
     if isinstance(amount_usd, bool) or not math.isfinite(amount_usd) or amount_usd <= 0:
         raise queries.QueryError(f"amount_usd={amount_usd!r} must be a positive number of US dollars, e.g. 200")
     if amount_usd > 1e9:
@@ -179,7 +177,7 @@ def mark_sent(db: Database, status: BudgetStatus) -> None:
 
 
 def _status(db: Database, budget: BudgetInfo, zone: ZoneInfo, now: datetime) -> BudgetStatus:
-    window = resolve_period(PERIODS[budget.period], None, zone=zone, now=now)
+    window = resolve_period(BUDGET_PERIODS[budget.period], None, zone=zone, now=now)
     assert window.start is not None
     repo_id = None if budget.scope == "all" else budget.scope
     source = "all" if budget.include_prod else "dev"

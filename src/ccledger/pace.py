@@ -18,7 +18,7 @@ from .choices import PLANS
 from .models import BlockInfo, BlockList, BurnRateReport, OfficialLimit, PlanValue, UsagePace, UsageRow
 from .periods import iso_utc
 
-__all__ = ["PLANS", "burn_rate", "plan_value", "usage_blocks", "usage_pace"]
+__all__ = ["burn_rate", "plan_value", "usage_blocks", "usage_pace"]
 
 
 BLOCKS_NOTE = (
