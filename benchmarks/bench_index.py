@@ -267,24 +267,22 @@ def bench(args: argparse.Namespace) -> Figures:
 
             # (b) no change: in-process refresh(), then the CLI
             db = open_db(db_path)
-            refresh(db, [config_dir])  # warm-up: imports, statement cache
-            no_change = []
-            for _ in range(args.refresh_runs):
-                start = time.perf_counter()
-                result = refresh(db, [config_dir])
-                no_change.append((time.perf_counter() - start) * 1000)
-                if result.files_read:
-                    raise SystemExit(f"no-change refresh read {result.files_read} files")
+
+            def no_change_ms(what: str, cache: ScanCache | None = None) -> list[float]:
+                """Times of no-change refreshes after a warm-up (imports, statement cache, scan cache)."""
+                refresh(db, [config_dir], cache=cache)
+                times = []
+                for _ in range(args.refresh_runs):
+                    start = time.perf_counter()
+                    result = refresh(db, [config_dir], cache=cache)
+                    times.append((time.perf_counter() - start) * 1000)
+                    if result.files_read:
+                        raise SystemExit(f"{what} read {result.files_read} files")
+                return times
+
+            no_change = no_change_ms("no-change refresh")
             # ... and as the MCP server does it, with a scan cache kept between calls
-            cache = ScanCache()
-            refresh(db, [config_dir], cache=cache)
-            no_change_cached = []
-            for _ in range(args.refresh_runs):
-                start = time.perf_counter()
-                result = refresh(db, [config_dir], cache=cache)
-                no_change_cached.append((time.perf_counter() - start) * 1000)
-                if result.files_read:
-                    raise SystemExit(f"no-change refresh (scan cache) read {result.files_read} files")
+            no_change_cached = no_change_ms("no-change refresh (scan cache)", ScanCache())
             no_change_cli = [index_cli(config_dir, db_path) for _ in range(args.cli_runs)]
 
             # (c) append-only
