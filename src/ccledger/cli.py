@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from sqlite_utils import Database
 
-    from . import budgets, index, pace, pricing, queries, render, rollup
+    from . import budgets, index, pace, pricing, queries, render
     from .headstart import HeadStart
     from .index_stats import IndexStats
     from .rollup import RollupShare
@@ -52,8 +52,8 @@ def _lazy(name: str) -> ModuleType:
 
 
 if not TYPE_CHECKING:
-    budgets, index, pace, pricing, queries, render, rollup = (
-        _lazy(f"ccledger.{name}") for name in ("budgets", "index", "pace", "pricing", "queries", "render", "rollup")
+    budgets, index, pace, pricing, queries, render = (
+        _lazy(f"ccledger.{name}") for name in ("budgets", "index", "pace", "pricing", "queries", "render")
     )
 
 
@@ -567,13 +567,9 @@ def _demo_ledger(prices_file: Path | None = None) -> Iterator[Database]:
 
 
 def _prices_and_rollup(db: Database, prices_file: Path | None = None) -> Callable[[RollupShare | None], None]:
-    """What follows a refresh, for ``index.refresh(finish=...)``: prices, then the rollup."""
-
-    def finish(share: RollupShare | None) -> None:
-        _ask(pricing.ensure_prices, db, prices_file=prices_file)
-        rollup.ensure_rollup(db, share)
-
-    return finish
+    """``pricing.ensure_prices_and_rollup`` for ``index.refresh(finish=...)``, a bad prices file
+    reported as a usage error."""
+    return lambda share: _ask(pricing.ensure_prices_and_rollup, db, share, prices_file=prices_file)
 
 
 def _refresh(

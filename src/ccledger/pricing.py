@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from . import paths
+from . import paths, rollup
 from .db import write_transaction
 from .price_file import (
     RATE_KEYS,
@@ -48,6 +48,7 @@ from .pricing_genai import genai_entry
 
 if TYPE_CHECKING:
     from .models import ModelPrices, PriceTable
+    from .rollup import RollupShare
 
 __all__ = [
     "BUILT_IN",
@@ -59,6 +60,7 @@ __all__ = [
     "Rates",
     "cost",
     "ensure_prices",
+    "ensure_prices_and_rollup",
     "load_prices",
     "normalize_model_id",
     "price_table",
@@ -336,6 +338,15 @@ def ensure_prices(db: Database, *, prices_file: Path | str | None = None) -> Pri
     prices = load_prices(prices_file)
     sync_prices(db, prices)
     return prices
+
+
+def ensure_prices_and_rollup(
+    db: Database, share: RollupShare | None = None, *, prices_file: Path | str | None = None
+) -> None:
+    """What follows a refresh (``index.refresh(finish=...)``): the prices, then the rollup that
+    prices every bucket, rebuilt with the helper process of a large refresh (``share``) if any."""
+    ensure_prices(db, prices_file=prices_file)
+    rollup.ensure_rollup(db, share)
 
 
 def sync_prices(db: Database, prices: Prices) -> bool:

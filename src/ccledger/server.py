@@ -23,7 +23,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 from sqlite_utils import Database
 
-from . import __version__, budgets, index, pace, paths, pricing, prod, queries, rollup
+from . import __version__, budgets, index, pace, paths, pricing, prod, queries
 from .config import Config, ConfigError, load_config
 from .db import open_db
 from .models import (
@@ -112,15 +112,12 @@ class Ledger:
         """The ledger brought up to date with the transcripts and prices, held for one answer."""
         with self.lock:
             self.last_refresh = index.refresh(
-                self.db, self.roots, cache=self.scan_cache, finish=self._prices_and_rollup
+                self.db,
+                self.roots,
+                cache=self.scan_cache,
+                finish=lambda share: pricing.ensure_prices_and_rollup(self.db, share, prices_file=self.prices_file),
             )
             yield self.db
-
-    def _prices_and_rollup(self, share: rollup.RollupShare | None) -> None:
-        """What follows a refresh (see index.refresh): prices, then the rollup, shared with the
-        helper process of a large refresh."""
-        pricing.ensure_prices(self.db, prices_file=self.prices_file)
-        rollup.ensure_rollup(self.db, share)
 
     def with_alerts(self, db: Database, result: ResultT) -> ResultT:
         """The result, carrying the budgets that are past a threshold (so Claude mentions them)."""
