@@ -214,8 +214,8 @@ class Figures:
 
 def bench(args: argparse.Namespace) -> Figures:
     """Run every measurement and return the figures."""
-    from ccledger.db import open_db
-    from ccledger.index import ScanCache, refresh
+    from ccledger.ingest.index import ScanCache, refresh
+    from ccledger.ledger.db import open_db
 
     args.work.mkdir(parents=True, exist_ok=True)
     compile_package()

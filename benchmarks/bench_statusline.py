@@ -25,9 +25,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ccledger import budgets, index, pricing
-from ccledger.db import open_db
-from ccledger.rollup import ensure_rollup
+from ccledger.answers import budgets
+from ccledger.ingest import index
+from ccledger.ledger.db import open_db
+from ccledger.ledger.rollup import ensure_rollup
+from ccledger.pricing import table as pricing
 
 HERE = Path(__file__).resolve().parent
 GOAL_MS = 100.0

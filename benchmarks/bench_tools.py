@@ -29,10 +29,11 @@ from typing import Any
 import compare_ccusage
 import generate_corpus
 
-from ccledger import index, pricing
-from ccledger.db import open_db, write_transaction
-from ccledger.rollup import ensure_rollup
-from ccledger.server import build_server
+from ccledger.ingest import index
+from ccledger.ledger.db import open_db, write_transaction
+from ccledger.ledger.rollup import ensure_rollup
+from ccledger.pricing import table as pricing
+from ccledger.surfaces.server import build_server
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"

@@ -24,9 +24,11 @@ from zoneinfo import ZoneInfo
 
 import compare_ccusage
 
-from ccledger import index, pace, pricing
-from ccledger.db import open_db
-from ccledger.rollup import ensure_rollup
+from ccledger.answers import pace
+from ccledger.ingest import index
+from ccledger.ledger.db import open_db
+from ccledger.ledger.rollup import ensure_rollup
+from ccledger.pricing import table as pricing
 
 
 def ccusage_blocks(install: compare_ccusage.CcusageInstall, config_dir: Path) -> list[dict]:

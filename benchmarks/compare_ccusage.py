@@ -217,8 +217,8 @@ def manifest_totals(config_dir: Path) -> tuple[Totals, int] | None:
 
 def index_into(config_dir: Path, db_path: Path) -> Any:
     """Index ``config_dir`` into the ledger at ``db_path`` with ccledger's own refresh()."""
-    from ccledger.db import open_db
-    from ccledger.index import refresh
+    from ccledger.ingest.index import refresh
+    from ccledger.ledger.db import open_db
 
     db = open_db(db_path)
     try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ccledger.db import open_db
+from ccledger.ledger.db import open_db
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_PROJECTS = FIXTURES / "real_projects"

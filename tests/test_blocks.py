@@ -7,8 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import FIXTURES, assistant_line, write_lines
 
-from ccledger import blocks, index, pace, pricing
-from ccledger.rollup import ensure_rollup
+from ccledger.answers import blocks, pace
+from ccledger.ingest import index
+from ccledger.ledger.rollup import ensure_rollup
+from ccledger.pricing import table as pricing
 
 
 def at(text: str) -> datetime:

@@ -12,11 +12,13 @@ from click.testing import CliRunner
 from conftest import assistant_line, write_lines
 from mcp import Client
 
-from ccledger import budgets, index, pricing, queries
-from ccledger.cli import cli
-from ccledger.db import open_db
-from ccledger.rollup import ensure_rollup
-from ccledger.server import build_server
+from ccledger.answers import budgets, queries
+from ccledger.ingest import index
+from ccledger.ledger.db import open_db
+from ccledger.ledger.rollup import ensure_rollup
+from ccledger.pricing import table as pricing
+from ccledger.surfaces.cli import cli
+from ccledger.surfaces.server import build_server
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 10, 17, 0, tzinfo=UTC)  # 12:00 in New York

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ccledger.cli import cli
+from ccledger.surfaces.cli import cli
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -98,7 +98,7 @@ def test_every_command_has_help(name):
 
 
 def test_readme_documents_every_command_and_tool():
-    from ccledger.server import build_server
+    from ccledger.surfaces.server import build_server
 
     readme = README.read_text()
     for name in cli.commands:

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from ccledger.db import MIGRATIONS, open_db
+from ccledger.ledger.db import MIGRATIONS, open_db
 
 
 def test_a_blank_ledger_gets_the_schema(tmp_path):
@@ -29,7 +29,7 @@ def test_reopening_applies_nothing_twice(tmp_path):
 
 def test_processes_opening_a_new_ledger_at_once(tmp_path):
     path = tmp_path / "race.db"
-    code = "import sys; from ccledger.db import open_db; open_db(sys.argv[1]).close()"
+    code = "import sys; from ccledger.ledger.db import open_db; open_db(sys.argv[1]).close()"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(6)]
     for proc in procs:
         _, stderr = proc.communicate(timeout=60)
@@ -42,7 +42,8 @@ def test_processes_opening_a_new_ledger_at_once(tmp_path):
 def test_a_ledger_from_before_the_key_index_keeps_every_row(tmp_path, real_projects):
     from sqlite_utils import Database
 
-    from ccledger import index, pricing
+    from ccledger.ingest import index
+    from ccledger.pricing import table as pricing
 
     path = tmp_path / "old.db"
     old = Database(path)
@@ -70,7 +71,7 @@ def test_a_ledger_from_before_the_key_index_keeps_every_row(tmp_path, real_proje
 
 
 def test_building_the_key_index_keeps_the_last_written_copy_of_a_key(tmp_path):
-    from ccledger.db import KEY_INDEX, restore_indexes
+    from ccledger.ledger.db import KEY_INDEX, restore_indexes
 
     db = open_db(tmp_path / "l.db")
     db.execute(f"drop index {KEY_INDEX}")

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import REAL_PROJECTS_TOTALS, many_files, totals
 
-from ccledger import headstart, index, sharing
-from ccledger.db import open_db
+from ccledger.ingest import index
+from ccledger.ingest.speedups import headstart
+from ccledger.ingest.speedups import helper_client as sharing
+from ccledger.ledger.db import open_db
 
 
 @pytest.fixture

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import REAL_PROJECTS_TOTALS, assistant_line, many_files, progress_echo, totals, write_lines
 
-from ccledger import file_result, headstart, index, merge, sharing
-from ccledger.db import DEFERRABLE_INDEXES, open_db
-from ccledger.plans import planned_bytes
-from ccledger.repos import RepoCache
+from ccledger.ingest import file_result, index, merge
+from ccledger.ingest.repos import RepoCache
+from ccledger.ingest.scan import planned_bytes
+from ccledger.ingest.speedups import headstart
+from ccledger.ingest.speedups import helper_client as sharing
+from ccledger.ledger.db import DEFERRABLE_INDEXES, open_db
 
 
 def session_file(claude_dir: Path, name: str = "s1.jsonl", project: str = "-home-u-repo") -> Path:
@@ -769,7 +771,7 @@ def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):
 
 # A helper that stops after sending three results, as a crash half-way would.
 _CRASHING_HELPER = """
-import os, ccledger.helper as helper
+import os, ccledger.ingest.speedups.helper as helper
 send = helper.write_frames
 helper.write_frames = lambda out, results: send(out, (r for _, r in zip(range(3), results))) or os._exit(3)
 helper.serve()

@@ -6,8 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import assistant_line, write_lines
 
-from ccledger import index, pace, pricing, queries
-from ccledger.rollup import ensure_rollup
+from ccledger.answers import pace, queries
+from ccledger.ingest import index
+from ccledger.ledger.rollup import ensure_rollup
+from ccledger.pricing import table as pricing
 
 UTC_ZONE = ZoneInfo("UTC")
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ccledger.periods import PeriodError, local_date, local_day_sql, resolve_period
+from ccledger.answers.periods import PeriodError, local_date, local_day_sql, resolve_period
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)  # a Sunday; 16:30 in Berlin

@@ -24,15 +24,19 @@ from click.testing import CliRunner
 from conftest import FIXTURES
 from mcp import Client
 
-from ccledger import budgets, pricing, queries, rollup, statusline
-from ccledger.cli import cli
+from ccledger.answers import budgets, queries
 from ccledger.config import ConfigError, load_config
-from ccledger.prod import load_sources, pull_sources, select_sources
+from ccledger.ledger import rollup
+from ccledger.pricing import table as pricing
 from ccledger.prod.anthropic_admin import parse_usage_page
 from ccledger.prod.export import parse_export_page
 from ccledger.prod.otlp import parse_otlp
+from ccledger.prod.pull import pull_sources
 from ccledger.prod.records import PageError
-from ccledger.server import build_server
+from ccledger.prod.sources import load_sources, select_sources
+from ccledger.surfaces import statusline
+from ccledger.surfaces.cli import cli
+from ccledger.surfaces.server import build_server
 
 PAGES = FIXTURES / "prod"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

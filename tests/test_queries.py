@@ -6,9 +6,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ccledger import index, pricing, queries
-from ccledger.periods import resolve_period
-from ccledger.rollup import ensure_rollup
+from ccledger.answers import queries
+from ccledger.answers.periods import resolve_period
+from ccledger.ingest import index
+from ccledger.ledger.rollup import ensure_rollup
+from ccledger.pricing import table as pricing
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ import random
 import pytest
 from conftest import assistant_line, progress_echo
 
-from ccledger import reader
-from ccledger.reader import read_head, read_usage_lines
-from ccledger.transcript import parse_line
+from ccledger.ingest import lines as reader
+from ccledger.ingest.lines import read_head, read_usage_lines
+from ccledger.ingest.transcript import parse_line
 
 
 def reference(data: bytes, start: int = 0):

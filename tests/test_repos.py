@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from ccledger.repos import normalize_remote, resolve_repo
+from ccledger.ingest.repos import normalize_remote, resolve_repo
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

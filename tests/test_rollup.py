@@ -3,9 +3,11 @@
 import pytest
 from conftest import assistant_line, many_files, write_lines
 
-from ccledger import index, pricing, sharing
-from ccledger.db import DEFERRABLE_INDEXES, MODEL_INDEX, open_db
-from ccledger.rollup import aggregate_rows, bucket_bounds, dirty_rows, ensure_rollup
+from ccledger.ingest import index
+from ccledger.ingest.speedups import helper_client as sharing
+from ccledger.ledger.db import DEFERRABLE_INDEXES, MODEL_INDEX, open_db
+from ccledger.ledger.rollup import aggregate_rows, bucket_bounds, dirty_rows, ensure_rollup
+from ccledger.pricing import table as pricing
 
 GRAIN = "bucket_utc, session_id, model, canonical_model, repo_id, git_branch, machine"
 SUMS = """count(*), sum(is_sidechain), sum(input_tokens), sum(output_tokens), sum(cache_write_5m_tokens),

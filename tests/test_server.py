@@ -14,7 +14,7 @@ from conftest import REAL_PROJECTS_TOTALS, assistant_line, write_lines
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from ccledger.server import build_server
+from ccledger.surfaces.server import build_server
 
 pytestmark = pytest.mark.anyio
 

@@ -14,10 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import assistant_line, write_lines
 
-from ccledger import index, limits, paths, pricing
-from ccledger import statusline as statusline_module
-from ccledger.db import open_db
-from ccledger.rollup import ensure_rollup
+from ccledger import paths
+from ccledger.answers import limits
+from ccledger.ingest import index
+from ccledger.ledger.db import open_db
+from ccledger.ledger.rollup import ensure_rollup
+from ccledger.pricing import table as pricing
+from ccledger.surfaces import statusline as statusline_module
 
 NOW = datetime.now(UTC)
 
@@ -138,7 +141,7 @@ def test_a_passed_reset_is_not_shown(ledger):
 
 
 def test_shows_the_most_used_budget(ledger):
-    from ccledger import budgets
+    from ccledger.answers import budgets
 
     db = open_db(ledger)
     budgets.set_budget(db, scope="all", period="month", amount_usd=1000)
@@ -228,7 +231,7 @@ def test_an_invalid_config_file_is_named_in_the_line(tmp_path, fixed_ledger):
 def test_local_midnight_follows_daylight_saving():
     # The machine's zone through the C library (no zoneinfo import): a subprocess, so TZ is read.
     script = (
-        "from datetime import date; from ccledger.statusline import _midnight; "
+        "from datetime import date; from ccledger.surfaces.statusline import _midnight; "
         "print(_midnight(date(2026, 11, 1), None).isoformat(), _midnight(date(2026, 11, 2), None).isoformat())"
     )
     result = subprocess.run(
@@ -254,7 +257,8 @@ def test_file_locations_are_the_same_as_everywhere_else(monkeypatch, tmp_path):
 
 def test_the_statusline_imports_nothing_heavy():
     heavy = ("click", "rich", "pydantic", "sqlite_utils", "pathlib", "zoneinfo", "tomllib", "typing", "subprocess")
-    script = f"import sys, ccledger.entry, ccledger.statusline; print([m for m in {heavy!r} if m in sys.modules])"
+    modules = "ccledger.entry, ccledger.surfaces.statusline"
+    script = f"import sys, {modules}; print([m for m in {heavy!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

@@ -3,7 +3,7 @@ import json
 import pytest
 from conftest import assistant_line, progress_echo
 
-from ccledger.transcript import Problem, normalize_timestamp, parse_line
+from ccledger.ingest.transcript import Problem, normalize_timestamp, parse_line
 
 
 def parse(line: str | bytes):

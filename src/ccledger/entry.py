@@ -17,12 +17,12 @@ __all__ = ["main"]
 def main() -> None:
     """Run ``ccledger``."""
     if sys.argv[1:2] == ["statusline"]:
-        from .statusline import main as statusline
+        from .surfaces.statusline import main as statusline
 
         statusline()
         return
     if sys.argv[1:2] != ["index"]:
-        from .cli import main as cli
+        from .surfaces.cli import main as cli
 
         try:
             cli()
@@ -32,10 +32,10 @@ def main() -> None:
             # system either way, and nothing left holds a resource to release.
             gc.freeze()
         return
-    from .headstart import start
+    from .ingest.speedups.headstart import start
 
     head_start = start(sys.argv[2:])
-    from .cli import main as cli
+    from .surfaces.cli import main as cli
 
     try:
         cli(head_start)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .index_stats import FileError, IndexStats
+from .ingest.stats import FileError, IndexStats
 
 __all__ = [
     "BlockInfo",

@@ -6,11 +6,3 @@ charged to; ``sources`` reads them, ``fetch`` gets pages over HTTP, one module p
 page into records (``anthropic_admin``, ``export``, ``otlp``), and ``pull`` saves them. Answers
 then read the records through the ``prod_costs`` view, priced by the same table as Claude Code's.
 """
-
-from __future__ import annotations
-
-from .fetch import PullError
-from .pull import pull_sources
-from .sources import ProdSource, load_sources, select_sources, token_for
-
-__all__ = ["ProdSource", "PullError", "load_sources", "pull_sources", "select_sources", "token_for"]

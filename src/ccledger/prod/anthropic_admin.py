@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
-from ..price_file import utc_text
-from ..transcript import UNKNOWN_MODEL
+from ..ingest.transcript import UNKNOWN_MODEL
+from ..pricing.price_file import utc_text
 from .records import PageError, ParsedPage, ProdRecord
 
 __all__ = [

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
-from ..transcript import normalize_timestamp
+from ..ingest.transcript import normalize_timestamp
 from .records import PageError, ParsedPage, ProdRecord
 
 __all__ = ["EXPECTED", "export_params", "parse_export_page"]

@@ -17,8 +17,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..price_file import utc_text
-from ..transcript import normalize_timestamp
+from ..ingest.transcript import normalize_timestamp
+from ..pricing.price_file import utc_text
 from .records import PageError, ParsedPage, ProdRecord
 
 __all__ = ["EXPECTED", "parse_otlp"]

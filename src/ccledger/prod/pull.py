@@ -25,9 +25,9 @@ from typing import Any
 import httpx2
 from sqlite_utils import Database
 
-from ..db import write_transaction
+from ..answers.periods import iso_utc
+from ..ledger.db import write_transaction
 from ..models import ProdPullResult, ProdSourcePull
-from ..periods import iso_utc
 from . import anthropic_admin, export, otlp
 from .fetch import Fetcher, PullError, redact
 from .records import PageError, ParsedPage

@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from ..answers.periods import iso_utc
 from ..config import Config, ConfigError
-from ..periods import iso_utc
 
 __all__ = [
     "ADMIN",

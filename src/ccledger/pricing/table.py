@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from . import paths, rollup
-from .db import write_transaction
+from .. import paths
+from ..ledger import rollup
+from ..ledger.db import write_transaction
+from .genai import genai_entry
 from .price_file import (
     RATE_KEYS,
     LongContext,
@@ -44,11 +46,10 @@ from .price_file import (
     parse_prices,
     utc_text,
 )
-from .pricing_genai import genai_entry
 
 if TYPE_CHECKING:
-    from .models import ModelPrices, PriceTable
-    from .rollup import RollupShare
+    from ..ledger.rollup import RollupShare
+    from ..models import ModelPrices, PriceTable
 
 __all__ = [
     "BUILT_IN",
@@ -463,7 +464,7 @@ def price_table(prices_file: Path | str | None = None, *, db: Database | None = 
 
     With ``db``, models of that ledger priced through the genai-prices fallback are listed too.
     """
-    from .models import PriceTable  # not at the top: refreshing the ledger needs no result model
+    from ..models import PriceTable  # not at the top: refreshing the ledger needs no result model
 
     prices = load_prices(prices_file)
     entries = list(prices.entries.values())
@@ -498,7 +499,7 @@ def price_table(prices_file: Path | str | None = None, *, db: Database | None = 
 
 
 def _model_prices(entry: ModelEntry) -> ModelPrices:
-    from .models import LongContextPrices, ModelPrices, PricePeriod, TokenPrices
+    from ..models import LongContextPrices, ModelPrices, PricePeriod, TokenPrices
 
     periods = []
     for index, period in enumerate(entry.periods):

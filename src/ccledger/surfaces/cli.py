@@ -21,20 +21,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from . import __version__, paths
-from .choices import BUDGET_PERIODS, GROUP_BY_CHOICES, PLANS, SOURCE_CHOICES
-from .config import ConfigError, load_config
-from .db import open_db
+from .. import __version__, paths
+from ..choices import BUDGET_PERIODS, GROUP_BY_CHOICES, PLANS, SOURCE_CHOICES
+from ..config import ConfigError, load_config
+from ..ledger.db import open_db
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
     from rich.console import Console
     from sqlite_utils import Database
 
-    from . import budgets, index, pace, pricing, queries, render
-    from .headstart import HeadStart
-    from .index_stats import IndexStats
-    from .rollup import RollupShare
+    from ..answers import budgets, pace, queries
+    from ..ingest import index
+    from ..ingest.speedups.headstart import HeadStart
+    from ..ingest.stats import IndexStats
+    from ..ledger.rollup import RollupShare
+    from ..pricing import table as pricing
+    from . import render
 
 
 def _lazy(name: str) -> ModuleType:
@@ -53,7 +56,15 @@ def _lazy(name: str) -> ModuleType:
 
 if not TYPE_CHECKING:
     budgets, index, pace, pricing, queries, render = (
-        _lazy(f"ccledger.{name}") for name in ("budgets", "index", "pace", "pricing", "queries", "render")
+        _lazy(f"ccledger.{name}")
+        for name in (
+            "answers.budgets",
+            "ingest.index",
+            "answers.pace",
+            "pricing.table",
+            "answers.queries",
+            "surfaces.render",
+        )
     )
 
 
@@ -434,13 +445,15 @@ def pull(source_id: str | None, as_json: bool) -> None:
     Fetches only what is new and never counts twice. Exits 1 if a source failed; the pages it
     saved before failing are kept. Tokens come from CCLEDGER_TOKEN_<ID>.
     """
-    from . import prod  # the HTTP client loads only for this command
+    # Here, not at the top: the HTTP client loads only for this command.
+    from ..prod.pull import pull_sources
+    from ..prod.sources import load_sources, select_sources
 
     config = _ask(load_config)
-    sources = _ask(prod.select_sources, _ask(prod.load_sources, config), source_id, config.path)
+    sources = _ask(select_sources, _ask(load_sources, config), source_id, config.path)
     db = open_db()
     try:
-        result = prod.pull_sources(db, sources, now=datetime.now(UTC))
+        result = pull_sources(db, sources, now=datetime.now(UTC))
     finally:
         db.close()
     _show(result, render.pull_view, as_json)

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from ..choices import PLANS
+from ..models import BlockInfo, BlockList, BurnRateReport, OfficialLimit, PlanValue, UsagePace, UsageRow
 from . import blocks, limits, queries
-from .choices import PLANS
-from .models import BlockInfo, BlockList, BurnRateReport, OfficialLimit, PlanValue, UsagePace, UsageRow
 from .periods import iso_utc
 
 __all__ = ["burn_rate", "plan_value", "usage_blocks", "usage_pace"]

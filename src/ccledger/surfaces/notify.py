@@ -11,8 +11,8 @@ import os
 
 import httpx2
 
-from .config import Config
-from .models import BudgetStatus
+from ..config import Config
+from ..models import BudgetStatus
 
 __all__ = ["NotifyError", "alert_body", "post_alert", "webhook_url"]
 

@@ -23,10 +23,12 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 from sqlite_utils import Database
 
-from . import __version__, budgets, index, pace, paths, pricing, prod, queries
-from .config import Config, ConfigError, load_config
-from .db import open_db
-from .models import (
+from .. import __version__, paths
+from ..answers import budgets, pace, queries
+from ..config import Config, ConfigError, load_config
+from ..ingest import index
+from ..ledger.db import open_db
+from ..models import (
     BlockList,
     BudgetInfo,
     BudgetStatusList,
@@ -41,6 +43,9 @@ from .models import (
     UsagePace,
     UsageSummary,
 )
+from ..pricing import table as pricing
+from ..prod.pull import pull_sources
+from ..prod.sources import load_sources, select_sources
 
 __all__ = ["Ledger", "build_server"]
 
@@ -397,10 +402,10 @@ def _register(mcp: MCPServer, prices_file: Path | None) -> None:
         ledger = ctx.request_context.lifespan_context
         with _tool_errors():
             config = load_config(ledger.config.path)
-            sources = prod.select_sources(prod.load_sources(config), source_id, config.path)
+            sources = select_sources(load_sources(config), source_id, config.path)
         db = open_db(ledger.path)  # its own connection: a pull waits on the network, answers need not
         try:
-            result = prod.pull_sources(db, sources, now=ledger.now())
+            result = pull_sources(db, sources, now=ledger.now())
         finally:
             db.close()
         if all(pulled.error for pulled in result.sources):

@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from .choices import GROUP_BY_CHOICES, SOURCE_CHOICES, GroupBy, Source
-from .models import (
+from ..choices import GROUP_BY_CHOICES, SOURCE_CHOICES, GroupBy, Source
+from ..ledger.rollup import BUCKET_MINUTES
+from ..models import (
     IndexStats,
     IndexStatus,
     Period,
@@ -44,7 +45,6 @@ from .models import (
     UsageTotals,
 )
 from .periods import PeriodError, Window, iso_utc, local_date, local_day_sql, resolve_period
-from .rollup import BUCKET_MINUTES
 
 __all__ = [
     "GroupBy",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlite_utils import Database, Migrations
 
-from . import paths
+from .. import paths
 
 __all__ = [
     "DEFERRABLE_INDEXES",

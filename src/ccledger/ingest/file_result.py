@@ -19,9 +19,9 @@ from typing import Any
 
 import msgspec
 
-from .plans import Found, Known, describe, is_regular
-from .reader import OPEN_FLAGS, FileRead, read_head, read_usage_lines
+from .lines import OPEN_FLAGS, FileRead, read_head, read_usage_lines
 from .repos import RepoCache, RepoIdentity
+from .scan import Found, Known, describe, is_regular
 from .transcript import Response
 
 __all__ = [

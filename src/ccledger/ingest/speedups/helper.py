@@ -1,4 +1,4 @@
-"""The helper process of a large refresh: ``python -m ccledger.helper``.
+"""The helper process of a large refresh: ``python -m ccledger.ingest.speedups.helper``.
 
 A first index of months of history is CPU-bound, and one Python process uses one core. The
 refresh (``sharing.Helper``) starts this process and shares its list of planned files with it.
@@ -28,11 +28,11 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from . import paths
-from .file_result import FileResult, no_gc, read_file
-from .reader import new_buffer
-from .repos import RepoCache
-from .rollup import aggregate_rows
+from ... import paths
+from ...ledger.rollup import aggregate_rows
+from ..file_result import FileResult, no_gc, read_file
+from ..lines import new_buffer
+from ..repos import RepoCache
 
 __all__ = ["DoneMessage", "ReadMessage", "RollupMessage", "read_frames", "serve", "write_frames"]
 
@@ -142,7 +142,7 @@ class _Stdin:
     def wait_for_request(self) -> dict[str, Any]:
         self._has_request.wait()
         if self.request is None:
-            raise SystemExit("ccledger.helper: no request on stdin")
+            raise SystemExit("ccledger.ingest.speedups.helper: no request on stdin")
         return self.request
 
     def rollup_requests(self) -> Iterator[list[Any]]:

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from ..choices import BUDGET_PERIODS
+from ..ledger.db import write_transaction
+from ..models import BudgetAlert, BudgetInfo, BudgetStatus, BudgetStatusList
 from . import queries
-from .choices import BUDGET_PERIODS
-from .db import write_transaction
-from .models import BudgetAlert, BudgetInfo, BudgetStatus, BudgetStatusList
 from .periods import iso_utc, resolve_period
 
 __all__ = [

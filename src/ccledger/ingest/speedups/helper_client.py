@@ -1,4 +1,4 @@
-"""Sharing a large refresh's reading with a helper process (``python -m ccledger.helper``).
+"""Sharing a large refresh's reading with a helper process (``python -m ccledger.ingest.speedups.helper``).
 
 A first index of months of history is CPU-bound, and one Python process uses one core. The
 refresh reads with a second process when there is this much to read and a second core.
@@ -18,10 +18,10 @@ from typing import Any
 
 import msgspec
 
-from .file_result import Outcome
+from ..file_result import Outcome
+from ..scan import Plan, planned_bytes
 from .headstart import spawn_helper
 from .helper import DECODER, DoneMessage, ReadMessage, RollupMessage, read_frames
-from .plans import Plan, planned_bytes
 
 __all__ = ["PARALLEL_BYTES", "Helper", "worth_sharing"]
 
@@ -45,7 +45,7 @@ def worth_sharing(total_bytes: int) -> bool:
 
 
 class Helper:
-    """A second process (``python -m ccledger.helper``) reading files of a large refresh.
+    """A second process (``python -m ccledger.ingest.speedups.helper``) reading files of a large refresh.
 
     It writes nothing: its results come back over a pipe (msgpack frames, see ``helper.py``)
     and this process writes them, so the two never wait on each other for the write lock. The

@@ -22,21 +22,21 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import paths
+from ... import paths
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .plans import Error, Found, Plan
-    from .sharing import Helper
+    from ..scan import Error, Found, Plan
+    from .helper_client import Helper
 
 __all__ = ["HELPER_COMMAND", "HeadStart", "spawn_helper", "start"]
 
-HELPER_COMMAND = [sys.executable, "-m", "ccledger.helper"]
+HELPER_COMMAND = [sys.executable, "-m", "ccledger.ingest.speedups.helper"]
 
 
 def spawn_helper() -> subprocess.Popen[bytes]:
-    """Start a helper process (``python -m ccledger.helper``); it waits on stdin for its plans."""
+    """Start a helper process (``python -m ccledger.ingest.speedups.helper``); it waits on stdin for its plans."""
     return subprocess.Popen(HELPER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -85,8 +85,8 @@ def start(args: list[str]) -> HeadStart | None:
     ledger = paths.db_file()
     first = not os.path.exists(ledger)  # most likely a large refresh: start the helper now
     process = _spawn_quietly() if first and (os.cpu_count() or 1) > 1 else None
-    from .plans import make_plans, planned_bytes, scan, split
-    from .sharing import Helper, worth_sharing
+    from ..scan import make_plans, planned_bytes, scan, split
+    from .helper_client import Helper, worth_sharing
 
     errors: list[Error] = []
     head_start = HeadStart(roots, ledger, list(scan(roots, errors)), errors, started)
@@ -141,7 +141,7 @@ def _known_files(ledger: str) -> dict[str, tuple[Any, ...]] | None:
     only the refresh's migrations make it readable)."""
     import sqlite3
 
-    from .plans import known_files
+    from ..scan import known_files
 
     try:
         with contextlib.closing(sqlite3.connect(paths.sqlite_uri(ledger, mode="ro"), uri=True, timeout=1)) as db:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from .transcript import normalize_timestamp
+from ..ingest.transcript import normalize_timestamp
 
 __all__ = [
     "RATE_KEYS",

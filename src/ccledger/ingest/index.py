@@ -30,30 +30,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from . import paths
-from .db import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes, restore_indexes, write_transaction
+from .. import paths
+from ..ledger.db import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes, restore_indexes, write_transaction
+from ..ledger.rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
 from .file_result import Outcome, no_gc, read_planned
-from .index_stats import FileError, IndexStats
+from .lines import new_buffer
 from .merge import FirstLoad, Rivals, merge
-from .plans import (
-    Error,
-    Found,
-    Known,
-    Plan,
-    describe,
-    known_files,
-    make_plans,
-    planned_bytes,
-    scan,
-    split,
-)
-from .reader import new_buffer
 from .repos import RepoCache
-from .rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
-from .sharing import Helper, worth_sharing
+from .scan import Error, Found, Known, Plan, describe, known_files, make_plans, planned_bytes, scan, split
+from .speedups.helper_client import Helper, worth_sharing
+from .stats import FileError, IndexStats
 
 if TYPE_CHECKING:
-    from .headstart import HeadStart
+    from .speedups.headstart import HeadStart
 
 __all__ = ["ProgressCallback", "ScanCache", "refresh"]
 

@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .models import (
+from ..models import (
     BlockInfo,
     BlockList,
     BudgetStatusList,

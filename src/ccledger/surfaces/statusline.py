@@ -23,7 +23,8 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from . import blocks, limits, paths
+from .. import paths
+from ..answers import blocks, limits
 
 __all__ = ["main", "status_line"]
 
@@ -141,7 +142,7 @@ def _zone(ledger: str) -> tzinfo | None:
     except (OSError, ValueError, TypeError):
         cached_key, name = [], None
     if cached_key != key or not isinstance(name, str):
-        from .config import load_config
+        from ..config import load_config
 
         name = load_config().timezone or ""
         with contextlib.suppress(OSError), open(cache, "w", encoding="utf-8") as handle:

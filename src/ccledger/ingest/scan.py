@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import paths
+from .. import paths
 
 if TYPE_CHECKING:
     import sqlite3
