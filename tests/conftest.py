@@ -184,3 +184,12 @@ def many_files(claude_dir: Path, copies: int) -> None:
             target = claude_dir / "projects" / f"copy{n}" / source.relative_to(REAL_PROJECTS / "projects")
             target.parent.mkdir(parents=True, exist_ok=True)
             os.link(source, target)
+
+
+def share_anything(monkeypatch) -> None:
+    """Share every refresh with a helper process, however small, as on a machine with a CPU to
+    spare: the helper's path runs (and is tested) whatever this machine has."""
+    from ccledger.ingest.speedups import spawn
+
+    monkeypatch.setattr(spawn, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(spawn, "usable_cpus", lambda: 2)

@@ -9,11 +9,11 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import REAL_PROJECTS_TOTALS, many_files, totals
+from conftest import REAL_PROJECTS_TOTALS, many_files, share_anything, totals
 
 from ccledger.ingest import index
 from ccledger.ingest.speedups import headstart
-from ccledger.ingest.speedups import helper_client as sharing
+from ccledger.ingest.speedups import spawn as spawn_module
 from ccledger.ledger.db import open_db
 
 
@@ -21,20 +21,20 @@ from ccledger.ledger.db import open_db
 def spawned(monkeypatch) -> list:
     """The helper processes the head start starts."""
     processes = []
-    spawn = headstart.spawn_helper
+    spawn = spawn_module.spawn_helper
 
     def recording_spawn():
         processes.append(spawn())
         return processes[-1]
 
-    monkeypatch.setattr(headstart, "spawn_helper", recording_spawn)
+    monkeypatch.setattr(spawn_module, "spawn_helper", recording_spawn)
     return processes
 
 
 def _shared_head_start(claude_dir, monkeypatch, args: list[str]) -> headstart.HeadStart:
     """A head start whose helper reads two copies of the real corpus (small: shared anyway)."""
     many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
     head_start = headstart.start(args)
     assert head_start is not None and head_start.helper is not None
     return head_start
@@ -82,7 +82,8 @@ def test_a_head_start_for_other_roots_is_dropped(claude_dir, monkeypatch, spawne
     assert spawned[0].returncode is not None
 
 
-def test_a_small_first_index_ends_the_helper_started_early(real_projects, spawned):
+def test_a_small_first_index_ends_the_helper_started_early(real_projects, monkeypatch, spawned):
+    monkeypatch.setattr(spawn_module, "usable_cpus", lambda: 2)  # a CPU to spare: started early
     head_start = headstart.start(["--quiet"])
     assert head_start is not None and head_start.helper is None  # 6 MB: not worth sharing
     assert len(spawned) == 1 and spawned[0].returncode is not None
@@ -95,14 +96,14 @@ def test_a_small_first_index_ends_the_helper_started_early(real_projects, spawne
 def test_a_ledger_that_exists_is_planned_against_before_any_helper_starts(real_projects, monkeypatch, spawned):
     with closing(open_db()) as db:
         index.refresh(db)
-        monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+        share_anything(monkeypatch)
         head_start = headstart.start([])
         assert head_start is not None and head_start.helper is None and spawned == []  # nothing to read
         assert index.refresh(db, head_start=head_start).files_read == 0
 
 
 def test_an_unreadable_ledger_means_no_head_start(real_projects, monkeypatch, spawned):
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)  # enough to share: the ledger is read
+    share_anything(monkeypatch)  # enough to share: the ledger is read
     Path(os.environ["CCLEDGER_DB"]).write_bytes(b"not a database" * 100)
     assert headstart.start([]) is None and spawned == []
 
@@ -158,3 +159,13 @@ def test_below_the_sharing_threshold_the_files_table_is_read_once(real_projects,
         head_start = headstart.start([])  # 6 MB of transcripts in all: never worth a helper
         assert head_start is not None and spawned == []
         assert index.refresh(db, head_start=head_start).files_read == 0
+
+
+def test_one_usable_cpu_is_never_worth_a_helper(monkeypatch):
+    # The affinity a container or `taskset` grants counts, not the machine's CPUs.
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert spawn_module.usable_cpus() == 1
+    assert not spawn_module.worth_sharing(1 << 40)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert spawn_module.usable_cpus() == 3 and spawn_module.worth_sharing(spawn_module.PARALLEL_BYTES)

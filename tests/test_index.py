@@ -13,13 +13,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import REAL_PROJECTS_TOTALS, assistant_line, many_files, progress_echo, totals, write_lines
+from conftest import (
+    REAL_PROJECTS_TOTALS,
+    assistant_line,
+    many_files,
+    progress_echo,
+    share_anything,
+    totals,
+    write_lines,
+)
 
 from ccledger.ingest import file_result, index, merge
 from ccledger.ingest.repos import RepoCache
 from ccledger.ingest.scan import planned_bytes
-from ccledger.ingest.speedups import headstart
 from ccledger.ingest.speedups import helper_client as sharing
+from ccledger.ingest.speedups import spawn as spawn_module
 from ccledger.ledger.db import DEFERRABLE_INDEXES, open_db
 
 
@@ -247,7 +255,7 @@ def test_missing_fields_are_stored_as_null_and_flags_as_integers(db, claude_dir,
     # Rows travel to SQLite with "" for a missing text and 0/1 for a flag (see merge.NULLABLE_TEXT);
     # the ledger must still hold NULL and integers, on the first load's path and the merge's.
     if first_load:
-        monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+        share_anything(monkeypatch)
     write_lines(
         session_file(claude_dir),
         assistant_line(message_id="bare", request_id=None, gitBranch="", cwd="/nowhere/at/all"),
@@ -486,7 +494,7 @@ def test_a_repaired_last_line_is_counted_once(db, claude_dir):
 
 def test_a_large_refresh_is_shared_with_a_helper_process(db, claude_dir, monkeypatch):
     many_files(claude_dir, 3)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)  # the corpus is small: share it anyway
+    share_anything(monkeypatch)  # the corpus is small: share it anyway
     seen = []
     stats = index.refresh(db, [claude_dir], progress=lambda done, total: seen.append((done, total)))
     assert totals(db) == REAL_PROJECTS_TOTALS
@@ -498,7 +506,7 @@ def test_a_large_refresh_is_shared_with_a_helper_process(db, claude_dir, monkeyp
 
 def _helper_reads_all(monkeypatch):
     """Share even a small corpus, and keep this process from claiming any of the helper's plans."""
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
     monkeypatch.setattr(sharing.Helper, "claim", lambda self: [])
 
 
@@ -526,7 +534,7 @@ RESPONSE_INDEXES_SQL = "select name from sqlite_master where type = 'index' and 
 
 def test_a_large_first_index_loads_without_the_deferrable_indexes(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
     before = db.execute(RESPONSE_INDEXES_SQL).fetchall()
     during = []
     write_batch = index._write_batch
@@ -548,7 +556,7 @@ def test_a_large_first_index_loads_without_the_deferrable_indexes(db, claude_dir
 
 def test_a_failed_first_index_builds_the_indexes_again(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
     before = db.execute(RESPONSE_INDEXES_SQL).fetchall()
 
     def fail(*args):
@@ -639,7 +647,7 @@ def test_a_first_load_merges_in_memory_as_the_ledger_would(db, claude_dir, tmp_p
 @pytest.mark.parametrize("opened", ["before the load", "during the load"])
 def test_a_first_load_hands_the_merge_back_when_another_indexer_writes(db, claude_dir, tmp_path, monkeypatch, opened):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
     monkeypatch.setattr(sharing.Helper, "claim", lambda self: [])
     ledger = db.conn.execute("PRAGMA database_list").fetchone()[2]
@@ -690,7 +698,7 @@ from responses where message_id is not null and request_id is not null limit 1
 
 def test_two_first_loads_at_once_neither_fail_nor_double_count(claude_dir, tmp_path, monkeypatch):
     many_files(claude_dir, 3)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)  # both are large first loads, with helpers
+    share_anything(monkeypatch)  # both are large first loads, with helpers
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
     path = tmp_path / "shared.db"
     open_db(path).close()
@@ -721,7 +729,7 @@ def test_two_first_loads_at_once_neither_fail_nor_double_count(claude_dir, tmp_p
 
 def test_a_first_load_too_large_for_memory_asks_the_ledger(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
     monkeypatch.setattr(merge.FirstLoad, "MAX_KEYS", 50)
     asked = []
@@ -734,7 +742,7 @@ def test_a_first_load_too_large_for_memory_asks_the_ledger(db, claude_dir, monke
 @pytest.mark.parametrize("claim_bytes", [1, 1 << 40])
 def test_claims_take_runs_of_plans_up_to_a_size(db, claude_dir, monkeypatch, claim_bytes):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
     monkeypatch.setattr(sharing, "_CLAIM_BYTES", claim_bytes)
     claims: list[list] = []
     claim = sharing.Helper.claim
@@ -750,7 +758,7 @@ def test_claims_take_runs_of_plans_up_to_a_size(db, claude_dir, monkeypatch, cla
 
 def test_a_file_read_by_both_sides_is_written_once(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
 
     def claim_without_telling(self):  # as if every claim crossed the helper's start on that plan
         if self._claimed == 0:
@@ -790,7 +798,7 @@ helper.serve()
 def test_a_failed_helper_leaves_the_rest_to_the_refresh(db, claude_dir, monkeypatch, command, sent, caplog):
     many_files(claude_dir, 2)
     _helper_reads_all(monkeypatch)
-    monkeypatch.setattr(headstart, "HELPER_COMMAND", command)
+    monkeypatch.setattr(spawn_module, "HELPER_COMMAND", command)
     received = _count_results(monkeypatch)
     stats = index.refresh(db, [claude_dir])
     assert "the helper indexer failed" in caplog.text

@@ -1,7 +1,7 @@
 """The rollup is a cache: after any change it must equal a fresh aggregation of the view."""
 
 import pytest
-from conftest import assistant_line, many_files, write_lines
+from conftest import assistant_line, many_files, share_anything, write_lines
 
 from ccledger.ingest import index
 from ccledger.ingest.speedups import helper_client as sharing
@@ -168,7 +168,7 @@ INDEXES_SQL = "select name from sqlite_master where type = 'index'"
 
 def test_a_large_refresh_shares_the_rollup_with_its_helper(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
     monkeypatch.setattr(sharing.Helper, "claim", lambda self: [])  # the helper reads everything
     shares, indexes = [], []
     aggregate = sharing.Helper.aggregate
@@ -200,7 +200,7 @@ def test_a_first_load_lists_no_dirty_buckets_and_is_rebuilt_whole(db, claude_dir
     refresh_all(db, [claude_dir])  # an empty ledger's rollup, built: a first load must not trust it
     assert db.execute("select count(*) from rollup_state").fetchone() == (1,)
     many_files(claude_dir, 2)
-    monkeypatch.setattr(sharing, "PARALLEL_BYTES", 1)
+    share_anything(monkeypatch)
     monkeypatch.setattr(index, "_BATCH_FILES", 20)
     monkeypatch.setattr(sharing.Helper, "claim", lambda self: [])
     write_batch, dirty_after_each = index._write_batch, []

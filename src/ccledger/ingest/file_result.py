@@ -1,6 +1,6 @@
 """One planned file read into what the ledger needs of it.
 
-Its new usage lines are parsed (``reader``), the file's own copies of each response reduced to
+Its new usage lines are parsed (``lines``), the file's own copies of each response reduced to
 the one that outranks the others, each made a row of the ``responses`` table, and its new
 working directories resolved to repos. The indexer does this for the files it reads and its
 helper process for the others, so the result is a msgspec Struct: the helper sends it over a
@@ -9,11 +9,9 @@ pipe. Nothing here writes to the ledger.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +31,6 @@ __all__ = [
     "FileResult",
     "Outcome",
     "Rank",
-    "no_gc",
     "read_file",
     "read_planned",
     "sha1",
@@ -102,20 +99,6 @@ def read_file(
 
 def sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector. Indexing allocates millions of small tuples, none in
-    reference cycles, and each allocation threshold crossed made the collector walk all of them
-    again: a tenth of a first index's time. Reference counting still frees everything."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | None], str | None]) -> Candidates:

@@ -33,12 +33,14 @@ from sqlite_utils import Database
 from .. import paths
 from ..ledger.db import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes, restore_indexes, write_transaction
 from ..ledger.rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
-from .file_result import Outcome, no_gc, read_planned
+from .file_result import Outcome, read_planned
 from .lines import new_buffer
 from .merge import FirstLoad, Rivals, merge
 from .repos import RepoCache
 from .scan import Error, Found, Known, Plan, describe, known_files, make_plans, planned_bytes, scan, split
-from .speedups.helper_client import Helper, worth_sharing
+from .speedups.gcpause import no_gc
+from .speedups.helper_client import Helper
+from .speedups.spawn import worth_sharing
 from .stats import FileError, IndexStats
 
 if TYPE_CHECKING:

@@ -1,0 +1,8 @@
+"""Where people and models meet the answers: each surface is thin over ``answers``.
+
+- ``server``: the MCP server, one tool per question (``ccledger serve``);
+- ``http_transport``: the same server over streamable HTTP, safe by default;
+- ``cli``: the ``ccledger`` command line, and ``render``, its tables and CSV;
+- ``statusline``: the Claude Code statusline command, kept light;
+- ``notify``: budget alerts posted to a webhook.
+"""

@@ -17,27 +17,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from ... import paths
+from . import spawn
 
 if TYPE_CHECKING:
+    import subprocess
     from pathlib import Path
 
     from ..scan import Error, Found, Plan
     from .helper_client import Helper
 
-__all__ = ["HELPER_COMMAND", "HeadStart", "spawn_helper", "start"]
-
-HELPER_COMMAND = [sys.executable, "-m", "ccledger.ingest.speedups.helper"]
-
-
-def spawn_helper() -> subprocess.Popen[bytes]:
-    """Start a helper process (``python -m ccledger.ingest.speedups.helper``); it waits on stdin for its plans."""
-    return subprocess.Popen(HELPER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+__all__ = ["HeadStart", "start"]
 
 
 class HeadStart:
@@ -84,21 +77,21 @@ def start(args: list[str]) -> HeadStart | None:
         return None
     ledger = paths.db_file()
     first = not os.path.exists(ledger)  # most likely a large refresh: start the helper now
-    process = _spawn_quietly() if first and (os.cpu_count() or 1) > 1 else None
+    process = _spawn_quietly() if first and spawn.usable_cpus() > 1 else None
     from ..scan import make_plans, planned_bytes, scan, split
-    from .helper_client import Helper, worth_sharing
+    from .helper_client import Helper
 
     errors: list[Error] = []
     head_start = HeadStart(roots, ledger, list(scan(roots, errors)), errors, started)
     # Whole files bound what can be planned: below the threshold, the ledger's files table need
     # not be read here as well as by the refresh (5 ms for 3,000 files, on every run).
     plans: list[Plan] = []
-    if worth_sharing(sum(item.stat.st_size for item in head_start.found)):
+    if spawn.worth_sharing(sum(item.stat.st_size for item in head_start.found)):
         known = {} if first else _known_files(ledger)
         if known is None:
             return None
         plans = make_plans(head_start.found, known)
-    if not worth_sharing(sum(planned_bytes(plan) for plan in plans)):
+    if not spawn.worth_sharing(sum(planned_bytes(plan) for plan in plans)):
         if process is not None:
             process.kill()  # it was waiting for plans: nothing is lost
             process.communicate()
@@ -110,7 +103,7 @@ def start(args: list[str]) -> HeadStart | None:
 
 def _spawn_quietly() -> subprocess.Popen[bytes] | None:
     try:
-        return spawn_helper()
+        return spawn.spawn_helper()
     except OSError:
         return None  # no process to spare: the refresh tries again, or reads alone
 

@@ -30,9 +30,10 @@ import msgspec
 
 from ... import paths
 from ...ledger.rollup import aggregate_rows
-from ..file_result import FileResult, no_gc, read_file
+from ..file_result import FileResult, read_file
 from ..lines import new_buffer
 from ..repos import RepoCache
+from .gcpause import no_gc
 
 __all__ = ["DoneMessage", "ReadMessage", "RollupMessage", "read_frames", "serve", "write_frames"]
 

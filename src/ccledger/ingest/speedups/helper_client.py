@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -20,13 +19,11 @@ import msgspec
 
 from ..file_result import Outcome
 from ..scan import Plan, planned_bytes
-from .headstart import spawn_helper
+from . import spawn
 from .helper import DECODER, DoneMessage, ReadMessage, RollupMessage, read_frames
 
-__all__ = ["PARALLEL_BYTES", "Helper", "worth_sharing"]
+__all__ = ["Helper"]
 
-# A refresh with this much to read is shared with a helper process (a first index, mostly).
-PARALLEL_BYTES = 256 << 20
 _PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for, by default
 # What this process claims of the helper's plans at a time: about a millisecond of reading, so
 # that neither side waits long for the other at the end.
@@ -37,11 +34,6 @@ _CLAIM_BYTES = 1 << 20
 # time the whole aggregate does, so both sides finish together at 0.37.
 _ROLLUP_PART = 0.6
 _ROLLUP_PART_BESIDE_INDEXES = 0.37
-
-
-def worth_sharing(total_bytes: int) -> bool:
-    """Whether reading this many bytes is worth a helper process on this machine."""
-    return total_bytes >= PARALLEL_BYTES and (os.cpu_count() or 1) > 1
 
 
 class Helper:
@@ -77,7 +69,7 @@ class Helper:
         self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._read_all = False  # its reading is done (or it failed): no more ReadMessages
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        self._process = process if process is not None else spawn_helper()
+        self._process = process if process is not None else spawn.spawn_helper()
         request = {
             "ledger": ledger,
             "plans": [
