@@ -3,7 +3,8 @@ import json
 import pytest
 from conftest import assistant_line, progress_echo
 
-from ccledger.ingest.transcript import Problem, normalize_timestamp, parse_line
+from ccledger.ingest.transcript import Problem, parse_line
+from ccledger.timestamps import normalize as normalize_timestamp
 
 
 def parse(line: str | bytes):

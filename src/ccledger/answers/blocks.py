@@ -24,6 +24,8 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from .. import timestamps
+
 __all__ = [
     "BLOCK_HOURS",
     "LOOKBACK",
@@ -239,7 +241,8 @@ order by timestamp_utc
 def _span(row: tuple) -> Span:
     first, last, responses, inputs, outputs, writes, reads, cost, models, unpriced = row
     return Span(
-        first=_parse(first), last=_parse(last), responses=responses, input_tokens=inputs, output_tokens=outputs,
+        first=timestamps.parse(first), last=timestamps.parse(last), responses=responses,
+        input_tokens=inputs, output_tokens=outputs,
         cache_write_tokens=writes, cache_read_tokens=reads, cost_nanousd=cost or 0,
         models=frozenset((models or "").split(",")) - {""}, unpriced_responses=unpriced or 0,
     )  # fmt: skip
@@ -247,8 +250,8 @@ def _span(row: tuple) -> Span:
 
 def load_spans(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[Span]:
     """Spans between ``start`` and ``end``: rollup buckets, and single responses at unaligned edges."""
-    start_text, end_text = _iso(start), _iso(end)
-    inner_start, inner_end = _iso(_ceil15(start)), _iso(_floor15(end))
+    start_text, end_text = timestamps.text(start), timestamps.text(end)
+    inner_start, inner_end = timestamps.text(_ceil15(start)), timestamps.text(_floor15(end))
     if inner_start >= inner_end:
         return [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (start_text, end_text))]
     spans = [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (start_text, inner_start))]
@@ -269,7 +272,10 @@ def blocks_between(conn: sqlite3.Connection, start: datetime | None, end: dateti
 
     def split(span: Span) -> list[Span]:
         bucket = _floor15(span.first)
-        return [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (_iso(bucket), _iso(bucket + _QUARTER)))]
+        return [
+            _span(row)
+            for row in conn.execute(RESPONSE_SPANS_SQL, (timestamps.text(bucket), timestamps.text(bucket + _QUARTER)))
+        ]
 
     return [block for block in build_blocks(spans, split) if start is None or block.start >= start]
 
@@ -303,12 +309,3 @@ def _floor15(moment: datetime) -> datetime:
 def _ceil15(moment: datetime) -> datetime:
     floor = _floor15(moment)
     return floor if floor == moment else floor + _QUARTER
-
-
-def _iso(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _parse(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from .. import timestamps
 from ..choices import BUDGET_PERIODS
 from ..ledger.db import write_transaction
 from ..models import BudgetAlert, BudgetInfo, BudgetStatus, BudgetStatusList
 from . import queries
-from .periods import iso_utc, resolve_period
+from .periods import resolve_period
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -85,7 +86,7 @@ def set_budget(
         "amount_nanousd": round(amount_usd * 1_000_000_000),
         "thresholds": json.dumps(_thresholds(thresholds)),
         "include_prod": int(include_prod),
-        "now": _now(),
+        "now": timestamps.now(),
     }
     with write_transaction(db):
         db.execute(UPSERT_SQL, params)
@@ -172,7 +173,12 @@ def mark_sent(db: Database, status: BudgetStatus) -> None:
     with write_transaction(db):
         for threshold in status.thresholds:
             if status.percent >= threshold * 100:
-                params = {"id": status.id, "start": status.period_start_utc, "threshold": threshold, "now": _now()}
+                params = {
+                    "id": status.id,
+                    "start": status.period_start_utc,
+                    "threshold": threshold,
+                    "now": timestamps.now(),
+                }
                 db.execute(MARK_SENT_SQL, params)
 
 
@@ -189,7 +195,7 @@ def _status(db: Database, budget: BudgetInfo, zone: ZoneInfo, now: datetime) -> 
     cross = None
     if spent < budget.amount_usd and rate > 0:
         moment = now + timedelta(seconds=(budget.amount_usd - spent) / rate)
-        cross = iso_utc(moment) if moment < window.end else None
+        cross = timestamps.text(moment) if moment < window.end else None
     percent = round(spent / budget.amount_usd * 100, 1)
     warn_at = min(budget.thresholds) * 100
     status = "exceeded" if spent >= budget.amount_usd else "warning" if percent >= warn_at else "ok"
@@ -233,7 +239,3 @@ def _info(row: dict[str, Any]) -> BudgetInfo:
         thresholds=json.loads(row["thresholds"]),
         include_prod=bool(row["include_prod"]),
     )
-
-
-def _now() -> str:
-    return iso_utc(datetime.now(UTC))

@@ -17,6 +17,8 @@ import sqlite3
 from collections import namedtuple
 from datetime import UTC, datetime
 
+from .. import timestamps
+
 __all__ = ["WINDOWS", "OfficialLimit", "latest_limits", "parse_rate_limits", "record_rate_limits"]
 
 WINDOWS = ("five_hour", "seven_day")
@@ -97,12 +99,12 @@ def record_rate_limits(
     rows = []
     for window, (used, resets_at) in readings.items():
         previous = conn.execute(LATEST_SQL, (window,)).fetchone()
-        resets_text = _iso(resets_at) if resets_at else None
+        resets_text = timestamps.text(resets_at) if resets_at else None
         if previous is not None:
             same = previous[0] == used and previous[1] == resets_text
-            if same and (now - _parse(previous[2])).total_seconds() < SAMPLE_SECONDS:
+            if same and (now - timestamps.parse(previous[2])).total_seconds() < SAMPLE_SECONDS:
                 continue
-        rows.append((_iso(now), window, used, resets_text, session_id))
+        rows.append((timestamps.text(now), window, used, resets_text, session_id))
     if rows:
         with conn:
             conn.executemany(INSERT_SQL, rows)
@@ -116,14 +118,7 @@ def latest_limits(conn: sqlite3.Connection) -> dict[str, OfficialLimit]:
         row = conn.execute(LATEST_SQL, (window,)).fetchone()
         if row is not None:
             used, resets, captured = row
-            found[window] = OfficialLimit(window, used, _parse(resets) if resets else None, _parse(captured))
+            found[window] = OfficialLimit(
+                window, used, timestamps.parse(resets) if resets else None, timestamps.parse(captured)
+            )
     return found
-
-
-def _iso(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -8,15 +8,15 @@ beside them, labelled as official.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from .. import timestamps
 from ..choices import PLANS
 from ..models import BlockInfo, BlockList, BurnRateReport, OfficialLimit, PlanValue, UsagePace, UsageRow
 from . import blocks, limits, queries
-from .periods import iso_utc
 
 __all__ = ["burn_rate", "plan_value", "usage_blocks", "usage_pace"]
 
@@ -59,7 +59,7 @@ def burn_rate(db: Database, *, now: datetime) -> BurnRateReport:
         finished = [block for block in recent if not block.is_gap]
         last_seen = db.execute(LAST_RESPONSE_SQL).fetchone()[0]
         if not finished and last_seen:  # idle for longer: the block around the latest response
-            latest = _parse(last_seen)
+            latest = timestamps.parse(last_seen)
             around = blocks.blocks_between(db.conn, latest - timedelta(hours=6), latest + timedelta(seconds=1))
             finished = [block for block in around if not block.is_gap]
         return BurnRateReport(
@@ -70,7 +70,7 @@ def burn_rate(db: Database, *, now: datetime) -> BurnRateReport:
         )
     rate = blocks.burn_rate(active, now)
     assert active.first is not None
-    params = {"start": iso_utc(active.first), "end": iso_utc(now)}
+    params = {"start": timestamps.text(active.first), "end": timestamps.text(now)}
     by_model = [UsageRow(key=row["key"], **queries.usage_fields(row)) for row in db.query(BLOCK_MODELS_SQL, params)]
     return BurnRateReport(
         active_block=_info(active, now),
@@ -105,7 +105,7 @@ def plan_value(
     start = window.start
     if start is None:  # 'all': from the first response
         first = db.execute("select min(first_utc) from usage_rollup").fetchone()[0]
-        start = _parse(first) if first else now
+        start = timestamps.parse(first) if first else now
     end = min(window.end, now)
     subscription = _prorated(PLANS[plan], start, end, zone)
     spent = summary.totals.cost_usd
@@ -186,12 +186,12 @@ def _prorated(monthly: float, start: datetime, end: datetime, zone: ZoneInfo) ->
 
 def _info(block: blocks.Block, now: datetime) -> BlockInfo:
     return BlockInfo(
-        start_utc=iso_utc(block.start),
-        end_utc=iso_utc(block.end),
+        start_utc=timestamps.text(block.start),
+        end_utc=timestamps.text(block.end),
         is_gap=block.is_gap,
         is_active=block.is_active(now),
-        first_response_utc=iso_utc(block.first) if block.first else None,
-        last_response_utc=iso_utc(block.last) if block.last else None,
+        first_response_utc=timestamps.text(block.first) if block.first else None,
+        last_response_utc=timestamps.text(block.last) if block.last else None,
         responses=block.responses,
         input_tokens=block.input_tokens,
         output_tokens=block.output_tokens,
@@ -212,14 +212,10 @@ def _official(db: Database, now: datetime) -> list[OfficialLimit]:
             OfficialLimit(
                 window=reading.window,
                 used_percentage=reading.used_percentage,
-                resets_at_utc=iso_utc(reading.resets_at) if reading.resets_at else None,
-                captured_utc=iso_utc(reading.captured_at),
+                resets_at_utc=timestamps.text(reading.resets_at) if reading.resets_at else None,
+                captured_utc=timestamps.text(reading.captured_at),
                 age_minutes=round(age / 60, 1),
                 current=reading.is_current(now) and age <= limits.STALE_SECONDS,
             )
         )
     return found
-
-
-def _parse(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone(UTC)

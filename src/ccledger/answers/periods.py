@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["ACCEPTED", "PeriodError", "Window", "iso_utc", "local_date", "local_day_sql", "resolve_period"]
+from .. import timestamps
+
+__all__ = ["ACCEPTED", "PeriodError", "Window", "local_date", "local_day_sql", "resolve_period"]
 
 ACCEPTED = (
     "'today', 'yesterday', 'this week', 'last week', 'this month', 'last month', 'this year', "
@@ -37,17 +39,11 @@ class Window:
 
     @property
     def start_utc(self) -> str | None:
-        return iso_utc(self.start) if self.start else None
+        return timestamps.text(self.start) if self.start else None
 
     @property
     def end_utc(self) -> str:
-        return iso_utc(self.end)
-
-
-def iso_utc(moment: datetime) -> str:
-    """The ledger's timestamp shape, so windows compare with stored rows as text."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        return timestamps.text(self.end)
 
 
 def resolve_period(
@@ -70,7 +66,7 @@ def resolve_period(
         label = f"{since_text} to {until.strip()}"
     if start is not None and end <= start:
         raise PeriodError(
-            f"until ({iso_utc(end)}) is not after since ({iso_utc(start)}); "
+            f"until ({timestamps.text(end)}) is not after since ({timestamps.text(start)}); "
             "pass an until that comes after since, or leave until empty for 'up to now'"
         )
     return Window(start=start, end=end, zone=zone, label=label)

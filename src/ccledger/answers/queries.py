@@ -19,12 +19,13 @@ import difflib
 import json
 import os
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from .. import timestamps
 from ..choices import GROUP_BY_CHOICES, SOURCE_CHOICES, GroupBy, Source
 from ..ledger.rollup import BUCKET_MINUTES
 from ..models import (
@@ -44,7 +45,7 @@ from ..models import (
     UsageSummary,
     UsageTotals,
 )
-from .periods import PeriodError, Window, iso_utc, local_date, local_day_sql, resolve_period
+from .periods import PeriodError, Window, local_date, local_day_sql, resolve_period
 
 __all__ = [
     "GroupBy",
@@ -375,7 +376,7 @@ def _ceil_bucket(timestamp: str) -> str:
     if floor == timestamp or not timestamp:
         return floor
     moment = datetime.fromisoformat(floor.replace("Z", "+00:00")) + timedelta(minutes=BUCKET_MINUTES)
-    return iso_utc(moment)
+    return timestamps.text(moment)
 
 
 # --- questions ---------------------------------------------------------------------------------
@@ -523,7 +524,7 @@ def session_detail(db: Database, session_id: str) -> SessionDetail:
     def distinct(column: str) -> list[str]:
         return [row["value"] for row in db.query(SESSION_DISTINCT_SQL.format(column=column), params)]
 
-    first, last = _parse(span["first_utc"]), _parse(span["last_utc"])
+    first, last = timestamps.parse(span["first_utc"]), timestamps.parse(span["last_utc"])
     return SessionDetail(
         session_id=session_id,
         repo_id=span["repo_id"],
@@ -658,7 +659,7 @@ def _local_key(group_by: str) -> Callable[[int], str]:
 def _first_response(db: Database, source: str = "dev") -> datetime | None:
     wanted = [sql for sql, part in ((FIRST_BUCKET_SQL, "dev"), (FIRST_PROD_SQL, "prod")) if source in (part, "all")]
     firsts = [row[0] for row in (db.execute(sql).fetchone() for sql in wanted) if row and row[0]]
-    return _parse(min(firsts)) if firsts else None
+    return timestamps.parse(min(firsts)) if firsts else None
 
 
 def data_span(db: Database) -> tuple[str, str] | None:
@@ -749,10 +750,6 @@ def _resolve_session(db: Database, session_id: str) -> str:
     recent = list(dict.fromkeys(row["session_id"] for row in db.query(RECENT_SESSIONS_SQL)))[:5]
     hint = f" Recent sessions: {', '.join(recent)}." if recent else ""
     raise QueryError(f"session_id={session_id!r} is not in the ledger; call sessions() to list them.{hint}")
-
-
-def _parse(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _size(path: str) -> int:

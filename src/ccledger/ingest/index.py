@@ -24,13 +24,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from .. import paths
+from .. import paths, timestamps
 from ..ledger.db import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes, restore_indexes, write_transaction
 from ..ledger.rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
 from .file_result import Outcome, read_planned
@@ -127,7 +126,7 @@ def refresh(
         head_start.close()
         head_start = None
     started = head_start.started if head_start is not None else time.perf_counter()
-    started_utc = _now(ago=time.perf_counter() - started)
+    started_utc = timestamps.now(ago=time.perf_counter() - started)
     errors: list[Error] = []
     if cache is not None:
         known = cache.known(db)
@@ -194,7 +193,7 @@ def _record_run(db: Database, stats: IndexStats, started_utc: str) -> None:
             INSERT_RUN_SQL,
             {
                 "started_utc": started_utc,
-                "finished_utc": _now(),
+                "finished_utc": timestamps.now(),
                 "files_seen": stats.files_seen,
                 "files_read": stats.files_read,
                 "new_responses": stats.new_responses,
@@ -352,11 +351,6 @@ def _ledger_file(db: Database) -> str | None:
     return None
 
 
-def _now(ago: float = 0.0) -> str:
-    """The ledger's timestamp of now, or of ``ago`` seconds before."""
-    return (datetime.now(UTC) - timedelta(seconds=ago)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 class ScanCache:
     """What a long-running process (the MCP server) remembers between refreshes.
 
@@ -459,7 +453,7 @@ def _write_batch(
     checks before it writes anything, so a file another indexer recorded first is skipped whole.
     """
     written: list[tuple[Outcome, int, int]] = []
-    now = _now()
+    now = timestamps.now()
     touched: set[str] = set()  # timestamps whose rollup buckets must be rebuilt
     try:
         with write_transaction(db):
@@ -561,7 +555,7 @@ def _mark_missing(db: Database, known: dict[str, tuple[Any, ...]], seen: set[str
     unseen = (Known._make(row) for path, row in known.items() if path not in seen)
     gone = [file.id for file in unseen if not file.missing and any(file.path.startswith(r) for r in live_roots)]
     if gone:
-        now = _now()
+        now = timestamps.now()
         with write_transaction(db):
             for file_id in gone:
                 db.execute(MARK_MISSING_SQL, {"now": now, "id": file_id})

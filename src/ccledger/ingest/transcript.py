@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
+
+from ..timestamps import normalize as normalize_timestamp
 
 __all__ = [
     "SYNTHETIC_MODEL",
@@ -353,28 +354,3 @@ def _response(
         envelope.cwd or None, envelope.git_branch or None, envelope.version or None, from_progress,
     )  # fmt: skip
     return Parsed(response=response, problem=problem)
-
-
-# Claude Code's own shape with plausible ranges; anything else goes through fromisoformat().
-_CANONICAL_TIMESTAMP = re.compile(
-    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z"
-)
-
-
-def normalize_timestamp(value: str | None) -> str | None:
-    """An ISO-8601 timestamp as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC, or None if it is not one.
-
-    This fixed shape sorts as text, so range queries on the ledger need no date functions.
-    """
-    if not value:
-        return None
-    if _CANONICAL_TIMESTAMP.fullmatch(value):
-        return value  # by far the most common case: no parsing, no reformatting
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
-    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"

@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .. import timestamps
+
 if TYPE_CHECKING:
     from sqlite3 import Connection
 
@@ -197,7 +199,7 @@ def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
         if share is None or not _shared(db, share, dirty=not full):
             _rebuild(db, full)
         if full:
-            db.execute(SAVE_STATE_SQL, {"fingerprint": current, "now": _now()})
+            db.execute(SAVE_STATE_SQL, {"fingerprint": current, "now": timestamps.now()})
         db.execute(CLEAR_DIRTY_SQL)
     return True
 
@@ -225,7 +227,3 @@ def _shared(db: Database, share: RollupShare, *, dirty: bool) -> bool:
         later = aggregate_rows(db, dirty, since, None)
     db.conn.executemany(INSERT_ROWS_SQL, later)
     return True
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -11,11 +11,11 @@ import re
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ..ingest.transcript import normalize_timestamp
+from .. import timestamps
 
 __all__ = [
     "RATE_KEYS",
@@ -26,7 +26,6 @@ __all__ = [
     "Rates",
     "error_at",
     "parse_prices",
-    "utc_text",
 ]
 
 RATE_KEYS = ("input_mtok", "output_mtok", "cache_write_5m_mtok", "cache_write_1h_mtok", "cache_read_mtok")
@@ -111,19 +110,6 @@ class ModelEntry:
                 break
             current = period
         return current
-
-
-def utc_text(at: datetime | date | str) -> str:
-    """``at`` in the ledger's sortable UTC text form."""
-    if isinstance(at, str):
-        text = normalize_timestamp(at)
-        if text is None:
-            raise ValueError(f"not an ISO-8601 timestamp: {at!r}")
-        return text
-    if not isinstance(at, datetime):
-        return f"{at.isoformat()}T00:00:00.000Z"
-    moment = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -297,7 +283,7 @@ def _moment(value: Any, fail: _Fail) -> str:
         except ValueError:
             raise fail(f"{value!r} is not a date like 2026-01-31") from None
     if isinstance(value, date):  # datetime is a date too; naive times are taken as UTC
-        return utc_text(value)
+        return timestamps.coerce(value)
     raise fail("expected a date like 2026-01-31 or a date-time like 2026-01-31T08:00:00Z")
 
 

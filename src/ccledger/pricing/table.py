@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from importlib import metadata, resources
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from .. import paths
+from .. import paths, timestamps
 from ..ledger import rollup
 from ..ledger.db import write_transaction
 from .genai import genai_entry
@@ -44,7 +44,6 @@ from .price_file import (
     Rates,
     error_at,
     parse_prices,
-    utc_text,
 )
 
 if TYPE_CHECKING:
@@ -225,7 +224,7 @@ def cost(
     entry = prices.resolve(model)
     if entry is None:
         return None
-    at_utc = utc_text(at)
+    at_utc = timestamps.coerce(at)
     period = entry.period_at(at_utc)
     prompt = input_tokens + cache_write_5m_tokens + cache_write_1h_tokens + cache_read_tokens
     tier = period.long_context
@@ -371,7 +370,8 @@ def sync_prices(db: Database, prices: Prices) -> bool:
                 INSERT_PERIOD_SQL, [row for entry in prices.entries.values() for row in period_rows(entry)]
             )
             db.execute(
-                SAVE_STATE_SQL, {"fingerprint": fingerprint, "sources": json.dumps(prices.sources), "now": _now()}
+                SAVE_STATE_SQL,
+                {"fingerprint": fingerprint, "sources": json.dumps(prices.sources), "now": timestamps.now()},
             )
         # Read again under the lock: another process may have synced, or indexed a new model.
         pending = [row[0] for row in db.execute(NEW_MODELS_SQL)]
@@ -450,10 +450,6 @@ def _nano(price_mtok: Decimal) -> int:
     if nano != nano.to_integral_value():
         raise ValueError(f"{price_mtok} USD/MTok is not a whole number of nano-dollars per token")
     return int(nano)
-
-
-def _now() -> str:
-    return utc_text(datetime.now(UTC))
 
 
 # --- the table for people and clients ----------------------------------------------------------

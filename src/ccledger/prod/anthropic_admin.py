@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
+from .. import timestamps
 from ..ingest.transcript import UNKNOWN_MODEL
-from ..pricing.price_file import utc_text
 from .records import PageError, ParsedPage, ProdRecord
 
 __all__ = [
@@ -147,7 +147,7 @@ def parse_usage_page(page: Any, *, settled_before: str) -> ParsedPage:
     records: dict[str, ProdRecord] = {}
     prefixes = []
     for bucket in parsed.data:
-        start, end = utc_text(bucket.starting_at), utc_text(bucket.ending_at)
+        start, end = timestamps.coerce(bucket.starting_at), timestamps.coerce(bucket.ending_at)
         prefix = f"usage/{start}/"
         prefixes.append(prefix)
         for result in bucket.results:
@@ -191,7 +191,7 @@ def parse_cost_page(page: Any, *, settled_before: str) -> ParsedPage:
     records: dict[str, ProdRecord] = {}
     prefixes = []
     for number, bucket in enumerate(parsed.data):
-        start, end = utc_text(bucket.starting_at), utc_text(bucket.ending_at)
+        start, end = timestamps.coerce(bucket.starting_at), timestamps.coerce(bucket.ending_at)
         prefix = f"cost/{start}/"
         prefixes.append(prefix)
         for index, result in enumerate(bucket.results):
@@ -223,7 +223,7 @@ def parse_cost_page(page: Any, *, settled_before: str) -> ParsedPage:
 
 def _settled(buckets: Sequence[_UsageBucket | _CostBucket], settled_before: str) -> str | None:
     """The end of the latest bucket that can no longer grow, or None."""
-    ends = [utc_text(bucket.ending_at) for bucket in buckets]
+    ends = [timestamps.coerce(bucket.ending_at) for bucket in buckets]
     return max((end for end in ends if end <= settled_before), default=None)
 
 

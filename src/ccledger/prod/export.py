@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
-from ..ingest.transcript import normalize_timestamp
+from .. import timestamps
 from .records import PageError, ParsedPage, ProdRecord
 
 __all__ = ["EXPECTED", "export_params", "parse_export_page"]
@@ -88,7 +88,7 @@ def parse_export_page(page: Any) -> ParsedPage:
         raise PageError.invalid(exc, EXPECTED) from None
     records: dict[str, ProdRecord] = {}
     for index, item in enumerate(parsed.records):
-        timestamp = normalize_timestamp(item.timestamp)
+        timestamp = timestamps.normalize(item.timestamp)
         if timestamp is None:
             raise PageError(f"records.{index}.timestamp: {item.timestamp!r} is not an RFC 3339 time ({EXPECTED})")
         usage = item.usage

@@ -17,8 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..ingest.transcript import normalize_timestamp
-from ..pricing.price_file import utc_text
+from .. import timestamps
 from .records import PageError, ParsedPage, ProdRecord
 
 __all__ = ["EXPECTED", "parse_otlp"]
@@ -192,8 +191,8 @@ def _time(item: dict[str, Any], fields: tuple[str, ...], path: str, fallback: An
             seconds, nanos = divmod(int(raw), 1_000_000_000)
         except (TypeError, ValueError):
             raise PageError(f"{path}.{name}: {raw!r} is not nanoseconds since 1970") from None
-        return utc_text(datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanos // 1000))
-    text = normalize_timestamp(fallback) if isinstance(fallback, str) else None
+        return timestamps.coerce(datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanos // 1000))
+    text = timestamps.normalize(fallback) if isinstance(fallback, str) else None
     if text is None:
         raise PageError(f"{path}: no {fields[0]} (expected {EXPECTED})")
     return text

@@ -25,7 +25,7 @@ from typing import Any
 import httpx2
 from sqlite_utils import Database
 
-from ..answers.periods import iso_utc
+from .. import timestamps
 from ..ledger.db import write_transaction
 from ..models import ProdPullResult, ProdSourcePull
 from . import anthropic_admin, export, otlp
@@ -149,7 +149,7 @@ def _pull_one(
     stats = result.model_dump_json(include={"pages", "records_added", "records_replaced", "records_removed", "error"})
     with write_transaction(db):
         db.execute(RECHARGE_SQL, {"source_id": source.id, "repo_id": source.repo})
-        db.execute(FINISH_SQL, {"source_id": source.id, "now": iso_utc(now), "stats": stats})
+        db.execute(FINISH_SQL, {"source_id": source.id, "now": timestamps.text(now), "stats": stats})
     return result
 
 
@@ -188,7 +188,7 @@ class _Pull:
         source_id = self.source.id
         keys = [record.key for record in page.records]
         added = replaced = unchanged = removed = 0
-        pulled_utc = iso_utc(self.now)
+        pulled_utc = timestamps.text(self.now)
         with write_transaction(self.db):
             stored = {
                 row[0]: tuple(row[1:])
@@ -265,8 +265,8 @@ def _pull_admin(pull: _Pull) -> None:
     source, options = pull.source, pull.source.options
     base = (source.url or "").rstrip("/")
     state: dict[str, str] = json.loads(pull.cursor) if pull.cursor else {}
-    settled = iso_utc(pull.now - timedelta(minutes=options["settle_minutes"]))
-    first = options["since"] or iso_utc(pull.now - timedelta(days=FIRST_PULL_DAYS))
+    settled = timestamps.text(pull.now - timedelta(minutes=options["settle_minutes"]))
+    first = options["since"] or timestamps.text(pull.now - timedelta(days=FIRST_PULL_DAYS))
 
     def advance(name: str) -> Callable[[ParsedPage], str]:
         def cursor_after(page: ParsedPage) -> str:

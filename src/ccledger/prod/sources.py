@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from ..answers.periods import iso_utc
+from .. import timestamps
 from ..config import Config, ConfigError
 
 __all__ = [
@@ -232,4 +232,4 @@ def _since(label: str, value: str | date | None) -> str | None:
         value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     elif value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return iso_utc(value)
+    return timestamps.text(value)

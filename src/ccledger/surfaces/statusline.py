@@ -23,7 +23,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from .. import paths
+from .. import paths, timestamps
 from ..answers import blocks, limits
 
 __all__ = ["main", "status_line"]
@@ -167,8 +167,8 @@ def _midnight(day: date, zone: tzinfo | None) -> datetime:
 
 def _today(conn: sqlite3.Connection, now: datetime, zone: tzinfo | None) -> str:
     today = _local(now, zone).date()
-    start = _iso(_midnight(today, zone))
-    end = _iso(_midnight(today + timedelta(days=1), zone))
+    start = timestamps.text(_midnight(today, zone))
+    end = timestamps.text(_midnight(today + timedelta(days=1), zone))
     nanousd, unpriced = conn.execute(TODAY_COST_SQL, (start, end)).fetchone()
     return f"{_money(nanousd)} today" + ("*" if unpriced else "")
 
@@ -213,7 +213,12 @@ def _budget(conn: sqlite3.Connection, now: datetime, zone: tzinfo | None, has_pr
     }
     worst: tuple[float, str] | None = None
     for scope, model, period, amount, include_prod in conn.execute(BUDGETS_SQL).fetchall():
-        params = (_iso(_midnight(starts[period], zone)), _iso(now + timedelta(seconds=1)), scope, scope) + (model,) * 3
+        params = (
+            timestamps.text(_midnight(starts[period], zone)),
+            timestamps.text(now + timedelta(seconds=1)),
+            scope,
+            scope,
+        ) + (model,) * 3
         spent = conn.execute(BUDGET_SPEND_SQL, params).fetchone()[0]
         if include_prod and has_prod:
             spent += conn.execute(PROD_SPEND_SQL, params).fetchone()[0]
@@ -254,11 +259,6 @@ def _refresh_in_background(ledger: str) -> bool:
 def _money(nanousd: float) -> str:
     dollars = nanousd / 1_000_000_000
     return f"${dollars:,.2f}"
-
-
-def _iso(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 if __name__ == "__main__":
