@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from .. import timestamps
+from ..ledger import buckets
 
 __all__ = [
     "BLOCK_HOURS",
@@ -251,7 +252,7 @@ def _span(row: tuple) -> Span:
 def load_spans(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[Span]:
     """Spans between ``start`` and ``end``: rollup buckets, and single responses at unaligned edges."""
     start_text, end_text = timestamps.text(start), timestamps.text(end)
-    inner_start, inner_end = timestamps.text(_ceil15(start)), timestamps.text(_floor15(end))
+    inner_start, inner_end = timestamps.text(buckets.ceil(start)), timestamps.text(buckets.floor(end))
     if inner_start >= inner_end:
         return [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (start_text, end_text))]
     spans = [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (start_text, inner_start))]
@@ -271,11 +272,8 @@ def blocks_between(conn: sqlite3.Connection, start: datetime | None, end: dateti
             spans = load_spans(conn, start - LOOKBACK, end)
 
     def split(span: Span) -> list[Span]:
-        bucket = _floor15(span.first)
-        return [
-            _span(row)
-            for row in conn.execute(RESPONSE_SPANS_SQL, (timestamps.text(bucket), timestamps.text(bucket + _QUARTER)))
-        ]
+        bucket = buckets.bounds(timestamps.text(span.first))
+        return [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, bucket)]
 
     return [block for block in build_blocks(spans, split) if start is None or block.start >= start]
 
@@ -296,16 +294,3 @@ def settled(spans: Sequence[Span], loaded_from: datetime, start: datetime) -> bo
             return False
         previous_last = max(previous_last, span.last)
     return True  # every span is before start and no gap follows: no block from start on
-
-
-_QUARTER = timedelta(minutes=15)
-
-
-def _floor15(moment: datetime) -> datetime:
-    moment = moment.astimezone(UTC)
-    return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)
-
-
-def _ceil15(moment: datetime) -> datetime:
-    floor = _floor15(moment)
-    return floor if floor == moment else floor + _QUARTER

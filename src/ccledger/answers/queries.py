@@ -27,7 +27,7 @@ from sqlite_utils import Database
 
 from .. import timestamps
 from ..choices import GROUP_BY_CHOICES, SOURCE_CHOICES, GroupBy, Source
-from ..ledger.rollup import BUCKET_MINUTES
+from ..ledger import buckets
 from ..models import (
     IndexStats,
     IndexStatus,
@@ -275,7 +275,7 @@ class _Facts:
         where = " ".join(clauses)
         start = window.start_utc if window and window.start else ""
         end = window.end_utc if window else "9999"
-        rollup_start, rollup_end = _ceil_bucket(start), _floor_bucket(end)
+        rollup_start, rollup_end = buckets.ceil_text(start), buckets.floor_text(end)
         self.parts: list[tuple[str, dict[str, Any], str]] = []  # (SQL, parameters, 'dev' or 'prod')
         if source != "dev":
             self._add(PROD_FACTS_SQL, where, start, end, source="prod")
@@ -362,21 +362,6 @@ class _Tally:
             for model, (n, tokens, known) in self.unpriced.items()
         ]
         return sorted(found, key=lambda model: (-model.total_tokens, model.model))
-
-
-def _floor_bucket(timestamp: str) -> str:
-    if not timestamp or timestamp >= "9999":
-        return timestamp
-    minute = int(timestamp[14:16]) // BUCKET_MINUTES * BUCKET_MINUTES
-    return f"{timestamp[:14]}{minute:02d}:00.000Z"
-
-
-def _ceil_bucket(timestamp: str) -> str:
-    floor = _floor_bucket(timestamp)
-    if floor == timestamp or not timestamp:
-        return floor
-    moment = datetime.fromisoformat(floor.replace("Z", "+00:00")) + timedelta(minutes=BUCKET_MINUTES)
-    return timestamps.text(moment)
 
 
 # --- questions ---------------------------------------------------------------------------------

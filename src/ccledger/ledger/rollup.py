@@ -17,11 +17,11 @@ from ``response_costs`` itself; see ``queries.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import timestamps
+from . import buckets
+from .buckets import BUCKET_EXPR
 
 if TYPE_CHECKING:
     from sqlite3 import Connection
@@ -29,23 +29,13 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 __all__ = [
-    "BUCKET_MINUTES",
     "MARK_DIRTY_SQL",
     "RollupShare",
     "aggregate_rows",
-    "bucket_bounds",
     "dirty_rows",
     "ensure_rollup",
     "forget_built",
 ]
-
-BUCKET_MINUTES = 15
-
-# The bucket of a ledger timestamp (YYYY-MM-DDTHH:MM:SS.mmmZ), as text that sorts like one.
-BUCKET_EXPR = (
-    "substr(timestamp_utc, 1, 14) || printf('%02d', cast(substr(timestamp_utc, 15, 2) as integer) / 15 * 15)"
-    " || ':00.000Z'"
-)
 
 ROLLUP_COLUMNS = """
     bucket_utc, seq, bucket_minute, source, session_id, model, canonical_model, repo_id, git_branch, machine, responses,
@@ -114,26 +104,12 @@ MARK_DIRTY_SQL = "insert or ignore into rollup_dirty (bucket_utc, end_utc) value
 FORGET_BUILT_SQL = "delete from rollup_state"
 
 
-@lru_cache(maxsize=8192)  # a cold index asks for each bucket once per file that touches it
-def bucket_bounds(timestamp_utc: str) -> tuple[str, str]:
-    """The start and end of the 15-minute bucket holding a ledger timestamp."""
-    start = _bucket_start(timestamp_utc)
-    minute = int(start[14:16])
-    if minute + BUCKET_MINUTES < 60:  # the same hour: no calendar arithmetic
-        return start, f"{start[:14]}{minute + BUCKET_MINUTES:02d}:00.000Z"
-    end = datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(minutes=BUCKET_MINUTES)
-    return start, end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00.000Z")
-
-
-def dirty_rows(timestamps: set[str]) -> list[tuple[str, str]]:
+def dirty_rows(timestamps_utc: set[str]) -> list[tuple[str, str]]:
     """``rollup_dirty`` rows for the buckets holding these timestamps (for the indexer)."""
-    # Thousands of timestamps share a few buckets: derive each bucket's end once.
-    return sorted(bucket_bounds(start) for start in {_bucket_start(ts) for ts in timestamps})
-
-
-def _bucket_start(timestamp_utc: str) -> str:
-    minute = int(timestamp_utc[14:16]) // BUCKET_MINUTES * BUCKET_MINUTES
-    return f"{timestamp_utc[:14]}{minute:02d}:00.000Z"
+    # Thousands of timestamps share a few minutes, and minutes a few buckets: each bucket's
+    # bounds are derived once.
+    minutes = {ts[:16] for ts in timestamps_utc}
+    return sorted(buckets.bounds(start) for start in {buckets.floor_text(minute) for minute in minutes})
 
 
 def forget_built(db: Database) -> None:
@@ -216,7 +192,7 @@ def _shared(db: Database, share: RollupShare, *, dirty: bool) -> bool:
     split = db.execute(SPLIT_DIRTY_SQL if dirty else SPLIT_RESPONSES_SQL, {"share": share.caller_part}).fetchone()
     if split is None:
         return False
-    since = bucket_bounds(split[0])[0]
+    since = buckets.floor_text(split[0])
     theirs = share.aggregate(dirty, since)
     # The other process reads what is committed: neither this delete nor these rows, which go
     # straight in (no round trip through Python) while it computes the later part.

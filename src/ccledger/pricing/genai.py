@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from .. import timestamps
 from .price_file import LongContext, ModelEntry, PeriodPrices, Rates
 
 __all__ = ["genai_entry"]
@@ -49,7 +50,7 @@ def genai_entry(model_ref: str, source: str) -> ModelEntry | None:
         if constraint is None and index == 0:
             from_utc = ""
         elif isinstance(constraint, types.StartDateConstraint):
-            from_utc = f"{constraint.start_date.isoformat()}T00:00:00.000Z"
+            from_utc = timestamps.day_start(constraint.start_date)
         else:
             return None  # time-of-day prices, or an unconditional price after dated ones
         if periods and from_utc <= periods[-1].from_utc:

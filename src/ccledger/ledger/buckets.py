@@ -1,0 +1,64 @@
+"""The rollup's 15-minute buckets: which one holds a moment, and where it starts and ends.
+
+A bucket starts on a quarter hour and holds the responses from its start up to (not including)
+the next quarter hour. Hours divide into buckets, so a bucket never crosses an hour (nor a
+5-hour block's end, which falls on the hour). Standard library only: the statusline reads
+buckets on every tick.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from .. import timestamps
+
+__all__ = ["BUCKET", "BUCKET_EXPR", "BUCKET_MINUTES", "bounds", "ceil", "ceil_text", "floor", "floor_text"]
+
+BUCKET_MINUTES = 15
+BUCKET = timedelta(minutes=BUCKET_MINUTES)
+
+# The bucket of a ledger timestamp column, in SQL: the same text floor_text() gives.
+BUCKET_EXPR = (
+    "substr(timestamp_utc, 1, 14) || printf('%02d', cast(substr(timestamp_utc, 15, 2) as integer)"
+    f" / {BUCKET_MINUTES} * {BUCKET_MINUTES}) || ':00.000Z'"
+)
+
+
+def floor_text(timestamp_utc: str) -> str:
+    """The start of the bucket holding a ledger timestamp. Text that is no timestamp (``""``, or
+    an open end such as ``"9999"``) is its own floor."""
+    if len(timestamp_utc) < 16:
+        return timestamp_utc
+    minute = int(timestamp_utc[14:16]) // BUCKET_MINUTES * BUCKET_MINUTES
+    return f"{timestamp_utc[:14]}{minute:02d}:00.000Z"
+
+
+def ceil_text(timestamp_utc: str) -> str:
+    """The first bucket start at or after a ledger timestamp (itself if it starts a bucket)."""
+    floor_start = floor_text(timestamp_utc)
+    if floor_start == timestamp_utc:
+        return floor_start
+    return bounds(floor_start)[1]
+
+
+@lru_cache(maxsize=8192)  # a cold index asks for each bucket once per file that touches it
+def bounds(timestamp_utc: str) -> tuple[str, str]:
+    """The start and end of the bucket holding a ledger timestamp."""
+    start = floor_text(timestamp_utc)
+    minute = int(start[14:16])
+    if minute + BUCKET_MINUTES < 60:  # the same hour: no calendar arithmetic
+        return start, f"{start[:14]}{minute + BUCKET_MINUTES:02d}:00.000Z"
+    return start, timestamps.text(timestamps.parse(start) + BUCKET)
+
+
+def floor(moment: datetime) -> datetime:
+    """The start of the bucket holding ``moment``, in UTC."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute // BUCKET_MINUTES * BUCKET_MINUTES, second=0, microsecond=0)
+
+
+def ceil(moment: datetime) -> datetime:
+    """The first bucket start at or after ``moment`` (itself if it starts a bucket), in UTC."""
+    start = floor(moment)
+    return start if start == moment else start + BUCKET
