@@ -20,7 +20,7 @@ import msgspec
 from .lines import OPEN_FLAGS, FileRead, read_head, read_usage_lines
 from .repos import RepoCache, RepoIdentity
 from .scan import Found, Known, describe, is_regular
-from .transcript import Response
+from .transcript import Rank, Response, rank_of
 
 __all__ = [
     "HEAD_BYTES",
@@ -30,7 +30,6 @@ __all__ = [
     "Candidates",
     "FileResult",
     "Outcome",
-    "Rank",
     "read_file",
     "read_planned",
     "sha1",
@@ -42,7 +41,6 @@ HEAD_BYTES = 4096
 # Positions in a row (see _row) that the merge reads.
 KEY, MESSAGE_ID, TIMESTAMP = 0, 1, 3
 
-Rank = tuple[bool, int, bool, bool]  # Response.rank()
 
 Candidates = list[tuple[Rank, tuple[Any, ...]]]
 """One file's responses made ready to merge before the write lock is taken: of each key the copy
@@ -105,7 +103,7 @@ def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | 
     """The file's own de-duplication, done while no lock is held (see ``merge.merge``)."""
     best: dict[str, tuple[Rank, tuple[Any, ...]]] = {}
     for record in records:
-        rank = record.rank()
+        rank = rank_of(record.is_sidechain, record.total_tokens, record.speed is not None, record.from_progress)
         kept = best.get(record.key)
         if kept is None or rank > kept[0]:
             best[record.key] = (rank, _row(record, machine, repo_id(record.cwd)))

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..ledger.db import create_missing_indexes
-from .file_result import KEY, MESSAGE_ID, TIMESTAMP, Candidates, Rank
+from .file_result import KEY, MESSAGE_ID, TIMESTAMP, Candidates
+from .transcript import Rank, rank_of
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -89,7 +90,7 @@ class Rivals:
                 for key, message_id, is_sidechain, timestamp, total_tokens, has_speed, from_progress in db.execute(
                     sql, chunk
                 ):
-                    rivals.ranks[key] = (not is_sidechain, total_tokens, bool(has_speed), not from_progress)
+                    rivals.ranks[key] = rank_of(is_sidechain, total_tokens, has_speed, from_progress)
                     rivals.stored_at[key] = timestamp
                     if message_id:
                         rivals.by_message.setdefault(message_id, []).append(key)

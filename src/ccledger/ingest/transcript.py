@@ -27,10 +27,12 @@ __all__ = [
     "USAGE_MARKER",
     "Parsed",
     "Problem",
+    "Rank",
     "Response",
     "might_hold_usage",
     "parse_line",
     "parse_usage_line",
+    "rank_of",
 ]
 
 SYNTHETIC_MODEL = "<synthetic>"
@@ -164,9 +166,19 @@ class Response(msgspec.Struct, gc=False):
         """
         return self.rank() > other.rank()
 
-    def rank(self) -> tuple[bool, int, bool, bool]:
+    def rank(self) -> Rank:
         """The ordering :meth:`outranks` uses, comparable with the ledger's stored copies."""
-        return (not self.is_sidechain, self.total_tokens, self.speed is not None, not self.from_progress)
+        return rank_of(self.is_sidechain, self.total_tokens, self.speed is not None, self.from_progress)
+
+
+Rank = tuple[bool, int, bool, bool]
+"""How one copy of a response compares with another: the greater is kept (see ``outranks``)."""
+
+
+def rank_of(is_sidechain: bool, total_tokens: int, has_speed: bool, from_progress: bool) -> Rank:
+    """The rank of a copy from what the ledger stores of it: the one rule for a parsed response
+    (:meth:`Response.rank`) and a stored one (``merge.Rivals``)."""
+    return (not is_sidechain, total_tokens, bool(has_speed), not from_progress)
 
 
 @dataclass(slots=True)
