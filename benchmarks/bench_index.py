@@ -214,7 +214,8 @@ class Figures:
 
 def bench(args: argparse.Namespace) -> Figures:
     """Run every measurement and return the figures."""
-    from ccledger.ingest.index import ScanCache, refresh
+    from ccledger.ingest.index import refresh
+    from ccledger.ingest.scan import ScanCache
     from ccledger.ledger.db import open_db
 
     args.work.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from conftest import (
     write_lines,
 )
 
-from ccledger.ingest import file_result, index, merge
+from ccledger.ingest import file_result, index, merge, scan
 from ccledger.ingest.repos import RepoCache
 from ccledger.ingest.scan import planned_bytes
 from ccledger.ingest.speedups import helper_client as sharing
@@ -812,7 +812,7 @@ def test_a_failed_helper_leaves_the_rest_to_the_refresh(db, claude_dir, monkeypa
 
 
 def test_the_scan_cache_sees_appends_new_files_and_deletions_at_once(db, claude_dir):
-    cache = index.ScanCache()
+    cache = scan.ScanCache()
     path = write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
     index.refresh(db, [claude_dir], cache=cache)
     with path.open("a") as handle:  # the turn that just happened
@@ -826,7 +826,7 @@ def test_the_scan_cache_sees_appends_new_files_and_deletions_at_once(db, claude_
 
 
 def test_an_old_transcript_appended_to_is_seen_at_the_next_sweep(db, claude_dir):
-    cache = index.ScanCache(sweep_seconds=3600)
+    cache = scan.ScanCache(sweep_seconds=3600)
     path = write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
     two_days_ago = time.time() - 2 * 86_400
     os.utime(path, (two_days_ago, two_days_ago))
@@ -839,7 +839,7 @@ def test_an_old_transcript_appended_to_is_seen_at_the_next_sweep(db, claude_dir)
 
 
 def test_the_scan_cache_notices_another_process_writing(db, claude_dir, tmp_path):
-    cache = index.ScanCache()
+    cache = scan.ScanCache()
     write_lines(session_file(claude_dir), assistant_line(message_id="m1"))
     assert cache.known(db) == {}
     other = open_db(tmp_path / "ledger.db")

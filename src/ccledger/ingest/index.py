@@ -18,7 +18,6 @@ itself whenever nothing of the helper's waits to be written.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections import Counter
@@ -36,7 +35,7 @@ from .file_result import Outcome, read_planned
 from .lines import new_buffer
 from .merge import FirstLoad, Rivals, merge
 from .repos import RepoCache
-from .scan import Error, Found, Known, Plan, describe, known_files, make_plans, planned_bytes, scan, split
+from .scan import Error, Known, Plan, ScanCache, known_files, make_plans, planned_bytes, scan, split
 from .speedups.gcpause import no_gc
 from .speedups.helper_client import Helper
 from .speedups.spawn import worth_sharing
@@ -349,93 +348,6 @@ def _ledger_file(db: Database) -> str | None:
         if name == "main" and file:
             return str(file)
     return None
-
-
-class ScanCache:
-    """What a long-running process (the MCP server) remembers between refreshes.
-
-    Every answer must include the turn that just happened, and that turn is in a transcript
-    modified moments ago. So a refresh with this cache lists only folders whose modification time
-    changed (new or deleted files), stats only files modified in the last day, re-reads the
-    ledger's files table only when another process changed the ledger, and checks everything
-    at least every ``sweep_seconds``: an old transcript appended to is noticed within a minute.
-    """
-
-    def __init__(self, *, hot_seconds: float = 86_400, sweep_seconds: float = 60) -> None:
-        self.hot_seconds = hot_seconds
-        self.sweep_seconds = sweep_seconds
-        self._listings: dict[str, tuple[int, list[tuple[str, str, bool]]]] = {}  # name, path, is_dir
-        self._files: dict[str, Found] = {}
-        self._known: dict[str, tuple[Any, ...]] | None = None
-        self._data_version: int | None = None
-        self._last_sweep = -math.inf
-
-    def known(self, db: Database) -> dict[str, tuple[Any, ...]]:
-        """The files table as plain rows, re-read when another connection changed the ledger."""
-        version = db.execute("PRAGMA data_version").fetchone()[0]
-        if self._known is None or version != self._data_version:
-            self._known = known_files(db.conn)
-            self._data_version = version
-        return self._known
-
-    def forget_known(self) -> None:
-        self._known = None
-
-    def scan(self, roots: Iterable[Path], errors: list[Error]) -> list[Found]:
-        """Like a full scan, but reusing what has not changed (see the class docstring)."""
-        now = time.time()
-        sweep = now - self._last_sweep >= self.sweep_seconds
-        if sweep:
-            self._last_sweep = now
-            self._files = {}
-        found: list[Found] = []
-        for root in roots:
-            root_text = str(root)
-            stack = [str(paths.projects_dir(root))]
-            while stack:
-                directory = stack.pop()
-                listing = self._listing(directory, sweep, errors)
-                if listing is None:
-                    continue
-                entries, relisted = listing
-                for name, path, is_dir in entries:
-                    if name.endswith(".jsonl"):
-                        item = self._file(path, root_text, relisted, now, errors)
-                        if item is not None:
-                            found.append(item)
-                    if is_dir:
-                        stack.append(path)  # links to folders are not followed: loops
-        return found
-
-    def _listing(
-        self, directory: str, sweep: bool, errors: list[Error]
-    ) -> tuple[list[tuple[str, str, bool]], bool] | None:
-        try:
-            mtime = os.stat(directory).st_mtime_ns
-            cached = self._listings.get(directory)
-            if cached is not None and cached[0] == mtime and not sweep:
-                return cached[1], False
-            entries = [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in os.scandir(directory)]
-        except FileNotFoundError:
-            self._listings.pop(directory, None)
-            return None
-        except OSError as exc:
-            errors.append((directory, describe(exc)))
-            return None
-        self._listings[directory] = (mtime, entries)
-        return entries, True
-
-    def _file(self, path: str, root: str, relisted: bool, now: float, errors: list[Error]) -> Found | None:
-        previous = self._files.get(path)
-        if previous is not None and not relisted and now - previous.stat.st_mtime > self.hot_seconds:
-            return previous  # cold: left for the next sweep
-        try:
-            item = Found(path, root, os.stat(path))
-        except OSError as exc:
-            errors.append((path, describe(exc)))
-            return None
-        self._files[path] = item
-        return item
 
 
 def _write_batch(

@@ -9,9 +9,11 @@ imports nothing slow, so that ``ccledger index`` can plan before the rest of it 
 
 from __future__ import annotations
 
+import math
 import os
 import stat
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import paths
@@ -20,12 +22,15 @@ if TYPE_CHECKING:
     import sqlite3
     from pathlib import Path
 
+    from sqlite_utils import Database
+
 __all__ = [
     "KNOWN_FILES_SQL",
     "Error",
     "Found",
     "Known",
     "Plan",
+    "ScanCache",
     "describe",
     "is_regular",
     "known_files",
@@ -34,6 +39,7 @@ __all__ = [
     "scan",
     "split",
     "unchanged",
+    "walk",
 ]
 
 KNOWN_FILES_SQL = """
@@ -81,30 +87,58 @@ Error = tuple[str, str]  # a path that could not be read, and why
 Plan = tuple[Found, "Known | None", int]  # a file, its row if known, and where to start reading
 
 
-def scan(roots: Iterable[Path], errors: list[Error]) -> Iterator[Found]:
-    """Every ``*.jsonl`` below each root's ``projects`` folder, recursively."""
+Listing = list[tuple[str, str, bool]]
+"""A folder's entries: name, path, and whether it is a folder (a link to one is not: loops)."""
+
+
+def walk(
+    roots: Iterable[Path],
+    errors: list[Error],
+    listing: Callable[[str, list[Error]], tuple[Listing, bool] | None],
+    stat_file: Callable[[str, str, bool, list[Error]], Found | None],
+) -> Iterator[Found]:
+    """Every ``*.jsonl`` below each root's ``projects`` folder, recursively: the one walk, for a
+    full scan (:func:`scan`) and a cached one (:class:`ScanCache`). ``listing`` gives a folder's
+    entries and whether they were listed just now (None: skip the folder); ``stat_file`` makes a
+    file found, told whether its folder was listed just now (None: skip the file)."""
     for root in roots:
         root_text = str(root)
         stack = [str(paths.projects_dir(root))]
         while stack:
-            directory = stack.pop()
-            try:
-                entries = list(os.scandir(directory))
-            except FileNotFoundError:
+            listed = listing(stack.pop(), errors)
+            if listed is None:
                 continue
-            except OSError as exc:
-                errors.append((directory, describe(exc)))
-                continue
-            for entry in entries:
-                try:
-                    if entry.name.endswith(".jsonl"):
-                        yield Found(entry.path, root_text, entry.stat())
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)  # a folder named x.jsonl may still hold transcripts
-                    elif entry.is_dir(follow_symlinks=False):  # links to folders are not followed: loops
-                        stack.append(entry.path)
-                except OSError as exc:
-                    errors.append((entry.path, describe(exc)))
+            entries, fresh = listed
+            for name, path, is_dir in entries:
+                if name.endswith(".jsonl"):
+                    item = stat_file(path, root_text, fresh, errors)
+                    if item is not None:
+                        yield item
+                if is_dir:
+                    stack.append(path)  # a folder named x.jsonl may still hold transcripts
+
+
+def scan(roots: Iterable[Path], errors: list[Error]) -> Iterator[Found]:
+    """Every ``*.jsonl`` below each root's ``projects`` folder, listed and stat'ed now."""
+    return walk(roots, errors, _list_now, _stat_now)
+
+
+def _list_now(directory: str, errors: list[Error]) -> tuple[Listing, bool] | None:
+    try:
+        return [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in os.scandir(directory)], True
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        errors.append((directory, describe(exc)))
+        return None
+
+
+def _stat_now(path: str, root: str, fresh: bool, errors: list[Error]) -> Found | None:
+    try:
+        return Found(path, root, os.stat(path))
+    except OSError as exc:
+        errors.append((path, describe(exc)))
+        return None
 
 
 def describe(exc: OSError) -> str:
@@ -163,3 +197,78 @@ def split(plans: list[Plan]) -> tuple[list[Plan], list[Plan]]:
     mine = [plan for plan in plans if not is_regular(plan[0].stat)]
     shared = sorted((plan for plan in plans if is_regular(plan[0].stat)), key=planned_bytes, reverse=True)
     return mine, shared
+
+
+class ScanCache:
+    """What a long-running process (the MCP server) remembers between refreshes.
+
+    Every answer must include the turn that just happened, and that turn is in a transcript
+    modified moments ago. So a refresh with this cache lists only folders whose modification time
+    changed (new or deleted files), stats only files modified in the last day, re-reads the
+    ledger's files table only when another process changed the ledger, and checks everything
+    at least every ``sweep_seconds``: an old transcript appended to is noticed within a minute.
+    """
+
+    def __init__(self, *, hot_seconds: float = 86_400, sweep_seconds: float = 60) -> None:
+        self.hot_seconds = hot_seconds
+        self.sweep_seconds = sweep_seconds
+        self._listings: dict[str, tuple[int, Listing]] = {}  # by folder: its mtime, its entries
+        self._files: dict[str, Found] = {}
+        self._known: dict[str, tuple[Any, ...]] | None = None
+        self._data_version: int | None = None
+        self._last_sweep = -math.inf
+
+    def known(self, db: Database) -> dict[str, tuple[Any, ...]]:
+        """The files table as plain rows, re-read when another connection changed the ledger."""
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if self._known is None or version != self._data_version:
+            self._known = known_files(db.conn)
+            self._data_version = version
+        return self._known
+
+    def forget_known(self) -> None:
+        self._known = None
+
+    def scan(self, roots: Iterable[Path], errors: list[Error]) -> list[Found]:
+        """Like a full scan, but reusing what has not changed (see the class docstring)."""
+        now = time.time()
+        sweep = now - self._last_sweep >= self.sweep_seconds
+        if sweep:
+            self._last_sweep = now
+            self._files = {}
+        return list(
+            walk(
+                roots,
+                errors,
+                lambda directory, errors: self._listing(directory, sweep, errors),
+                lambda path, root, relisted, errors: self._file(path, root, relisted, now, errors),
+            )
+        )
+
+    def _listing(self, directory: str, sweep: bool, errors: list[Error]) -> tuple[Listing, bool] | None:
+        try:
+            mtime = os.stat(directory).st_mtime_ns
+            cached = self._listings.get(directory)
+            if cached is not None and cached[0] == mtime and not sweep:
+                return cached[1], False
+            entries = [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in os.scandir(directory)]
+        except FileNotFoundError:
+            self._listings.pop(directory, None)
+            return None
+        except OSError as exc:
+            errors.append((directory, describe(exc)))
+            return None
+        self._listings[directory] = (mtime, entries)
+        return entries, True
+
+    def _file(self, path: str, root: str, relisted: bool, now: float, errors: list[Error]) -> Found | None:
+        previous = self._files.get(path)
+        if previous is not None and not relisted and now - previous.stat.st_mtime > self.hot_seconds:
+            return previous  # cold: left for the next sweep
+        try:
+            item = Found(path, root, os.stat(path))
+        except OSError as exc:
+            errors.append((path, describe(exc)))
+            return None
+        self._files[path] = item
+        return item

@@ -26,7 +26,7 @@ from sqlite_utils import Database
 from .. import __version__, paths
 from ..answers import budgets, pace, queries
 from ..config import Config, ConfigError, load_config
-from ..ingest import index
+from ..ingest import index, scan
 from ..ledger.db import open_db
 from ..models import (
     BlockList,
@@ -110,7 +110,7 @@ class Ledger:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_refresh: IndexStats | None = None
-    scan_cache: index.ScanCache = field(default_factory=index.ScanCache)
+    scan_cache: scan.ScanCache = field(default_factory=scan.ScanCache)
 
     @contextmanager
     def fresh(self) -> Iterator[Database]:
