@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-__all__ = ["BUDGET_PERIODS", "GROUP_BY_CHOICES", "PLANS", "SOURCE_CHOICES", "GroupBy", "Source"]
+__all__ = [
+    "BUDGET_PERIODS",
+    "GROUP_BY_CHOICES",
+    "PLANS",
+    "SOURCE_CHOICES",
+    "BudgetPeriod",
+    "GroupBy",
+    "PacePeriod",
+    "Plan",
+    "Source",
+]
 
 GroupBy = Literal["day", "week", "month", "repo", "branch", "model", "session", "machine"]
 GROUP_BY_CHOICES: tuple[str, ...] = get_args(GroupBy)
@@ -18,7 +28,12 @@ Source = Literal["dev", "prod", "all"]
 SOURCE_CHOICES: tuple[str, ...] = get_args(Source)
 
 # A budget's period and the period expression that resolves it.
-BUDGET_PERIODS = {"day": "today", "week": "this week", "month": "this month"}
+BudgetPeriod = Literal["day", "week", "month"]
+BUDGET_PERIODS: dict[str, str] = dict(zip(get_args(BudgetPeriod), ("today", "this week", "this month"), strict=True))
+
+# The periods usage pace is asked over: this week (from Monday) or this month.
+PacePeriod = Literal["week", "month"]
 
 # Claude subscription plans, monthly prices in US dollars.
-PLANS = {"pro": 20.0, "max5": 100.0, "max20": 200.0, "api": 0.0}
+Plan = Literal["pro", "max5", "max20", "api"]
+PLANS: dict[str, float] = dict(zip(get_args(Plan), (20.0, 100.0, 200.0, 0.0), strict=True))

@@ -7,7 +7,7 @@ Field names follow one vocabulary everywhere: ``input_tokens``, ``output_tokens`
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -70,6 +70,12 @@ class BudgetAlert(BaseModel):
     message: str
 
 
+BudgetAlerts = Annotated[
+    list[BudgetAlert], Field(default_factory=list, description="Budgets past a threshold: mention them to the user.")
+]
+"""The budget alerts every usage answer carries (see ``server``), so a model sees them unasked."""
+
+
 class Usage(BaseModel):
     """Tokens and cost of a set of API responses."""
 
@@ -124,6 +130,10 @@ class UnpricedModel(BaseModel):
     )
 
 
+UnpricedModels = Annotated[list[UnpricedModel], Field(default_factory=list)]
+"""The models an answer could not price: listed, never counted as $0."""
+
+
 class UsageSummary(BaseModel):
     """Usage and cost over a period, grouped one way."""
 
@@ -133,10 +143,8 @@ class UsageSummary(BaseModel):
     source: str = Field("all", description="dev (Claude Code), prod (shipped apps' pulled telemetry) or all (both).")
     rows: list[UsageRow]
     totals: UsageTotals
-    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
-    budget_alerts: list[BudgetAlert] = Field(
-        default_factory=list, description="Budgets past a threshold: mention them to the user."
-    )
+    unpriced_models: UnpricedModels
+    budget_alerts: BudgetAlerts
 
 
 class RepoCost(Usage):
@@ -156,10 +164,8 @@ class RepoCosts(BaseModel):
     source: str = Field("all", description="dev (Claude Code), prod (shipped apps' pulled telemetry) or all (both).")
     repos: list[RepoCost]
     totals: UsageTotals
-    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
-    budget_alerts: list[BudgetAlert] = Field(
-        default_factory=list, description="Budgets past a threshold: mention them to the user."
-    )
+    unpriced_models: UnpricedModels
+    budget_alerts: BudgetAlerts
 
 
 class SessionSummary(Usage):
@@ -181,10 +187,8 @@ class SessionList(BaseModel):
     period: Period
     sessions: list[SessionSummary]
     total_sessions: int = Field(description="Sessions in the period, before the limit.")
-    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
-    budget_alerts: list[BudgetAlert] = Field(
-        default_factory=list, description="Budgets past a threshold: mention them to the user."
-    )
+    unpriced_models: UnpricedModels
+    budget_alerts: BudgetAlerts
 
 
 class SessionDetail(BaseModel):
@@ -202,7 +206,7 @@ class SessionDetail(BaseModel):
     totals: Usage
     by_model: list[UsageRow]
     by_agent: list[UsageRow] = Field(description="'main' for the session itself, else the subagent id.")
-    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+    unpriced_models: UnpricedModels
 
 
 class RootStatus(BaseModel):
@@ -242,9 +246,7 @@ class IndexStatus(BaseModel):
     unpriced_models: list[UnpricedModel]
     how_to_add_prices: str | None = Field(description="Set when some models have no price.")
     refresh: IndexStats | None = Field(None, description="What the refresh made for this answer did.")
-    budget_alerts: list[BudgetAlert] = Field(
-        default_factory=list, description="Budgets past a threshold: mention them to the user."
-    )
+    budget_alerts: BudgetAlerts
 
 
 class TokenPrices(BaseModel):
@@ -356,9 +358,7 @@ class BurnRateReport(BaseModel):
         "none was recorded (set up `ccledger statusline`; Pro/Max only).",
     )
     note: str
-    budget_alerts: list[BudgetAlert] = Field(
-        default_factory=list, description="Budgets past a threshold: mention them to the user."
-    )
+    budget_alerts: BudgetAlerts
 
 
 class PlanValue(BaseModel):
@@ -387,9 +387,7 @@ class UsagePace(BaseModel):
     previous_7_days_daily_usd: float
     trend: str = Field(description="increasing, stable or decreasing.")
     trend_rule: str
-    budget_alerts: list[BudgetAlert] = Field(
-        default_factory=list, description="Budgets past a threshold: mention them to the user."
-    )
+    budget_alerts: BudgetAlerts
 
 
 class BudgetInfo(BaseModel):

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from .. import paths, timestamps
-from ..ledger import rollup
 from ..ledger.db import write_transaction
 from .genai import genai_entry
 from .price_file import (
@@ -47,7 +46,6 @@ from .price_file import (
 )
 
 if TYPE_CHECKING:
-    from ..ledger.rollup import RollupShare
     from ..models import ModelPrices, PriceTable
 
 __all__ = [
@@ -60,7 +58,6 @@ __all__ = [
     "Rates",
     "cost",
     "ensure_prices",
-    "ensure_prices_and_rollup",
     "load_prices",
     "normalize_model_id",
     "price_table",
@@ -338,15 +335,6 @@ def ensure_prices(db: Database, *, prices_file: Path | str | None = None) -> Pri
     prices = load_prices(prices_file)
     sync_prices(db, prices)
     return prices
-
-
-def ensure_prices_and_rollup(
-    db: Database, share: RollupShare | None = None, *, prices_file: Path | str | None = None
-) -> None:
-    """What follows a refresh (``index.refresh(finish=...)``): the prices, then the rollup that
-    prices every bucket, rebuilt with the helper process of a large refresh (``share``) if any."""
-    ensure_prices(db, prices_file=prices_file)
-    rollup.ensure_rollup(db, share)
 
 
 def sync_prices(db: Database, prices: Prices) -> bool:

@@ -7,89 +7,37 @@ its helper process.
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from .. import __version__, paths
 from ..choices import BUDGET_PERIODS, GROUP_BY_CHOICES, PLANS, SOURCE_CHOICES
-from ..config import ConfigError, load_config
+from ..config import load_config
 from ..ledger.db import open_db
+from . import console
+from .console import ask, demo_ledger, empty_hint, err, lazy, ledger, out, show, zone
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-    from rich.console import Console
-    from sqlite_utils import Database
-
     from ..answers import budgets, pace, queries
-    from ..ingest import index
     from ..ingest.speedups.headstart import HeadStart
-    from ..ingest.stats import IndexStats
-    from ..ledger.rollup import RollupShare
     from ..pricing import table as pricing
     from . import render
 
 
-def _lazy(name: str) -> ModuleType:
-    """The module ``name``, loaded on first attribute access (importlib's LazyLoader)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.loader is not None
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
-
-
 if not TYPE_CHECKING:
-    budgets, index, pace, pricing, queries, render = (
-        _lazy(f"ccledger.{name}")
-        for name in (
-            "answers.budgets",
-            "ingest.index",
-            "answers.pace",
-            "pricing.table",
-            "answers.queries",
-            "surfaces.render",
-        )
+    budgets, pace, pricing, queries, render = (
+        lazy(f"ccledger.{name}")
+        for name in ("answers.budgets", "answers.pace", "pricing.table", "answers.queries", "surfaces.render")
     )
-
-
-class _LazyConsole:
-    """A rich Console made on first use."""
-
-    def __init__(self, **options: Any) -> None:
-        self._options = options
-        self._console: Console | None = None
-
-    def get(self) -> Console:
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(**self._options)
-        return self._console
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.get(), name)
 
 
 __all__ = ["cli", "main"]
 
-err = _LazyConsole(stderr=True, soft_wrap=True)
-out = _LazyConsole(soft_wrap=True)
 T = TypeVar("T")
 
 GROUP_BY = click.Choice(GROUP_BY_CHOICES)
@@ -155,13 +103,7 @@ def index_command(head_start: HeadStart | None, as_json: bool, quiet: bool, root
     db = open_db()
     try:
         # Keep prices and the rollup current too: the statusline reads them without refreshing.
-        stats = _refresh(
-            db,
-            list(roots) or None,
-            show_progress=not (as_json or quiet),
-            finish=_prices_and_rollup(db),
-            head_start=head_start,
-        )
+        stats = console.update(db, list(roots) or None, show_progress=not (as_json or quiet), head_start=head_start)
     finally:
         db.close()
     if quiet:
@@ -218,18 +160,18 @@ def report(
     With no Claude Code transcripts on this machine and an empty ledger, shows the bundled
     demo data instead (and says so).
     """
-    with _ledger(prices_file, quiet=as_json or as_csv, demo_when_empty=True) as (db, demo):
+    with ledger(prices_file, quiet=as_json or as_csv, demo_when_empty=True) as (db, demo):
         if demo and since == "this month":
             since = "all"
-        summary = _ask(
+        summary = ask(
             queries.usage_summary, db, since=since, until=until, group_by=group_by, repo=repo, model=model,
-            source=source, zone=_zone(timezone), now=datetime.now(UTC),
+            source=source, zone=zone(timezone), now=datetime.now(UTC),
         )  # fmt: skip
-        hint = None if summary.rows or as_json or as_csv else _empty_hint(db)
+        hint = None if summary.rows or as_json or as_csv else empty_hint(db)
     if as_csv:
         render.write_csv(sys.stdout, "key", summary.rows)
     else:
-        _show(summary, render.usage_table, as_json, hint)
+        show(summary, render.usage_table, as_json, hint)
 
 
 @cli.command()
@@ -248,16 +190,16 @@ def repos(
     prices_file: Path | None,
 ) -> None:
     """Spend per repository, biggest first, with each one's share (and dev / prod split)."""
-    with _ledger(prices_file, quiet=as_json or as_csv) as (db, _):
-        costs = _ask(
-            queries.cost_by_repo, db, since=since, until=until, source=source, zone=_zone(timezone),
+    with ledger(prices_file, quiet=as_json or as_csv) as (db, _):
+        costs = ask(
+            queries.cost_by_repo, db, since=since, until=until, source=source, zone=zone(timezone),
             now=datetime.now(UTC),
         )  # fmt: skip
-        hint = None if costs.repos or as_json or as_csv else _empty_hint(db)
+        hint = None if costs.repos or as_json or as_csv else empty_hint(db)
     if as_csv:
         render.write_csv(sys.stdout, "repo_id", costs.repos)
     else:
-        _show(costs, render.repo_table, as_json, hint)
+        show(costs, render.repo_table, as_json, hint)
 
 
 @cli.command()
@@ -276,12 +218,12 @@ def sessions(
     prices_file: Path | None,
 ) -> None:
     """Sessions active in a period, most recent first."""
-    with _ledger(prices_file, quiet=as_json) as (db, _):
-        found = _ask(
-            queries.sessions, db, since=since, until=until, repo=repo, limit=limit, zone=_zone(timezone),
+    with ledger(prices_file, quiet=as_json) as (db, _):
+        found = ask(
+            queries.sessions, db, since=since, until=until, repo=repo, limit=limit, zone=zone(timezone),
             now=datetime.now(UTC),
         )  # fmt: skip
-    _show(found, render.sessions_table, as_json)
+    show(found, render.sessions_table, as_json)
 
 
 @cli.command()
@@ -290,9 +232,9 @@ def sessions(
 @prices_option
 def session(session_id: str, as_json: bool, prices_file: Path | None) -> None:
     """One session in full (a unique prefix of its id is enough)."""
-    with _ledger(prices_file, quiet=as_json) as (db, _):
-        detail = _ask(queries.session_detail, db, session_id)
-    _show(detail, render.session_detail_view, as_json)
+    with ledger(prices_file, quiet=as_json) as (db, _):
+        detail = ask(queries.session_detail, db, session_id)
+    show(detail, render.session_detail_view, as_json)
 
 
 @cli.command()
@@ -301,9 +243,9 @@ def session(session_id: str, as_json: bool, prices_file: Path | None) -> None:
 @prices_option
 def blocks(since: str, until: str | None, timezone: str | None, as_json: bool, prices_file: Path | None) -> None:
     """5-hour usage blocks that started in a period (estimates from the transcripts)."""
-    with _ledger(prices_file, quiet=as_json) as (db, _):
-        found = _ask(pace.usage_blocks, db, since=since, until=until, zone=_zone(timezone), now=datetime.now(UTC))
-    _show(found, render.blocks_table, as_json)
+    with ledger(prices_file, quiet=as_json) as (db, _):
+        found = ask(pace.usage_blocks, db, since=since, until=until, zone=zone(timezone), now=datetime.now(UTC))
+    show(found, render.blocks_table, as_json)
 
 
 @cli.command()
@@ -311,9 +253,9 @@ def blocks(since: str, until: str | None, timezone: str | None, as_json: bool, p
 @prices_option
 def burn(as_json: bool, prices_file: Path | None) -> None:
     """How fast the current 5-hour block burns, with the official limits beside the estimates."""
-    with _ledger(prices_file, quiet=as_json) as (db, _):
+    with ledger(prices_file, quiet=as_json) as (db, _):
         report = pace.burn_rate(db, now=datetime.now(UTC))
-    _show(report, render.burn_view, as_json)
+    show(report, render.burn_view, as_json)
 
 
 @cli.command()
@@ -325,11 +267,11 @@ def plan(
     plan: str, since: str, until: str | None, timezone: str | None, as_json: bool, prices_file: Path | None
 ) -> None:
     """API-equivalent spend against a plan's price (pro, max5, max20, api), prorated."""
-    with _ledger(prices_file, quiet=as_json) as (db, _):
-        value = _ask(
-            pace.plan_value, db, plan=plan, since=since, until=until, zone=_zone(timezone), now=datetime.now(UTC)
+    with ledger(prices_file, quiet=as_json) as (db, _):
+        value = ask(
+            pace.plan_value, db, plan=plan, since=since, until=until, zone=zone(timezone), now=datetime.now(UTC)
         )
-    _show(value, render.plan_view, as_json)
+    show(value, render.plan_view, as_json)
 
 
 @cli.command("pace")
@@ -339,9 +281,9 @@ def plan(
 @prices_option
 def pace_command(period: str, timezone: str | None, as_json: bool, prices_file: Path | None) -> None:
     """Spend so far this week or month, the daily average, trend and projection."""
-    with _ledger(prices_file, quiet=as_json) as (db, _):
-        result = _ask(pace.usage_pace, db, period=period, zone=_zone(timezone), now=datetime.now(UTC))
-    _show(result, render.pace_view, as_json)
+    with ledger(prices_file, quiet=as_json) as (db, _):
+        result = ask(pace.usage_pace, db, period=period, zone=zone(timezone), now=datetime.now(UTC))
+    show(result, render.pace_view, as_json)
 
 
 @cli.group()
@@ -369,8 +311,8 @@ def budget_set(
     as_json: bool,
 ) -> None:  # fmt: skip
     """Set (or update) a budget: SCOPE is 'all' or a repo, e.g. `ccledger budget set api-server month 200`."""
-    with _ledger(None, quiet=True) as (db, _):
-        info = _ask(
+    with ledger(None, quiet=True) as (db, _):
+        info = ask(
             budgets.set_budget, db, scope=scope, period=period, amount_usd=_amount(amount), model=model,
             thresholds=list(thresholds) or None, include_prod=include_prod,
         )  # fmt: skip
@@ -386,9 +328,9 @@ def budget_set(
 @prices_option
 def budget_list(scope: str | None, as_json: bool, prices_file: Path | None) -> None:
     """Every budget's standing this period, most urgent first."""
-    with _ledger(prices_file, quiet=as_json) as (db, _):
-        result = _ask(budgets.budget_status, db, scope=scope, zone=_zone(None), now=datetime.now(UTC))
-    _show(result, render.budgets_table, as_json)
+    with ledger(prices_file, quiet=as_json) as (db, _):
+        result = ask(budgets.budget_status, db, scope=scope, zone=zone(None), now=datetime.now(UTC))
+    show(result, render.budgets_table, as_json)
 
 
 @budget.command("rm")
@@ -400,8 +342,8 @@ def budget_rm(scope: str | None, period: str | None, model: str | None, budget_i
     """Delete a budget, by SCOPE and PERIOD or by --id."""
     if budget_id is None and (scope is None or period is None):
         raise click.UsageError("give SCOPE and PERIOD, or --id")
-    with _ledger(None, quiet=True) as (db, _):
-        gone = _ask(budgets.delete_budget, db, budget_id=budget_id, scope=scope, period=period, model=model)
+    with ledger(None, quiet=True) as (db, _):
+        gone = ask(budgets.delete_budget, db, budget_id=budget_id, scope=scope, period=period, model=model)
     out.print(f"Deleted budget {gone.id}: {gone.scope} {render.money(gone.amount_usd)} per {gone.period}")
 
 
@@ -417,9 +359,9 @@ def budget_check(webhook: str | None, as_json: bool, prices_file: Path | None) -
     """
     from .notify import NotifyError, alert_body, post_alert, webhook_url
 
-    with _ledger(prices_file, quiet=True) as (db, _):
-        result = budgets.budget_status(db, zone=_zone(None), now=datetime.now(UTC))
-        url = webhook or webhook_url(_ask(load_config))
+    with ledger(prices_file, quiet=True) as (db, _):
+        result = budgets.budget_status(db, zone=zone(None), now=datetime.now(UTC))
+        url = webhook or webhook_url(ask(load_config))
         failures = 0
         if url:
             for status, threshold in budgets.due_alerts(db, result.budgets):
@@ -431,7 +373,7 @@ def budget_check(webhook: str | None, as_json: bool, prices_file: Path | None) -
                     err.print(f"[yellow]Alert for budget {status.id} not sent: {exc}[/yellow]")
                     continue
                 budgets.mark_sent(db, status)
-    _show(result, render.budgets_table, as_json)
+    show(result, render.budgets_table, as_json)
     states = {status.status for status in result.budgets}
     sys.exit(2 if "exceeded" in states else 1 if "warning" in states or failures else 0)
 
@@ -449,14 +391,14 @@ def pull(source_id: str | None, as_json: bool) -> None:
     from ..prod.pull import pull_sources
     from ..prod.sources import load_sources, select_sources
 
-    config = _ask(load_config)
-    sources = _ask(select_sources, _ask(load_sources, config), source_id, config.path)
+    config = ask(load_config)
+    sources = ask(select_sources, ask(load_sources, config), source_id, config.path)
     db = open_db()
     try:
         result = pull_sources(db, sources, now=datetime.now(UTC))
     finally:
         db.close()
-    _show(result, render.pull_view, as_json)
+    show(result, render.pull_view, as_json)
     if not result.ok:
         sys.exit(1)
 
@@ -466,14 +408,14 @@ def pull(source_id: str | None, as_json: bool) -> None:
 @prices_option
 def status(as_json: bool, prices_file: Path | None) -> None:
     """The ledger's state: roots, files, responses, bad lines, unpriced models."""
-    with _ledger(prices_file, quiet=True) as (db, _):
+    with ledger(prices_file, quiet=True) as (db, _):
         result = queries.index_status(
             db,
             roots=paths.claude_roots(),
             ledger_path=str(paths.db_path()),
             prices_path=str(pricing.user_prices_path()),
         )
-    _show(result, render.status_view, as_json)
+    show(result, render.status_view, as_json)
 
 
 @cli.command()
@@ -481,8 +423,8 @@ def status(as_json: bool, prices_file: Path | None) -> None:
 @prices_option
 def prices(as_json: bool, prices_file: Path | None) -> None:
     """The price table every cost is computed from (USD per million tokens)."""
-    table = _ask(pricing.price_table, prices_file=prices_file)
-    _show(table, render.prices_table, as_json)
+    table = ask(pricing.price_table, prices_file=prices_file)
+    show(table, render.prices_table, as_json)
 
 
 @cli.command()
@@ -521,133 +463,15 @@ def serve(
 @json_option
 def demo(group_by: str, as_json: bool) -> None:
     """Index the bundled sample transcripts into a temporary ledger and show a report."""
-    with _demo_ledger() as db:
-        summary = queries.usage_summary(db, since="all", group_by=group_by, zone=_zone(None), now=datetime.now(UTC))
-        costs = queries.cost_by_repo(db, since="all", zone=_zone(None), now=datetime.now(UTC))
+    with demo_ledger() as db:
+        summary = queries.usage_summary(db, since="all", group_by=group_by, zone=zone(None), now=datetime.now(UTC))
+        costs = queries.cost_by_repo(db, since="all", zone=zone(None), now=datetime.now(UTC))
     if as_json:
         click.echo(summary.model_dump_json(indent=2))
         return
     err.print("[dim]Demo: real public transcripts bundled with ccledger, in a temporary ledger.[/dim]")
     out.print(render.usage_table(summary))
     out.print(render.repo_table(costs))
-
-
-@contextmanager
-def _ledger(prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = False) -> Iterator[tuple[Database, bool]]:
-    """The user's ledger, refreshed and priced; or the demo ledger when there is nothing at all."""
-    roots = paths.claude_roots()
-    if demo_when_empty and not any(paths.projects_dir(root).is_dir() for root in roots) and _ledger_is_empty():
-        err.print(
-            "[yellow]No Claude Code transcripts found under "
-            f"{', '.join(str(root) for root in roots)}; showing the bundled demo data.[/yellow]"
-        )
-        with _demo_ledger(prices_file) as demo_db:
-            yield demo_db, True
-        return
-    db = open_db()
-    try:
-        _refresh(db, None, show_progress=not quiet, finish=_prices_and_rollup(db, prices_file))
-        yield db, False
-    finally:
-        db.close()
-
-
-def _ledger_is_empty() -> bool:
-    if not paths.db_path().exists():
-        return True
-    db = open_db()
-    try:
-        return db.execute("select 1 from responses limit 1").fetchone() is None
-    finally:
-        db.close()
-
-
-@contextmanager
-def _demo_ledger(prices_file: Path | None = None) -> Iterator[Database]:
-    from importlib import resources
-
-    with tempfile.TemporaryDirectory(prefix="ccledger-demo-") as scratch:
-        root = Path(scratch) / "claude"
-        source = resources.files("ccledger") / "data" / "demo" / "projects"
-        with resources.as_file(source) as projects:
-            shutil.copytree(projects, root / "projects")
-        db = open_db(Path(scratch) / "demo.db")
-        try:
-            index.refresh(db, [root], finish=_prices_and_rollup(db, prices_file))
-            yield db
-        finally:
-            db.close()
-
-
-def _prices_and_rollup(db: Database, prices_file: Path | None = None) -> Callable[[RollupShare | None], None]:
-    """``pricing.ensure_prices_and_rollup`` for ``index.refresh(finish=...)``, a bad prices file
-    reported as a usage error."""
-    return lambda share: _ask(pricing.ensure_prices_and_rollup, db, share, prices_file=prices_file)
-
-
-def _refresh(
-    db: Database,
-    roots: list[Path] | None,
-    *,
-    show_progress: bool,
-    finish: Callable[[RollupShare | None], None] | None = None,
-    head_start: HeadStart | None = None,
-) -> IndexStats:
-    if not (show_progress and err.is_terminal):
-        return index.refresh(db, roots, finish=finish, head_start=head_start)
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=err.get(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("indexing", total=None)
-        return index.refresh(
-            db,
-            roots,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-            finish=finish,
-            head_start=head_start,
-        )
-
-
-def _zone(timezone: str | None) -> ZoneInfo:
-    if timezone:
-        try:
-            return ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise click.BadParameter(f"{timezone!r} is not an IANA timezone (e.g. Europe/Berlin)") from exc
-    return _ask(load_config).zone()
-
-
-def _ask(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call a query; a bad argument becomes a clean usage error instead of a traceback."""
-    try:
-        return function(*args, **kwargs)
-    except (queries.QueryError, pricing.PriceFileError, ConfigError) as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
-def _empty_hint(db: Database) -> str:
-    """What an empty table adds: where the ledger's data is, so the next try can hit it."""
-    span = queries.data_span(db)
-    if span is None:
-        return "The ledger holds no usage yet: `ccledger index` reads Claude Code's transcripts."
-    first, last = span[0][:10], span[1][:10]
-    return f"No usage matches; the ledger holds usage from {first} to {last} (UTC). Try --since all."
-
-
-def _show(result: BaseModel, view: Callable[[Any], Any], as_json: bool, hint: str | None = None) -> None:
-    if as_json:
-        click.echo(result.model_dump_json(indent=2))
-        return
-    out.print(view(result))
-    if hint:
-        err.print(hint)
 
 
 def main(head_start: HeadStart | None = None) -> None:

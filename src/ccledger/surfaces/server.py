@@ -7,29 +7,32 @@ with a message that says what would work.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlite_utils import Database
 
 from .. import __version__, paths
 from ..answers import budgets, pace, queries
+from ..choices import BudgetPeriod, PacePeriod, Plan
 from ..config import Config, ConfigError, load_config
-from ..ingest import index, scan
+from ..ingest import scan
 from ..ledger.db import open_db
 from ..models import (
     BlockList,
+    BudgetAlert,
     BudgetInfo,
     BudgetStatusList,
     BurnRateReport,
@@ -46,8 +49,9 @@ from ..models import (
 from ..pricing import table as pricing
 from ..prod.pull import pull_sources
 from ..prod.sources import load_sources, select_sources
+from ..update import update
 
-__all__ = ["Ledger", "build_server"]
+__all__ = ["TOOLS", "ServerState", "build_server"]
 
 INSTRUCTIONS = """\
 ccledger answers questions about Claude Code usage and cost from a local ledger of the user's
@@ -64,7 +68,6 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_worl
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 PULLS = ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=True)
-ResultT = TypeVar("ResultT", bound=BaseModel)
 
 Since = Annotated[
     str | None,
@@ -80,10 +83,10 @@ Timezone = Annotated[
     Field(description="IANA timezone for day/week/month boundaries, e.g. 'Europe/Berlin'; default: the user's."),
 ]
 PlanArg = Annotated[
-    Literal["pro", "max5", "max20", "api"],
+    Plan,
     Field(description="The subscription: pro ($20/month), max5 ($100), max20 ($200), or api (pay as you go)."),
 ]
-PaceArg = Annotated[Literal["week", "month"], Field(description="This week (from Monday) or this month.")]
+PaceArg = Annotated[PacePeriod, Field(description="This week (from Monday) or this month.")]
 SourceArg = Annotated[
     queries.Source,
     Field(
@@ -93,8 +96,17 @@ SourceArg = Annotated[
 ]
 
 
+class Alerted(Protocol):
+    """A result that carries the budgets past a threshold."""
+
+    budget_alerts: list[BudgetAlert]
+
+
+AlertedT = TypeVar("AlertedT", bound=Alerted)
+
+
 @dataclass
-class Ledger:
+class ServerState:
     """The server's state: one ledger connection, used by one tool call at a time.
 
     mcp runs sync tools on worker threads; the lock keeps one refresh-and-query on the
@@ -116,20 +128,16 @@ class Ledger:
     def fresh(self) -> Iterator[Database]:
         """The ledger brought up to date with the transcripts and prices, held for one answer."""
         with self.lock:
-            self.last_refresh = index.refresh(
-                self.db,
-                self.roots,
-                cache=self.scan_cache,
-                finish=lambda share: pricing.ensure_prices_and_rollup(self.db, share, prices_file=self.prices_file),
-            )
+            self.last_refresh = update(self.db, self.roots, prices_file=self.prices_file, cache=self.scan_cache)
             yield self.db
 
-    def with_alerts(self, db: Database, result: ResultT) -> ResultT:
+    def with_alerts(self, db: Database, result: AlertedT) -> AlertedT:
         """The result, carrying the budgets that are past a threshold (so Claude mentions them)."""
-        result.budget_alerts = budgets.alerts(db, zone=self.config.zone(), now=self.now())  # type: ignore[attr-defined]
+        result.budget_alerts = budgets.alerts(db, zone=self.config.zone(), now=self.now())
         return result
 
     def zone(self, timezone: str | None) -> ZoneInfo:
+        """The zone a tool was given, else the user's."""
         if not timezone:
             return self.config.zone()
         try:
@@ -149,6 +157,264 @@ def _tool_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
+@contextmanager
+def _answer(ctx: Context[ServerState]) -> Iterator[tuple[ServerState, Database]]:
+    """What every answering tool starts with: the state, the ledger brought up to date and held,
+    and a bad argument turned into an error the model can act on."""
+    state = ctx.request_context.lifespan_context
+    with _tool_errors(), state.fresh() as db:
+        yield state, db
+
+
+# --- the tools: each a thin call into answers/ ---------------------------------------------------
+
+
+def usage_summary(
+    ctx: Context[ServerState],
+    since: Since = None,
+    until: Until = None,
+    group_by: Annotated[
+        queries.GroupBy,
+        Field(description="How to group rows: day, week, month, repo, branch, model, session or machine."),
+    ] = "day",
+    repo: Annotated[str | None, Field(description="Only this repo: its id or short name, e.g. 'api-server'.")] = None,
+    model: Annotated[str | None, Field(description="Only this model id, e.g. 'claude-opus-4-6'.")] = None,
+    timezone: Timezone = None,
+    source: SourceArg = "all",
+) -> UsageSummary:
+    """Claude Code tokens and cost over a period, grouped by day, week, month, repo, branch, model,
+    session or machine. Use it for "what did I spend this week?", "which model costs most?",
+    "daily spend this month". Defaults to this month by day. Read `totals.cost_usd` for the
+    answer and `rows` for the breakdown; mention `unpriced_models` if it is not empty (their
+    cost is not included). Pulled production usage is included by default (source='all'), split
+    out in `totals.dev_cost_usd` / `totals.prod_cost_usd`; prod rows group under '(prod)' by
+    session, branch or machine."""
+    with _answer(ctx) as (state, db):
+        return state.with_alerts(db, queries.usage_summary(
+            db, since=since, until=until, group_by=group_by, repo=repo, model=model, source=source,
+            zone=state.zone(timezone), now=state.now(),
+        ))  # fmt: skip
+
+
+def cost_by_repo(
+    ctx: Context[ServerState],
+    since: Since = None,
+    until: Until = None,
+    timezone: Timezone = None,
+    source: SourceArg = "all",
+) -> RepoCosts:
+    """Claude Code spend per repository over a period (default: this month), biggest first, with
+    each repo's `share` of the total (0 to 1) and its session count. Use it for "which repo
+    costs the most?" or "what did project X cost this month?". Repos are identified by their
+    git remote (github.com/owner/name) or, without one, their path. With pulled production
+    telemetry (source='all', the default) each repo also shows `dev_cost_usd` (Claude Code) and
+    `prod_cost_usd` (its shipped app)."""
+    with _answer(ctx) as (state, db):
+        costs = queries.cost_by_repo(
+            db, since=since, until=until, source=source, zone=state.zone(timezone), now=state.now()
+        )
+        return state.with_alerts(db, costs)
+
+
+def sessions(
+    ctx: Context[ServerState],
+    since: Since = "last 7 days",
+    until: Until = None,
+    repo: Annotated[str | None, Field(description="Only sessions in this repo (id or short name).")] = None,
+    limit: Annotated[int, Field(ge=1, le=500, description="How many sessions to return.")] = 20,
+    timezone: Timezone = None,
+) -> SessionList:
+    """Claude Code sessions active in a period (default: the last 7 days), most recent first, with
+    each one's repo, branch, models, tokens and cost (subagents included). Use it to find a
+    session or to see which sessions were expensive; pass a session_id to session_detail for
+    more."""
+    with _answer(ctx) as (state, db):
+        found = queries.sessions(
+            db,
+            since=since,
+            until=until,
+            repo=repo,
+            limit=limit,
+            zone=state.zone(timezone),
+            now=state.now(),
+        )
+        return state.with_alerts(db, found)
+
+
+def session_detail(
+    ctx: Context[ServerState],
+    session_id: Annotated[str, Field(description="A session id from sessions(); a unique prefix is enough.")],
+) -> SessionDetail:
+    """Everything known about one Claude Code session: cost and tokens by model and by agent
+    (main vs each subagent), branches, working directories, machines and Claude Code versions,
+    first and last response. Use it after sessions() to explain what a session cost."""
+    with _answer(ctx) as (_, db):
+        return queries.session_detail(db, session_id)
+
+
+def index_status(ctx: Context[ServerState]) -> IndexStatus:
+    """The state of the ledger: which log folders are read, how many files and responses, the
+    time range covered, the last change, lines that could not be used (by kind), unreadable
+    files, and models that have no price with how to add one. Use it when numbers look wrong
+    or missing, or to say how far back the data goes."""
+    with _answer(ctx) as (state, db):
+        status = queries.index_status(
+            db,
+            roots=state.roots or paths.claude_roots(),
+            ledger_path=str(state.path),
+            prices_path=str(pricing.user_prices_path()),
+            refresh=state.last_refresh,
+        )
+        return state.with_alerts(db, status)
+
+
+def usage_blocks(
+    ctx: Context[ServerState], since: Since = "last 3 days", until: Until = None, timezone: Timezone = None
+) -> BlockList:
+    """Claude Code's 5-hour usage blocks that started in a period (default: the last 3 days), oldest
+    first, each with tokens, cost and models; gaps mark idle time. Use it for "when did my windows
+    start?" or "how much did I use per window this week?". These are estimates from this machine's
+    transcripts (ccusage's algorithm); for the official limit percentages call burn_rate."""
+    with _answer(ctx) as (state, db):
+        return pace.usage_blocks(db, since=since, until=until, zone=state.zone(timezone), now=state.now())
+
+
+def burn_rate(ctx: Context[ServerState]) -> BurnRateReport:
+    """How fast the current 5-hour window is being used: the active block's start, end and minutes
+    left, tokens and cost so far, tokens/minute and $/hour, projected tokens and cost at the block's
+    end, and the split per model. Use it for "how fast am I burning?" or "when does my window reset?".
+    `official` holds the OFFICIAL 5-hour and weekly percentages Claude Code reported (needs
+    `ccledger statusline`); every other number is a local ESTIMATE, and say so. `active_block` is
+    null when idle; then `last_block` summarises the latest one."""
+    with _answer(ctx) as (state, db):
+        return state.with_alerts(db, pace.burn_rate(db, now=state.now()))
+
+
+def plan_value(
+    ctx: Context[ServerState], plan: PlanArg, since: Since = None, until: Until = None, timezone: Timezone = None
+) -> PlanValue:
+    """Whether a Claude subscription pays off: Claude Code's API-equivalent spend in a period
+    (default: this month so far) against the plan's price prorated over the same days. Use it for
+    "am I getting value from Max?" or "would the API be cheaper?". value_ratio above 1 means the plan
+    costs less than the same usage at API prices."""
+    with _answer(ctx) as (state, db):
+        return pace.plan_value(db, plan=plan, since=since, until=until, zone=state.zone(timezone), now=state.now())
+
+
+def usage_pace(ctx: Context[ServerState], period: PaceArg = "month", timezone: Timezone = None) -> UsagePace:
+    """The pace of Claude Code spend this week or this month: spent so far, the daily average, the
+    projected total at the period's end, and whether spend is increasing, stable or decreasing (the
+    rule is in `trend_rule`). Use it for "where will I end up this month?" or "am I spending more
+    lately?"."""
+    with _answer(ctx) as (state, db):
+        result = pace.usage_pace(db, period=period, zone=state.zone(timezone), now=state.now())
+        return state.with_alerts(db, result)
+
+
+def budget_status(
+    ctx: Context[ServerState],
+    scope: Annotated[str | None, Field(description="'all', or a repo id or name; default: all budgets.")] = None,
+) -> BudgetStatusList:
+    """Where each spending budget stands this period: spent, remaining, percent, status (ok,
+    warning past the first threshold, exceeded at 100%), the spend projected at the period's end
+    at the pace so far, and when that pace crosses 100%. Most urgent first. Use it for "am I over
+    budget?" or "how much of the api-server budget is left this month?"."""
+    with _answer(ctx) as (state, db):
+        return budgets.budget_status(db, scope=scope, zone=state.config.zone(), now=state.now())
+
+
+def set_budget(
+    ctx: Context[ServerState],
+    scope: Annotated[str, Field(description="'all' for all Claude Code use, or a repo id or short name.")],
+    period: Annotated[BudgetPeriod, Field(description="Calendar period, user's timezone.")],
+    amount_usd: Annotated[float, Field(gt=0, description="The limit in US dollars (API list-price equivalent).")],
+    model: Annotated[str | None, Field(description="Only this model's spend; default: every model.")] = None,
+    thresholds: Annotated[
+        list[float] | None, Field(description="Fractions that alert, e.g. [0.8, 1.0]; default [0.9, 1.0].")
+    ] = None,
+    include_prod: Annotated[bool, Field(description="Count the repo's pulled production spend too.")] = False,
+) -> BudgetInfo:
+    """Set a spending budget, e.g. "api-server: $200 a month". Setting one again for the same scope,
+    model and period updates it. Only when the user asks for a budget."""
+    with _answer(ctx) as (_, db):
+        return budgets.set_budget(
+            db, scope=scope, period=period, amount_usd=amount_usd, model=model, thresholds=thresholds,
+            include_prod=include_prod,
+        )  # fmt: skip
+
+
+def delete_budget(
+    ctx: Context[ServerState],
+    budget_id: Annotated[int | None, Field(description="The budget's id, from budget_status.")] = None,
+    scope: Annotated[str | None, Field(description="Or its scope ('all' or the repo) with its period.")] = None,
+    period: Annotated[BudgetPeriod | None, Field(description="The period, with scope.")] = None,
+    model: Annotated[str | None, Field(description="The model, if the budget has one.")] = None,
+) -> BudgetInfo:
+    """Delete a spending budget, by its id (from budget_status) or by its scope and period (and
+    model, if it has one). Only when the user asks to remove a budget; to change an amount, call
+    set_budget again instead. An unknown budget is an error that lists the existing ones."""
+    with _answer(ctx) as (_, db):
+        return budgets.delete_budget(db, budget_id=budget_id, scope=scope, period=period, model=model)
+
+
+def pull_prod_telemetry(
+    ctx: Context[ServerState],
+    source_id: Annotated[
+        str | None, Field(description="One source's id from [[prod.sources]]; default: every source.")
+    ] = None,
+) -> ProdPullResult:
+    """Pull the LLM usage of apps the user ships (production telemetry: Anthropic's Admin API, an
+    app's export endpoint, OTLP/JSON) into the ledger, from the sources in the config file's
+    [[prod.sources]]. Call it before answering about production spend or a repo's total cost when
+    the user asks for fresh numbers or the last pull is old; it fetches only what is new and never
+    counts twice. Then call usage_summary or cost_by_repo (source 'prod' or 'all'). Per source it
+    returns pages saved, records added / replaced / unchanged / removed, and `error`: why it
+    stopped and what to do (tell the user; pages saved before it are kept). Fails when every
+    source failed."""
+    state = ctx.request_context.lifespan_context
+    with _tool_errors():
+        config = load_config(state.config.path)
+        sources = select_sources(load_sources(config), source_id, config.path)
+    db = open_db(state.path)  # its own connection: a pull waits on the network, answers need not
+    try:
+        result = pull_sources(db, sources, now=state.now())
+    finally:
+        db.close()
+    if all(pulled.error for pulled in result.sources):
+        raise ToolError("; ".join(f"{pulled.id}: {pulled.error}" for pulled in result.sources))
+    return result
+
+
+TOOLS: list[tuple[Callable[..., object], str, ToolAnnotations]] = [
+    (usage_summary, "Usage summary", READ_ONLY),
+    (cost_by_repo, "Cost by repo", READ_ONLY),
+    (sessions, "Sessions", READ_ONLY),
+    (session_detail, "Session detail", READ_ONLY),
+    (index_status, "Index status", READ_ONLY),
+    (usage_blocks, "5-hour blocks", READ_ONLY),
+    (burn_rate, "Burn rate", READ_ONLY),
+    (plan_value, "Plan value", READ_ONLY),
+    (usage_pace, "Usage pace", READ_ONLY),
+    (budget_status, "Budget status", READ_ONLY),
+    (set_budget, "Set a budget", WRITES),
+    (delete_budget, "Delete a budget", DELETES),
+    (pull_prod_telemetry, "Pull production telemetry", PULLS),
+]
+"""Every tool, in the order a client lists them, with its title and its hints to the host."""
+
+
+def weekly_report(period: str = "last week") -> str:
+    """A short review of Claude Code spend for a period, built from ccledger's tools."""
+    return (
+        f"Review my Claude Code usage for {period}. Use the ccledger tools: usage_summary with "
+        f"since='{period}' grouped by day and by model, and cost_by_repo for the same period. "
+        "Then write a short review (under 200 words): the total cost, the most expensive day, "
+        "repo and model, anything unusual (a spike, an expensive session: use sessions() and "
+        "session_detail() to explain it), and any unpriced models. Costs are API list-price "
+        "equivalents. End with one concrete suggestion to spend less."
+    )
+
+
 def build_server(
     db_path: Path | str | None = None,
     *,
@@ -159,272 +425,30 @@ def build_server(
     """An MCP server over the ledger at ``db_path`` (default: ``CCLEDGER_DB``)."""
 
     @asynccontextmanager
-    async def lifespan(server: MCPServer) -> AsyncIterator[Ledger]:
+    async def lifespan(server: MCPServer) -> AsyncIterator[ServerState]:
         path = Path(db_path) if db_path is not None else paths.db_path()
-        ledger = Ledger(
+        state = ServerState(
             db=open_db(path), path=path, config=load_config(), roots=roots, prices_file=prices_file,
             now=now or _utcnow,
         )  # fmt: skip
         try:
-            yield ledger
+            yield state
         finally:
-            ledger.db.close()
+            state.db.close()
 
     mcp = MCPServer("ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    _register(mcp, prices_file)
-    return mcp
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _register(mcp: MCPServer, prices_file: Path | None) -> None:
-    @mcp.tool(title="Usage summary", annotations=READ_ONLY)
-    def usage_summary(
-        ctx: Context[Ledger],
-        since: Since = None,
-        until: Until = None,
-        group_by: Annotated[
-            queries.GroupBy,
-            Field(description="How to group rows: day, week, month, repo, branch, model, session or machine."),
-        ] = "day",
-        repo: Annotated[
-            str | None, Field(description="Only this repo: its id or short name, e.g. 'api-server'.")
-        ] = None,
-        model: Annotated[str | None, Field(description="Only this model id, e.g. 'claude-opus-4-6'.")] = None,
-        timezone: Timezone = None,
-        source: SourceArg = "all",
-    ) -> UsageSummary:
-        """Claude Code tokens and cost over a period, grouped by day, week, month, repo, branch, model,
-        session or machine. Use it for "what did I spend this week?", "which model costs most?",
-        "daily spend this month". Defaults to this month by day. Read `totals.cost_usd` for the
-        answer and `rows` for the breakdown; mention `unpriced_models` if it is not empty (their
-        cost is not included). Pulled production usage is included by default (source='all'), split
-        out in `totals.dev_cost_usd` / `totals.prod_cost_usd`; prod rows group under '(prod)' by
-        session, branch or machine."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            return ledger.with_alerts(db, queries.usage_summary(
-                db, since=since, until=until, group_by=group_by, repo=repo, model=model, source=source,
-                zone=ledger.zone(timezone), now=ledger.now(),
-            ))  # fmt: skip
-
-    @mcp.tool(title="Cost by repo", annotations=READ_ONLY)
-    def cost_by_repo(
-        ctx: Context[Ledger],
-        since: Since = None,
-        until: Until = None,
-        timezone: Timezone = None,
-        source: SourceArg = "all",
-    ) -> RepoCosts:
-        """Claude Code spend per repository over a period (default: this month), biggest first, with
-        each repo's `share` of the total (0 to 1) and its session count. Use it for "which repo
-        costs the most?" or "what did project X cost this month?". Repos are identified by their
-        git remote (github.com/owner/name) or, without one, their path. With pulled production
-        telemetry (source='all', the default) each repo also shows `dev_cost_usd` (Claude Code) and
-        `prod_cost_usd` (its shipped app)."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            costs = queries.cost_by_repo(
-                db, since=since, until=until, source=source, zone=ledger.zone(timezone), now=ledger.now()
-            )
-            return ledger.with_alerts(db, costs)
-
-    @mcp.tool(title="Sessions", annotations=READ_ONLY)
-    def sessions(
-        ctx: Context[Ledger],
-        since: Since = "last 7 days",
-        until: Until = None,
-        repo: Annotated[str | None, Field(description="Only sessions in this repo (id or short name).")] = None,
-        limit: Annotated[int, Field(ge=1, le=500, description="How many sessions to return.")] = 20,
-        timezone: Timezone = None,
-    ) -> SessionList:
-        """Claude Code sessions active in a period (default: the last 7 days), most recent first, with
-        each one's repo, branch, models, tokens and cost (subagents included). Use it to find a
-        session or to see which sessions were expensive; pass a session_id to session_detail for
-        more."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            found = queries.sessions(
-                db,
-                since=since,
-                until=until,
-                repo=repo,
-                limit=limit,
-                zone=ledger.zone(timezone),
-                now=ledger.now(),
-            )
-            return ledger.with_alerts(db, found)
-
-    @mcp.tool(title="Session detail", annotations=READ_ONLY)
-    def session_detail(
-        ctx: Context[Ledger],
-        session_id: Annotated[str, Field(description="A session id from sessions(); a unique prefix is enough.")],
-    ) -> SessionDetail:
-        """Everything known about one Claude Code session: cost and tokens by model and by agent
-        (main vs each subagent), branches, working directories, machines and Claude Code versions,
-        first and last response. Use it after sessions() to explain what a session cost."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            return queries.session_detail(db, session_id)
-
-    @mcp.tool(title="Index status", annotations=READ_ONLY)
-    def index_status(ctx: Context[Ledger]) -> IndexStatus:
-        """The state of the ledger: which log folders are read, how many files and responses, the
-        time range covered, the last change, lines that could not be used (by kind), unreadable
-        files, and models that have no price with how to add one. Use it when numbers look wrong
-        or missing, or to say how far back the data goes."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            status = queries.index_status(
-                db,
-                roots=ledger.roots or paths.claude_roots(),
-                ledger_path=str(ledger.path),
-                prices_path=str(pricing.user_prices_path()),
-                refresh=ledger.last_refresh,
-            )
-            return ledger.with_alerts(db, status)
-
-    @mcp.tool(title="5-hour blocks", annotations=READ_ONLY)
-    def usage_blocks(
-        ctx: Context[Ledger], since: Since = "last 3 days", until: Until = None, timezone: Timezone = None
-    ) -> BlockList:
-        """Claude Code's 5-hour usage blocks that started in a period (default: the last 3 days), oldest
-        first, each with tokens, cost and models; gaps mark idle time. Use it for "when did my windows
-        start?" or "how much did I use per window this week?". These are estimates from this machine's
-        transcripts (ccusage's algorithm); for the official limit percentages call burn_rate."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            return pace.usage_blocks(db, since=since, until=until, zone=ledger.zone(timezone), now=ledger.now())
-
-    @mcp.tool(title="Burn rate", annotations=READ_ONLY)
-    def burn_rate(ctx: Context[Ledger]) -> BurnRateReport:
-        """How fast the current 5-hour window is being used: the active block's start, end and minutes
-        left, tokens and cost so far, tokens/minute and $/hour, projected tokens and cost at the block's
-        end, and the split per model. Use it for "how fast am I burning?" or "when does my window reset?".
-        `official` holds the OFFICIAL 5-hour and weekly percentages Claude Code reported (needs
-        `ccledger statusline`); every other number is a local ESTIMATE, and say so. `active_block` is
-        null when idle; then `last_block` summarises the latest one."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            return ledger.with_alerts(db, pace.burn_rate(db, now=ledger.now()))
-
-    @mcp.tool(title="Plan value", annotations=READ_ONLY)
-    def plan_value(
-        ctx: Context[Ledger], plan: PlanArg, since: Since = None, until: Until = None, timezone: Timezone = None
-    ) -> PlanValue:
-        """Whether a Claude subscription pays off: Claude Code's API-equivalent spend in a period
-        (default: this month so far) against the plan's price prorated over the same days. Use it for
-        "am I getting value from Max?" or "would the API be cheaper?". value_ratio above 1 means the plan
-        costs less than the same usage at API prices."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            return pace.plan_value(
-                db, plan=plan, since=since, until=until, zone=ledger.zone(timezone), now=ledger.now()
-            )
-
-    @mcp.tool(title="Usage pace", annotations=READ_ONLY)
-    def usage_pace(ctx: Context[Ledger], period: PaceArg = "month", timezone: Timezone = None) -> UsagePace:
-        """The pace of Claude Code spend this week or this month: spent so far, the daily average, the
-        projected total at the period's end, and whether spend is increasing, stable or decreasing (the
-        rule is in `trend_rule`). Use it for "where will I end up this month?" or "am I spending more
-        lately?"."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            result = pace.usage_pace(db, period=period, zone=ledger.zone(timezone), now=ledger.now())
-            return ledger.with_alerts(db, result)
-
-    @mcp.tool(title="Budget status", annotations=READ_ONLY)
-    def budget_status(
-        ctx: Context[Ledger],
-        scope: Annotated[str | None, Field(description="'all', or a repo id or name; default: all budgets.")] = None,
-    ) -> BudgetStatusList:
-        """Where each spending budget stands this period: spent, remaining, percent, status (ok,
-        warning past the first threshold, exceeded at 100%), the spend projected at the period's end
-        at the pace so far, and when that pace crosses 100%. Most urgent first. Use it for "am I over
-        budget?" or "how much of the api-server budget is left this month?"."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            return budgets.budget_status(db, scope=scope, zone=ledger.config.zone(), now=ledger.now())
-
-    @mcp.tool(title="Set a budget", annotations=WRITES)
-    def set_budget(
-        ctx: Context[Ledger],
-        scope: Annotated[str, Field(description="'all' for all Claude Code use, or a repo id or short name.")],
-        period: Annotated[Literal["day", "week", "month"], Field(description="Calendar period, user's timezone.")],
-        amount_usd: Annotated[float, Field(gt=0, description="The limit in US dollars (API list-price equivalent).")],
-        model: Annotated[str | None, Field(description="Only this model's spend; default: every model.")] = None,
-        thresholds: Annotated[
-            list[float] | None, Field(description="Fractions that alert, e.g. [0.8, 1.0]; default [0.9, 1.0].")
-        ] = None,
-        include_prod: Annotated[bool, Field(description="Count the repo's pulled production spend too.")] = False,
-    ) -> BudgetInfo:
-        """Set a spending budget, e.g. "api-server: $200 a month". Setting one again for the same scope,
-        model and period updates it. Only when the user asks for a budget."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            return budgets.set_budget(
-                db, scope=scope, period=period, amount_usd=amount_usd, model=model, thresholds=thresholds,
-                include_prod=include_prod,
-            )  # fmt: skip
-
-    @mcp.tool(title="Delete a budget", annotations=DELETES)
-    def delete_budget(
-        ctx: Context[Ledger],
-        budget_id: Annotated[int | None, Field(description="The budget's id, from budget_status.")] = None,
-        scope: Annotated[str | None, Field(description="Or its scope ('all' or the repo) with its period.")] = None,
-        period: Annotated[Literal["day", "week", "month"] | None, Field(description="The period, with scope.")] = None,
-        model: Annotated[str | None, Field(description="The model, if the budget has one.")] = None,
-    ) -> BudgetInfo:
-        """Delete a spending budget, by its id (from budget_status) or by its scope and period (and
-        model, if it has one). Only when the user asks to remove a budget; to change an amount, call
-        set_budget again instead. An unknown budget is an error that lists the existing ones."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors(), ledger.fresh() as db:
-            return budgets.delete_budget(db, budget_id=budget_id, scope=scope, period=period, model=model)
-
-    @mcp.tool(title="Pull production telemetry", annotations=PULLS)
-    def pull_prod_telemetry(
-        ctx: Context[Ledger],
-        source_id: Annotated[
-            str | None, Field(description="One source's id from [[prod.sources]]; default: every source.")
-        ] = None,
-    ) -> ProdPullResult:
-        """Pull the LLM usage of apps the user ships (production telemetry: Anthropic's Admin API, an
-        app's export endpoint, OTLP/JSON) into the ledger, from the sources in the config file's
-        [[prod.sources]]. Call it before answering about production spend or a repo's total cost when
-        the user asks for fresh numbers or the last pull is old; it fetches only what is new and never
-        counts twice. Then call usage_summary or cost_by_repo (source 'prod' or 'all'). Per source it
-        returns pages saved, records added / replaced / unchanged / removed, and `error`: why it
-        stopped and what to do (tell the user; pages saved before it are kept). Fails when every
-        source failed."""
-        ledger = ctx.request_context.lifespan_context
-        with _tool_errors():
-            config = load_config(ledger.config.path)
-            sources = select_sources(load_sources(config), source_id, config.path)
-        db = open_db(ledger.path)  # its own connection: a pull waits on the network, answers need not
-        try:
-            result = pull_sources(db, sources, now=ledger.now())
-        finally:
-            db.close()
-        if all(pulled.error for pulled in result.sources):
-            raise ToolError("; ".join(f"{pulled.id}: {pulled.error}" for pulled in result.sources))
-        return result
+    for tool, title, hints in TOOLS:
+        # The docstring without its indentation: the host hands the model every space of it.
+        mcp.add_tool(tool, title=title, description=inspect.cleandoc(tool.__doc__ or ""), annotations=hints)
 
     @mcp.resource("ccledger://prices", name="prices", title="Price table", mime_type="application/json")
     def prices() -> str:
         """The dated per-model prices (USD per million tokens) every cost is computed from."""
         return pricing.price_table(prices_file).model_dump_json(indent=2)
 
-    @mcp.prompt(title="Weekly spend review")
-    def weekly_report(period: str = "last week") -> str:
-        """A short review of Claude Code spend for a period, built from ccledger's tools."""
-        return (
-            f"Review my Claude Code usage for {period}. Use the ccledger tools: usage_summary with "
-            f"since='{period}' grouped by day and by model, and cost_by_repo for the same period. "
-            "Then write a short review (under 200 words): the total cost, the most expensive day, "
-            "repo and model, anything unusual (a spike, an expensive session: use sessions() and "
-            "session_detail() to explain it), and any unpriced models. Costs are API list-price "
-            "equivalents. End with one concrete suggestion to spend less."
-        )
+    mcp.prompt(title="Weekly spend review")(weekly_report)
+    return mcp
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

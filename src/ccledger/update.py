@@ -1,0 +1,49 @@
+"""Bring the ledger up to date: the one call every surface makes before it answers.
+
+An answer needs three things current, in this order: the transcripts' new lines (``ingest``),
+the prices (``pricing``: a model seen for the first time is resolved), and the rollup that sums
+priced responses per bucket (``ledger.rollup``). A large refresh's helper process, when there is
+one, is still running when the rollup is rebuilt and takes part of it: that hand-over happens
+here, so neither the pricing nor a surface has to know a helper exists.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .ingest import index
+from .ledger import rollup
+from .pricing import table as pricing
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+    from sqlite_utils import Database
+
+    from .ingest.scan import ScanCache
+    from .ingest.speedups.headstart import HeadStart
+    from .ingest.stats import IndexStats
+
+__all__ = ["update"]
+
+
+def update(
+    db: Database,
+    roots: Iterable[Path] | None = None,
+    *,
+    prices_file: Path | str | None = None,
+    progress: index.ProgressCallback | None = None,
+    cache: ScanCache | None = None,
+    head_start: HeadStart | None = None,
+) -> IndexStats:
+    """Index what is new under ``roots`` (default: Claude's), then bring the prices (built-in,
+    the user's file, ``prices_file``) and the rollup up to date. ``progress``, ``cache`` and
+    ``head_start`` are :func:`index.refresh`'s. A bad prices file raises ``PriceFileError``
+    once the new responses are safely written."""
+
+    def prices_then_rollup(share: rollup.RollupShare | None) -> None:
+        pricing.ensure_prices(db, prices_file=prices_file)
+        rollup.ensure_rollup(db, share)
+
+    return index.refresh(db, roots, progress=progress, cache=cache, head_start=head_start, finish=prices_then_rollup)
