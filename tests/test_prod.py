@@ -25,6 +25,8 @@ from conftest import FIXTURES
 from mcp import Client
 
 from ccledger.answers import budgets, queries
+from ccledger.answers import facts as facts_sql
+from ccledger.answers.facts import Facts
 from ccledger.config import ConfigError, load_config
 from ccledger.ledger import rollup
 from ccledger.pricing import table as pricing
@@ -661,11 +663,11 @@ def test_date_ranges_still_use_indexes(db):
     pricing.ensure_prices(db)
     rollup.ensure_rollup(db)
     window = queries.window_of("2026-11-01T09:07", "2026-11-20T10:00", UTC_ZONE, NOW)
-    facts = queries._Facts(window, {"repo_id": REPO, "model": "claude-sonnet-4-5"}, source="all")
+    facts = Facts(window, {"repo_id": REPO, "model": "claude-sonnet-4-5"}, source="all")
     plans = {}
     for sql, params, source in facts.parts:
-        scan = queries.SCAN_SQL.format(
-            key=queries.DIMENSION_KEYS["session"], group_columns="", usage=queries.USAGE_SUMS_SQL, columns="",
+        scan = facts_sql.SCAN_SQL.format(
+            key=queries.DIMENSION_KEYS["session"], group_columns="", usage=facts_sql.USAGE_SUMS_SQL, columns="",
             facts=sql, where="",
         )  # fmt: skip
         plans.setdefault(source, []).append(

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ccledger.answers import queries
+from ccledger.answers import facts, queries
 from ccledger.answers.periods import resolve_period
 from ccledger.ingest import index
 from ccledger.ledger.rollup import ensure_rollup
@@ -49,7 +49,7 @@ def test_totals_equal_the_raw_view(ledger, since, until):
     responses, tokens, nanousd = direct_totals(ledger, window.start_utc, window.end_utc)
     assert summary.totals.responses == responses
     assert summary.totals.total_tokens == tokens
-    assert summary.totals.cost_usd == queries.nano_to_usd(nanousd)
+    assert summary.totals.cost_usd == facts.nano_to_usd(nanousd)
     assert sum(row.responses for row in summary.rows) == responses
 
 

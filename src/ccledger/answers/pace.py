@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from .. import timestamps
 from ..choices import PLANS
 from ..models import BlockInfo, BlockList, BurnRateReport, OfficialLimit, PlanValue, UsagePace, UsageRow
-from . import blocks, limits, queries
+from . import blocks, facts, limits, queries
 
 __all__ = ["burn_rate", "plan_value", "usage_blocks", "usage_pace"]
 
@@ -71,14 +71,14 @@ def burn_rate(db: Database, *, now: datetime) -> BurnRateReport:
     rate = blocks.burn_rate(active, now)
     assert active.first is not None
     params = {"start": timestamps.text(active.first), "end": timestamps.text(now)}
-    by_model = [UsageRow(key=row["key"], **queries.usage_fields(row)) for row in db.query(BLOCK_MODELS_SQL, params)]
+    by_model = [UsageRow(key=row["key"], **facts.usage_fields(row)) for row in db.query(BLOCK_MODELS_SQL, params)]
     return BurnRateReport(
         active_block=_info(active, now),
         minutes_left=round((active.end - now).total_seconds() / 60, 1),
         tokens_per_minute=round(rate.tokens_per_minute, 1) if rate else None,
-        cost_per_hour_usd=queries.nano_to_usd(round(rate.cost_per_hour_nanousd)) if rate else None,
+        cost_per_hour_usd=facts.nano_to_usd(round(rate.cost_per_hour_nanousd)) if rate else None,
         projected_tokens=rate.projected_tokens if rate else None,
-        projected_cost_usd=queries.nano_to_usd(rate.projected_cost_nanousd) if rate else None,
+        projected_cost_usd=facts.nano_to_usd(rate.projected_cost_nanousd) if rate else None,
         by_model=by_model,
         official=official,
         note=(
@@ -198,7 +198,7 @@ def _info(block: blocks.Block, now: datetime) -> BlockInfo:
         cache_write_tokens=block.cache_write_tokens,
         cache_read_tokens=block.cache_read_tokens,
         total_tokens=block.total_tokens,
-        cost_usd=queries.nano_to_usd(block.cost_nanousd),
+        cost_usd=facts.nano_to_usd(block.cost_nanousd),
         unpriced_responses=block.unpriced_responses,
         models=sorted(block.models),
     )

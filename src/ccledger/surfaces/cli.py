@@ -24,15 +24,23 @@ from .console import ask, demo_ledger, empty_hint, err, lazy, ledger, out, show,
 
 if TYPE_CHECKING:
     from ..answers import budgets, pace, queries
+    from ..answers import status as ledger_status
     from ..ingest.speedups.headstart import HeadStart
     from ..pricing import table as pricing
     from . import render
 
 
 if not TYPE_CHECKING:
-    budgets, pace, pricing, queries, render = (
+    budgets, ledger_status, pace, pricing, queries, render = (
         lazy(f"ccledger.{name}")
-        for name in ("answers.budgets", "answers.pace", "pricing.table", "answers.queries", "surfaces.render")
+        for name in (
+            "answers.budgets",
+            "answers.status",
+            "answers.pace",
+            "pricing.table",
+            "answers.queries",
+            "surfaces.render",
+        )
     )
 
 
@@ -409,7 +417,7 @@ def pull(source_id: str | None, as_json: bool) -> None:
 def status(as_json: bool, prices_file: Path | None) -> None:
     """The ledger's state: roots, files, responses, bad lines, unpriced models."""
     with ledger(prices_file, quiet=True) as (db, _):
-        result = queries.index_status(
+        result = ledger_status.index_status(
             db,
             roots=paths.claude_roots(),
             ledger_path=str(paths.db_path()),

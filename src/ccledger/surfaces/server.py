@@ -26,6 +26,7 @@ from sqlite_utils import Database
 
 from .. import __version__, paths
 from ..answers import budgets, pace, queries
+from ..answers import status as ledger_status
 from ..choices import BudgetPeriod, PacePeriod, Plan
 from ..config import Config, ConfigError, load_config
 from ..ingest import scan
@@ -258,7 +259,7 @@ def index_status(ctx: Context[ServerState]) -> IndexStatus:
     files, and models that have no price with how to add one. Use it when numbers look wrong
     or missing, or to say how far back the data goes."""
     with _answer(ctx) as (state, db):
-        status = queries.index_status(
+        status = ledger_status.index_status(
             db,
             roots=state.roots or paths.claude_roots(),
             ledger_path=str(state.path),
