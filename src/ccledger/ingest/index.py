@@ -35,7 +35,7 @@ from .file_result import Outcome, read_planned
 from .lines import new_buffer
 from .merge import FirstLoad, Rivals, merge
 from .repos import RepoCache
-from .scan import Error, Known, Plan, ScanCache, known_files, make_plans, planned_bytes, scan, split
+from .scan import Error, Found, Known, Plan, ScanCache, known_files, make_plans, planned_bytes, scan, split
 from .speedups.gcpause import no_gc
 from .speedups.helper_client import Helper
 from .speedups.spawn import worth_sharing
@@ -126,26 +126,10 @@ def refresh(
         head_start = None
     started = head_start.started if head_start is not None else time.perf_counter()
     started_utc = timestamps.now(ago=time.perf_counter() - started)
-    errors: list[Error] = []
-    if cache is not None:
-        known = cache.known(db)
-        found = cache.scan(roots, errors)
-    else:
-        known = known_files(db.conn)
-        if head_start is not None:
-            found, errors = head_start.found, list(head_start.errors)
-        else:
-            found = list(scan(roots, errors))
+    known, found, errors = _look(db, roots, cache, head_start)
     plans = make_plans(found, known)
     total_bytes = sum(planned_bytes(plan) for plan in plans)
-    helper = None
-    if parallel and worth_sharing(total_bytes) and ledger:
-        plans, shared = split(plans)
-        helper = head_start.adopt(shared) if head_start is not None else None
-        if helper is None:
-            helper = Helper(ledger, shared)
-    elif head_start is not None:
-        head_start.close()
+    plans, helper = _share(plans, total_bytes, ledger if parallel else None, head_start)
     try:
         stats = IndexStats(
             roots=[str(root) for root in roots], files_seen=len(found), files_read=0, new_responses=0,
@@ -172,18 +156,49 @@ def refresh(
                 _record_run(db, stats, started_utc)
             share = helper if helper is not None and not helper.closed else None
             if load is not None:
-                # Prices come first in `finish` and look the models up: that index now, the
-                # others while the helper computes its part of the rollup, or on the way out.
-                with write_transaction(db):
-                    create_missing_indexes(db, [MODEL_INDEX])
-                if share is not None:
-                    share.meanwhile(lambda: create_missing_indexes(db))
+                _restore_indexes_beside(db, share)
             if finish is not None:
                 finish(share)
     finally:
         if helper is not None:
             helper.close()
     return stats
+
+
+def _look(
+    db: Database, roots: list[Path], cache: ScanCache | None, head_start: HeadStart | None
+) -> tuple[dict[str, tuple[Any, ...]], list[Found], list[Error]]:
+    """The ledger's files table, the transcripts on disk and what could not be read: from the
+    server's cache, the head start's scan, or a scan made now."""
+    errors: list[Error] = []
+    if cache is not None:
+        return cache.known(db), cache.scan(roots, errors), errors
+    if head_start is not None:
+        return known_files(db.conn), head_start.found, list(head_start.errors)
+    return known_files(db.conn), list(scan(roots, errors)), errors
+
+
+def _share(
+    plans: list[Plan], total_bytes: int, ledger: str | None, head_start: HeadStart | None
+) -> tuple[list[Plan], Helper | None]:
+    """This process's plans and the helper reading the rest, when the refresh is worth one and
+    the ledger is a file the helper can open (None: this process reads everything)."""
+    if ledger is None or not worth_sharing(total_bytes):
+        if head_start is not None:
+            head_start.close()
+        return plans, None
+    plans, shared = split(plans)
+    helper = head_start.adopt(shared) if head_start is not None else None
+    return plans, helper if helper is not None else Helper(ledger, shared)
+
+
+def _restore_indexes_beside(db: Database, share: Helper | None) -> None:
+    """A first load's indexes back. Prices come first in ``finish`` and look the models up: that
+    index now, the others while the helper computes its part of the rollup, or on the way out."""
+    with write_transaction(db):
+        create_missing_indexes(db, [MODEL_INDEX])
+    if share is not None:
+        share.meanwhile(lambda: create_missing_indexes(db))
 
 
 def _record_run(db: Database, stats: IndexStats, started_utc: str) -> None:

@@ -208,10 +208,17 @@ def merge(
             rows.append((next_rowid, *row, file_id))
             next_rowid += 1
     rivals.next_rowid = next_rowid
+    _write(db, to_delete, gone, rows, first_load=rowids is not None)
+    return added, replaced
 
+
+def _write(
+    db: Database, to_delete: list[str], gone: list[tuple[int]], rows: list[tuple[Any, ...]], *, first_load: bool
+) -> None:
+    """What :func:`merge` decided: outranked copies deleted (by key, or a first load's by rowid),
+    then the new rows inserted."""
     if to_delete:
         db.conn.executemany(DELETE_RESPONSE_SQL, [(key,) for key in to_delete])
     if gone:
         db.conn.executemany(DELETE_ROWID_SQL, gone)
-    db.conn.executemany(INSERT_RESPONSE_SQL if rowids is None else LOAD_RESPONSE_SQL, rows)
-    return added, replaced
+    db.conn.executemany(LOAD_RESPONSE_SQL if first_load else INSERT_RESPONSE_SQL, rows)
