@@ -7,7 +7,7 @@ Field names follow one vocabulary everywhere: ``input_tokens``, ``output_tokens`
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -70,10 +70,11 @@ class BudgetAlert(BaseModel):
     message: str
 
 
-BudgetAlerts = Annotated[
-    list[BudgetAlert], Field(default_factory=list, description="Budgets past a threshold: mention them to the user.")
-]
-"""The budget alerts every usage answer carries (see ``server``), so a model sees them unasked."""
+def alerts_field() -> Any:
+    """The ``budget_alerts`` field every usage answer carries (see ``server``), so that a model
+    sees budgets past a threshold unasked. A call rather than an ``Annotated`` alias: type
+    checkers see the default only on an assignment."""
+    return Field(default_factory=list, description="Budgets past a threshold: mention them to the user.")
 
 
 class Usage(BaseModel):
@@ -130,10 +131,6 @@ class UnpricedModel(BaseModel):
     )
 
 
-UnpricedModels = Annotated[list[UnpricedModel], Field(default_factory=list)]
-"""The models an answer could not price: listed, never counted as $0."""
-
-
 class UsageSummary(BaseModel):
     """Usage and cost over a period, grouped one way."""
 
@@ -143,8 +140,8 @@ class UsageSummary(BaseModel):
     source: str = Field("all", description="dev (Claude Code), prod (shipped apps' pulled telemetry) or all (both).")
     rows: list[UsageRow]
     totals: UsageTotals
-    unpriced_models: UnpricedModels
-    budget_alerts: BudgetAlerts
+    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+    budget_alerts: list[BudgetAlert] = alerts_field()
 
 
 class RepoCost(Usage):
@@ -164,8 +161,8 @@ class RepoCosts(BaseModel):
     source: str = Field("all", description="dev (Claude Code), prod (shipped apps' pulled telemetry) or all (both).")
     repos: list[RepoCost]
     totals: UsageTotals
-    unpriced_models: UnpricedModels
-    budget_alerts: BudgetAlerts
+    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+    budget_alerts: list[BudgetAlert] = alerts_field()
 
 
 class SessionSummary(Usage):
@@ -187,8 +184,8 @@ class SessionList(BaseModel):
     period: Period
     sessions: list[SessionSummary]
     total_sessions: int = Field(description="Sessions in the period, before the limit.")
-    unpriced_models: UnpricedModels
-    budget_alerts: BudgetAlerts
+    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
+    budget_alerts: list[BudgetAlert] = alerts_field()
 
 
 class SessionDetail(BaseModel):
@@ -206,7 +203,7 @@ class SessionDetail(BaseModel):
     totals: Usage
     by_model: list[UsageRow]
     by_agent: list[UsageRow] = Field(description="'main' for the session itself, else the subagent id.")
-    unpriced_models: UnpricedModels
+    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
 
 
 class RootStatus(BaseModel):
@@ -246,7 +243,7 @@ class IndexStatus(BaseModel):
     unpriced_models: list[UnpricedModel]
     how_to_add_prices: str | None = Field(description="Set when some models have no price.")
     refresh: IndexStats | None = Field(None, description="What the refresh made for this answer did.")
-    budget_alerts: BudgetAlerts
+    budget_alerts: list[BudgetAlert] = alerts_field()
 
 
 class TokenPrices(BaseModel):
@@ -358,7 +355,7 @@ class BurnRateReport(BaseModel):
         "none was recorded (set up `ccledger statusline`; Pro/Max only).",
     )
     note: str
-    budget_alerts: BudgetAlerts
+    budget_alerts: list[BudgetAlert] = alerts_field()
 
 
 class PlanValue(BaseModel):
@@ -387,7 +384,7 @@ class UsagePace(BaseModel):
     previous_7_days_daily_usd: float
     trend: str = Field(description="increasing, stable or decreasing.")
     trend_rule: str
-    budget_alerts: BudgetAlerts
+    budget_alerts: list[BudgetAlert] = alerts_field()
 
 
 class BudgetInfo(BaseModel):

@@ -157,9 +157,10 @@ def build_blocks(spans: Iterable[Span], split: Callable[[Span], Iterable[Span]] 
         if queue:
             span = queue.pop(0)
         else:
-            span = next(pending, None)
-            if span is None:
+            upcoming = next(pending, None)
+            if upcoming is None:
                 break
+            span = upcoming
             if split is not None and span.responses > 1 and needs_split(span, current):
                 queue = list(split(span))
                 continue

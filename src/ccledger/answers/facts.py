@@ -136,7 +136,7 @@ class Facts:
             clauses.append(FILTER_SQL[column])
             self._filters[column] = value
         where = " ".join(clauses)
-        start = window.start_utc if window and window.start else ""
+        start = (window.start_utc if window else None) or ""
         end = window.end_utc if window else "9999"
         rollup_start, rollup_end = buckets.ceil_text(start), buckets.floor_text(end)
         self.parts: list[tuple[str, dict[str, Any], str]] = []  # (SQL, parameters, 'dev' or 'prod')

@@ -83,8 +83,8 @@ def _span(text: str, zone: ZoneInfo, now: datetime, *, role: str) -> tuple[datet
     if re.match(r"\d{4}-\d{2}-\d{2}[T ]", text.strip()):
         start, end = _absolute(text.strip(), zone, role=role)
         return start, end, False
-    start, end = _named(text, zone, now, role=role)
-    return start, end, True
+    named_start, named_end = _named(text, zone, now, role=role)
+    return named_start, named_end, True
 
 
 def _named(text: str, zone: ZoneInfo, now: datetime, *, role: str) -> tuple[datetime | None, datetime]:

@@ -429,6 +429,7 @@ def _write_file(
         if cursor.rowcount == 0:
             return None  # another indexer recorded this file first
         file_id = cursor.lastrowid
+        assert file_id is not None  # an insert that added a row has its rowid
         planned_offset, planned_inode = 0, None
     else:
         file_id = previous.id

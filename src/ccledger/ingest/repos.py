@@ -93,9 +93,10 @@ def _find_git(start: Path) -> tuple[Path, Path] | None:
             if dot_git.is_dir():
                 git_dir = dot_git
             elif dot_git.is_file():
-                git_dir = _gitdir_from_file(dot_git)
-                if git_dir is None:
+                linked = _gitdir_from_file(dot_git)
+                if linked is None:
                     continue
+                git_dir = linked
             else:
                 continue
         except OSError:

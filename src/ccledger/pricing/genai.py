@@ -115,7 +115,7 @@ def _rates(prices: dict[str, Any], *, tier: bool) -> Rates | None:
 
     def get(key: str) -> Decimal | None:
         value = prices.get(key)
-        if _is_tiered(value):
+        if value is not None and _is_tiered(value):
             return value.tiers[0].price if tier else value.base
         return value if isinstance(value, Decimal) else None
 

@@ -68,7 +68,8 @@ def _list(parent: Any, key: str, path: str) -> list[Any]:
 
 def _api_request(item: dict[str, Any], path: str) -> ProdRecord | None:
     attributes = _attributes(item, path)
-    body = _any_value(item.get("body")) if isinstance(item.get("body"), dict) else None
+    raw_body = item.get("body")
+    body = _any_value(raw_body) if isinstance(raw_body, dict) else None
     if attributes.get("event.name") not in _API_REQUEST and body not in _API_REQUEST:
         return None
     model = attributes.get("model")

@@ -12,6 +12,7 @@ Each source is pulled on its own: one failing does not stop the others.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ from ..ledger.db import write_transaction
 from ..models import ProdPullResult, ProdSourcePull
 from . import anthropic_admin, export, otlp
 from .fetch import Fetcher, PullError, redact
-from .records import PageError, ParsedPage
+from .records import PageError, ParsedPage, ProdRecord
 from .sources import ADMIN, EXPORT, OTLP, ProdSource, token_for
 
 __all__ = ["pull_sources"]
@@ -247,7 +248,7 @@ def _paged(
     seen: set[str] = set()
     while True:
         data = pull.fetch(url, params(next_page), expected)
-        page = pull.parse(lambda data=data: parse(data), f"page {pull.pages + 1}")
+        page = pull.parse(functools.partial(parse, data), f"page {pull.pages + 1}")
         pull.save(page, cursor_after(page))
         if not page.has_more or not page.next_page:
             return
@@ -364,10 +365,10 @@ def _pull_otlp_file(pull: _Pull, path: Path) -> None:
                     f"{otlp.EXPECTED} on each line. Nothing from byte {chunk_start} on was saved",
                     reason="malformed",
                 ) from None
-        records = {}
+        records: dict[str, ProdRecord] = {}
         for number, document in enumerate(documents):
             where = f"the line at byte {lines[number][0]} of {path}"
-            page = pull.parse(lambda document=document: otlp.parse_otlp(document), where)
+            page = pull.parse(functools.partial(otlp.parse_otlp, document), where)
             records.update((record.key, record) for record in page.records)
         pull.save(ParsedPage(records=list(records.values())), json.dumps({"offset": chunk_end}))
 

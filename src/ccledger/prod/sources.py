@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .. import timestamps
 from ..config import Config, ConfigError
@@ -214,7 +214,7 @@ def _value(label: str, key: str, spec: _Key, value: Any) -> Any:
         kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
         names = " or ".join(dict.fromkeys(_TYPE_NAMES[kind] for kind in kinds))
         raise ConfigError(f"{label}: {key} must be {names}, not {value!r}")
-    if spec.low is not None and spec.high is not None and not spec.low <= value <= spec.high:
+    if spec.low is not None and spec.high is not None and not spec.low <= cast(float, value) <= spec.high:
         raise ConfigError(f"{label}: {key} = {value!r} is out of range; use {spec.low:g} to {spec.high:g}")
     return value
 

@@ -24,7 +24,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import msgspec
 
@@ -68,7 +68,7 @@ def write_frames(out: BinaryIO, messages: Iterable[Any]) -> None:
         out.flush()
 
 
-def read_frames(stream: BinaryIO) -> Iterator[bytes]:
+def read_frames(stream: IO[bytes]) -> Iterator[bytes]:
     """The frames :func:`write_frames` sent, until the stream ends; ValueError if it ends in one."""
     while header := stream.read(4):
         size = int.from_bytes(header, "little")
