@@ -1,6 +1,6 @@
 """How fast usage goes: 5-hour blocks, the burn rate, pace over a week or month, plan value.
 
-Block figures are local estimates (``blocks.py``): Claude's real windows also count claude.ai and
+Block figures are local estimates (``blocks``): Claude's real windows also count claude.ai and
 other machines. The official percentages recorded by the statusline (``limits.py``) are reported
 beside them, labelled as official.
 """

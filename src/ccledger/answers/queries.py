@@ -2,7 +2,7 @@
 
 Each takes the ledger first and keyword-only filters, and returns a result model from
 ``models.py``. Every question is answered from *facts*: rows with the same columns whether they
-come from ``usage_rollup`` (whole 15-minute buckets, see ``rollup.py``) or from
+come from ``usage_rollup`` (whole 15-minute buckets, see ``ledger.rollup``) or from
 ``response_costs`` itself (the parts of a window that do not fill a bucket, under 15 minutes at
 each end). Each part is aggregated by SQLite on its own and the parts are merged here, so
 answers are exact to the response and quick on a ledger of millions of responses. Costs are

@@ -11,9 +11,9 @@ Parsing happens outside any lock. Each file's results are then written in one tr
 first checks nobody else recorded that file in the meantime, so two indexers running at once
 neither fail nor double count, and a run killed half-way leaves whole files only.
 
-A large refresh shares the reading with a helper process (:class:`sharing.Helper`) that writes nothing:
-it sends what it parsed, and this process, the only writer, reads files of the shared list
-itself whenever nothing of the helper's waits to be written.
+A large refresh shares the reading with a helper process (``speedups.helper_client.Helper``)
+that writes nothing: it sends what it parsed, and this process, the only writer, reads files of
+the shared list itself whenever nothing of the helper's waits to be written.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def refresh(
                 progress(done, total_bytes)
 
         # The run record and `finish` come before the log's checkpoint limit is back: the
-        # helper checkpoints what is committed while this process goes on (see sharing.Helper).
+        # helper checkpoints what is committed while this process goes on (see helper_client.Helper).
         with _bulk_writes(db, total_bytes), _first_load(db, large=helper is not None) as load:
             _index_plans(db, plans, stats, problems, errors, report, helper, load)
             stats.files_missing = _mark_missing(db, known, {item.path for item in found}, roots)

@@ -2,7 +2,7 @@
 
 Pure functions over bytes: no files, no database. Claude Code writes one ``assistant`` line per
 content block of an API response, each repeating the response's ``message.id``, ``requestId``
-and ``usage``; de-duplicating those copies is the ledger's job (see ``index.py``), keyed by
+and ``usage``; de-duplicating those copies is the ledger's job (see ``file_result`` and ``merge``), keyed by
 :attr:`Response.key`. Subagent responses may also be echoed inside ``progress`` lines of the
 parent transcript; they parse to the same key, flagged ``from_progress``.
 

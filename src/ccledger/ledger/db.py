@@ -128,7 +128,7 @@ def _m001_initial(db: Database) -> None:
         db.execute(statement)
 
 
-# Prices are data that pricing.py rewrites whenever the table or the user's overrides change;
+# Prices are data that ``pricing.table`` rewrites whenever the table or the user's overrides change;
 # costs are never stored, only computed by the view, so a price fix reprices all history.
 PRICES_SQL = textwrap.dedent("""
     -- Every model string seen in responses, and the price-table entry it resolves to.
@@ -211,7 +211,7 @@ def _m002_prices(db: Database) -> None:
 # ledger read thousands of rows instead of millions. 15 minutes because every timezone's offset
 # is a multiple of it: a local day, week or month is a whole number of buckets. Rebuilt per
 # bucket from rollup_dirty (filled by the indexer in the same transaction as its writes) and in
-# full when the price table's fingerprint changes; see rollup.py.
+# full when the price table's fingerprint changes; see ``rollup``.
 ROLLUP_SQL = textwrap.dedent("""
     -- Clustered by bucket (WITHOUT ROWID): a window of any length is one sequential read.
     CREATE TABLE usage_rollup (

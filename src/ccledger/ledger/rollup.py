@@ -11,7 +11,7 @@ cache, never the source of truth:
   a price fix still reprices all history.
 
 Queries read whole buckets from here and the unaligned edges of a window (under 15 minutes each)
-from ``response_costs`` itself; see ``queries.py``.
+from ``response_costs`` itself; see ``answers.facts``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The MCP server: usage answers as tools Claude (or any MCP client) can call.
 
 Tools are thin: refresh the ledger (incremental, so the answer includes the turn that just
-happened), then call one function from ``queries.py``. A bad argument raises ``ToolError``
+happened), then call one function from ``answers`` (mostly ``queries``). A bad argument raises ``ToolError``
 with a message that says what would work.
 """
 

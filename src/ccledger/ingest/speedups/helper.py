@@ -1,7 +1,7 @@
 """The helper process of a large refresh: ``python -m ccledger.ingest.speedups.helper``.
 
 A first index of months of history is CPU-bound, and one Python process uses one core. The
-refresh (``sharing.Helper``) starts this process and shares its list of planned files with it.
+refresh (``helper_client.Helper``) starts this process and shares its list of planned files with it.
 The helper reads them and sends back what each produced; the refresh is the only writer.
 
 Its stdin carries JSON lines: first ``{"ledger": path, "plans": [[path, start, known head], ...]}``,

@@ -39,7 +39,7 @@ _ROLLUP_PART_BESIDE_INDEXES = 0.37
 class Helper:
     """A second process (``python -m ccledger.ingest.speedups.helper``) reading files of a large refresh.
 
-    It writes nothing: its results come back over a pipe (msgpack frames, see ``helper.py``)
+    It writes nothing: its results come back over a pipe (msgpack frames, see ``helper``)
     and this process writes them, so the two never wait on each other for the write lock. The
     helper reads the shared plans from the front; whenever this process has nothing of the
     helper's to write, it claims the last unclaimed plans and reads them itself (:meth:`claim`).
