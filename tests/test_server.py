@@ -14,6 +14,7 @@ from conftest import REAL_PROJECTS_TOTALS, assistant_line, write_lines
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from ccledger.surfaces import server as server_module
 from ccledger.surfaces.server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -57,6 +58,12 @@ async def test_tools_are_described_read_only_and_typed(server):
             assert tool.output_schema is not None and tool.output_schema["type"] == "object"
             assert len(tool.description) > 150, f"{tool.name} needs a description a model can act on"
         assert tools["usage_summary"].output_schema["title"] == "UsageSummary"
+        # Each tool is a function of the module, registered from TOOLS in that order, and the
+        # description a host hands the model is its docstring without the code's indentation.
+        assert list(tools) == [tool.__name__ for tool, _, _ in server_module.TOOLS]
+        for tool, title, _ in server_module.TOOLS:
+            assert getattr(server_module, tool.__name__) is tool and tools[tool.__name__].title == title
+            assert "\n    " not in tools[tool.__name__].description
         assert tools["delete_budget"].annotations.destructive_hint is True
         group_by = tools["usage_summary"].input_schema["properties"]["group_by"]
         assert set(group_by["enum"]) == {"day", "week", "month", "repo", "branch", "model", "session", "machine"}
