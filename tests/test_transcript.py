@@ -44,7 +44,8 @@ def test_cache_writes_without_the_split_are_5_minute():
     ("kwargs", "key"),
     [
         ({"request_id": "req_9"}, "msg_1:req_9"),
-        ({"request_id": None}, "session-1:msg_1"),
+        ({"request_id": None}, "msg_1"),  # the same in every session: a copy is the original
+        ({"request_id": None, "requestRef": "7e77a702-a37e"}, "msg_1"),  # Claude Code 2.1.3xx
     ],
 )
 def test_keys(kwargs, key):

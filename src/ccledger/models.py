@@ -176,6 +176,11 @@ class SessionSummary(Usage):
     last_utc: str
     models: list[str]
     subagent_responses: int = Field(description="Responses made by subagents (sidechains).")
+    forked_from: str | None = Field(
+        None,
+        description="The session this one was forked from (claude --fork-session); its copies of that "
+        "session's responses are counted there, once, and not here.",
+    )
 
 
 class SessionList(BaseModel):
@@ -197,6 +202,9 @@ class SessionDetail(BaseModel):
     git_branches: list[str]
     machines: list[str]
     cc_versions: list[str] = Field(description="Claude Code versions that wrote the session.")
+    forked_from: str | None = Field(
+        None, description="The session this one was forked from; the responses it copied are counted there."
+    )
     first_utc: str
     last_utc: str
     duration_minutes: float = Field(description="From the first to the last response.")

@@ -82,6 +82,8 @@ SESSION_COLUMNS_SQL = """,
 """
 
 # Each listed session's branches with their latest use: the latest one is the session's branch.
+FORKED_FROM_SQL = "select session_id, forked_from from session_forks where session_id in ({placeholders})"
+
 SESSION_BRANCHES_SQL = """
 select session_id, git_branch, max(last_utc) as last_utc
 from usage_rollup
@@ -257,6 +259,7 @@ def sessions(
     ordered = sorted(merged.values(), key=lambda row: row["key"])
     latest = sorted(ordered, key=lambda row: row["last_utc"], reverse=True)[:limit]
     branches = _latest_branches(db, [row["key"] for row in latest])
+    forks = _forked_from(db, [row["key"] for row in latest])
     found = [
         SessionSummary(
             session_id=row["key"],
@@ -267,6 +270,7 @@ def sessions(
             last_utc=row["last_utc"],
             models=sorted(row["models"]),
             subagent_responses=row["subagent_responses"],
+            forked_from=forks.get(row["key"]),
             **usage_fields(row),
         )
         for row in latest
@@ -297,6 +301,7 @@ def session_detail(db: Database, session_id: str) -> SessionDetail:
         git_branches=distinct("git_branch"),
         machines=distinct("machine"),
         cc_versions=distinct("cc_version"),
+        forked_from=_forked_from(db, [session_id]).get(session_id),
         first_utc=span["first_utc"],
         last_utc=span["last_utc"],
         duration_minutes=round((last - first).total_seconds() / 60, 1),
@@ -377,6 +382,14 @@ def _check_source(source: str) -> None:
 
 def _by_cost(rows: list[UsageRow]) -> list[UsageRow]:
     return sorted(rows, key=lambda row: (-row.cost_usd, -row.total_tokens, row.key))
+
+
+def _forked_from(db: Database, session_ids: list[str]) -> dict[str, str]:
+    """Of these sessions, the forks: each with the session it was forked from."""
+    if not session_ids:
+        return {}
+    sql = FORKED_FROM_SQL.format(placeholders=", ".join("?" * len(session_ids)))
+    return dict(db.execute(sql, session_ids).fetchall())
 
 
 def _latest_branches(db: Database, session_ids: list[str]) -> dict[str, str]:

@@ -30,6 +30,7 @@ __all__ = [
     "Candidates",
     "FileResult",
     "Outcome",
+    "forks_of",
     "read_file",
     "read_planned",
     "sha1",
@@ -57,6 +58,8 @@ class FileResult(msgspec.Struct, array_like=True):
     read: FileRead | None = None  # without its responses, once they are in `merge`
     identities: dict[str, RepoIdentity] = {}  # cwds the ledger does not know yet
     merge: Candidates | None = None
+    # Forks this file shows: a fork's session -> [the session it copied last from, that copy's time].
+    forks: dict[str, list[str]] = {}
 
 
 def read_file(
@@ -90,9 +93,24 @@ def read_file(
         return result
     result.identities = repos.resolve_all({r.cwd for r in read.responses if r.cwd})
     result.merge = _candidates(read.responses, machine, repos.lookup(result.identities))
+    result.forks = forks_of(read.responses)
     read.responses = []  # all that is written of them is in merge
     result.read = read
     return result
+
+
+def forks_of(responses: list[Response]) -> dict[str, list[str]]:
+    """The forks that copies among ``responses`` reveal: of each session holding copies, the
+    session of its latest copied response (the one it was forked from) and that response's time.
+    A fork of a fork copies its grandparent's responses too, but its parent's come last."""
+    forks: dict[str, list[str]] = {}
+    for response in responses:
+        fork = response.copied_into
+        if fork is not None and response.session_id is not None:
+            known = forks.get(fork)
+            if known is None or response.timestamp_utc >= known[1]:
+                forks[fork] = [response.session_id, response.timestamp_utc]
+    return forks
 
 
 def sha1(data: bytes) -> str:

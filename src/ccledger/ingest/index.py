@@ -82,6 +82,14 @@ on conflict(file_id, kind) do update set
     count = count + excluded.count, last_offset = excluded.last_offset
 """
 
+# A fork, as its copies show it; the latest copy names its parent (a fork of a fork copies the
+# grandparent's responses too, before its parent's).
+UPSERT_FORK_SQL = """
+insert into session_forks (session_id, forked_from, copied_utc) values (:session_id, :forked_from, :copied_utc)
+on conflict(session_id) do update set forked_from = excluded.forked_from, copied_utc = excluded.copied_utc
+where excluded.copied_utc >= copied_utc
+"""
+
 RECORD_ERROR_SQL = """
 insert into files (path, root, first_indexed_utc, error) values (:path, :root, :now, :error)
 on conflict(path) do update set error = excluded.error
@@ -465,6 +473,8 @@ def _write_file(
             UPSERT_PROBLEM_SQL,
             {"file_id": file_id, "kind": kind, "count": count, "last_offset": read.problem_offsets[kind]},
         )
+    for fork, (parent, copied_utc) in result.forks.items():
+        db.execute(UPSERT_FORK_SQL, {"session_id": fork, "forked_from": parent, "copied_utc": copied_utc})
     return merge(db, result.merge, file_id, touched, rivals)
 
 

@@ -101,6 +101,8 @@ class _Line(msgspec.Struct, rename="camel"):
     timestamp: str | None = None
     uuid: str | None = None
     session_id: str | None = None
+    # A response copied into a fork names the session that made the request (Claude Code 2.1.3xx).
+    request_session_id: str | None = None
     request_id: str | None = None
     cwd: str | None = None
     git_branch: str | None = None
@@ -144,6 +146,7 @@ class Response(msgspec.Struct, gc=False):
     git_branch: str | None
     cc_version: str | None
     from_progress: bool
+    copied_into: str | None = None  # the session of a fork that holds this copy of the response
 
     @property
     def total_tokens(self) -> int:
@@ -348,11 +351,16 @@ def _response(
         write_5m, write_1h = usage.cache_creation_input_tokens, 0
     message_id = message.id or None
     request_id = request_id or None
-    session_id = envelope.session_id or None
+    # A fork's copy is the original's response: it belongs to the session that made the request.
+    session_id = envelope.request_session_id or envelope.session_id or None
+    copied_into = envelope.session_id if session_id != (envelope.session_id or None) else None
     if message_id and request_id:
         key = f"{message_id}:{request_id}"
     elif message_id:
-        key = f"{session_id or ''}:{message_id}"
+        # No requestId (Claude Code 2.1.3xx writes requestRef instead; some gateways write
+        # neither): message.id alone, across sessions, so that a copy in a fork or a resumed
+        # session collapses onto its original.
+        key = message_id
     elif uuid:
         key = f"uuid:{uuid}"
     else:
@@ -363,6 +371,6 @@ def _response(
         usage.input_tokens, usage.output_tokens, write_5m, write_1h, usage.cache_read_input_tokens,
         usage.server_tool_use.web_search_requests if usage.server_tool_use else 0,
         usage.speed or None, usage.service_tier or None, usage.inference_geo or None,
-        envelope.cwd or None, envelope.git_branch or None, envelope.version or None, from_progress,
+        envelope.cwd or None, envelope.git_branch or None, envelope.version or None, from_progress, copied_into,
     )  # fmt: skip
     return Parsed(response=response, problem=problem)

@@ -453,6 +453,41 @@ def _m011_responses_key_index(db: Database) -> None:
     create_missing_indexes(db)
 
 
+# A response without requestId was keyed sessionId:message.id, so each copy of it in a fork or a
+# resumed session (Claude Code copies lines into the new session's file under the new sessionId)
+# was a response of its own. Its key is message.id alone from m012 on (see transcript._response):
+# stored rows are re-keyed, and where copies now share a key the one that outranks the others is
+# kept (transcript.rank_of; on a full tie the first written, the lowest rowid), as a merge would
+# have kept it. The rollup is then rebuilt whole. session_forks remembers which session each fork
+# copied from, as the copies written from now on show it.
+REKEY_RESPONSES_SQL = textwrap.dedent("""
+    CREATE TABLE session_forks (
+        session_id TEXT PRIMARY KEY,      -- a fork (claude --fork-session)
+        forked_from TEXT NOT NULL,        -- the session it was forked from
+        copied_utc TEXT NOT NULL          -- the time of the latest response it copied from there
+    );
+    CREATE TEMP TABLE m012_places AS
+    SELECT rowid AS id, row_number() OVER (
+        PARTITION BY message_id
+        ORDER BY is_sidechain,
+                 input_tokens + output_tokens + cache_write_5m_tokens + cache_write_1h_tokens
+                     + cache_read_tokens DESC,
+                 speed IS NOT NULL DESC, from_progress, rowid
+    ) AS place
+    FROM responses WHERE request_id IS NULL AND message_id IS NOT NULL;
+    DELETE FROM responses WHERE rowid IN (SELECT id FROM m012_places WHERE place > 1);
+    UPDATE responses SET key = message_id WHERE request_id IS NULL AND message_id IS NOT NULL;
+    DROP TABLE m012_places;
+    DELETE FROM rollup_state;
+""").strip()
+
+
+@MIGRATIONS(name="m012_responses_keyed_by_message_id")
+def _m012_responses_keyed_by_message_id(db: Database) -> None:
+    for statement in _statements(REKEY_RESPONSES_SQL):
+        db.execute(statement)
+
+
 def _statements(script: str) -> Iterator[str]:
     """Split a script into statements (executescript() would commit the open transaction)."""
     pending = ""
