@@ -14,8 +14,14 @@ from datetime import UTC, date, datetime, timedelta
 
 __all__ = ["coerce", "day_start", "normalize", "now", "parse", "text"]
 
-# Claude Code's own shape with plausible ranges; anything else goes through fromisoformat().
-_CANONICAL = re.compile(r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z")
+# The years a timestamp may name. Outside them, what a transcript or a telemetry page says is no
+# moment of usage, and arithmetic near datetime's own limits (a day in a western zone, the next
+# bucket of 9999-12-31) would overflow.
+FIRST_YEAR, LAST_YEAR = 2000, 8999
+
+# Claude Code's own shape, in years and days that every month has; anything else (the 29th to
+# the 31st included) goes through fromisoformat(), which knows the calendar.
+_CANONICAL = re.compile(r"2\d{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z")
 
 
 def text(moment: datetime) -> str:
@@ -48,10 +54,13 @@ def normalize(value: str | None) -> str | None:
         return value  # by far the most common case: no parsing, no reformatting
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # no such date, or 0001-01-01 east of UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        return None
     return text(parsed)
 
 

@@ -126,6 +126,12 @@ def _relative(count: int, unit: str, zone: ZoneInfo, now: datetime) -> tuple[dat
 
 
 def _absolute(text: str, zone: ZoneInfo, *, role: str) -> tuple[datetime, datetime]:
+    year = text[:4]
+    if year.isdigit() and not timestamps.FIRST_YEAR <= int(year) <= timestamps.LAST_YEAR:
+        raise PeriodError(
+            f"{role}={text!r} is outside the years the ledger can hold ({timestamps.FIRST_YEAR} to "
+            f"{timestamps.LAST_YEAR}); use a date such as 2026-11-01, or 'all' for everything"
+        )
     if re.fullmatch(r"\d{4}-\d{2}", text):
         year, month = (int(part) for part in text.split("-"))
         if not 1 <= month <= 12:

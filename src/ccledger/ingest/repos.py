@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,10 +109,34 @@ def _find_git(start: Path) -> tuple[Path, Path] | None:
     return None
 
 
-def _gitdir_from_file(dot_git: Path) -> Path | None:
+# A .git file, commondir or a config is a few hundred bytes; a larger one is not read at all.
+SMALL_FILE_BYTES = 1 << 20
+_OPEN_SMALL = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_small(path: Path) -> str | None:
+    """The text of a small regular file, else None. A repository is untrusted input: its .git
+    files may be FIFOs (opened without blocking, then refused), links to /dev/zero or any other
+    device (refused), or huge (refused); none of them can hang or exhaust memory."""
     try:
-        text = dot_git.read_text(encoding="utf-8", errors="replace")
+        fd = os.open(path, _OPEN_SMALL)
     except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > SMALL_FILE_BYTES:
+            return None
+        data = os.read(fd, SMALL_FILE_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", errors="replace") if len(data) <= SMALL_FILE_BYTES else None
+
+
+def _gitdir_from_file(dot_git: Path) -> Path | None:
+    text = read_small(dot_git)
+    if text is None:
         return None
     match = re.match(r"gitdir:\s*(.+)", text.strip())
     if not match:
@@ -120,10 +145,10 @@ def _gitdir_from_file(dot_git: Path) -> Path | None:
 
 
 def _common_dir(git_dir: Path) -> Path:
-    try:
-        relative = (git_dir / "commondir").read_text(encoding="utf-8").strip()
-    except OSError:
+    text = read_small(git_dir / "commondir")
+    if text is None:
         return git_dir
+    relative = text.strip()
     return (git_dir / relative).resolve() if relative else git_dir
 
 
@@ -133,10 +158,10 @@ _URL = re.compile(r"^\s*url\s*=\s*(.+?)\s*$", re.IGNORECASE)
 
 
 def _origin_remote(common_dir: Path) -> str | None:
-    try:
-        lines = (common_dir / "config").read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+    text = read_small(common_dir / "config")
+    if text is None:
         return None
+    lines = text.splitlines()
     in_origin = False
     for line in lines:
         if _ANY_SECTION.match(line):

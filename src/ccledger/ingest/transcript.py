@@ -42,7 +42,12 @@ UNKNOWN_MODEL = "<unknown>"
 # makes a cold index fast: most bytes in a transcript are user/tool-result lines.
 USAGE_MARKER = b'"usage"'
 
-Count = Annotated[int, msgspec.Meta(ge=0)]
+MAX_TOKENS = 10**9
+"""The most tokens (or web searches) one field of one response may hold. No request comes near
+it (the largest context windows hold a few million), and below it no sum over the ledger can
+overflow SQLite's 64-bit integers: a line beyond it is counted as ``invalid_usage``."""
+
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
 
 
 class Problem:
@@ -212,7 +217,7 @@ def parse_usage_line(line: bytes | bytearray) -> Parsed:
     """:func:`parse_line` for a line already known to contain :data:`USAGE_MARKER`."""
     try:
         record = _LINE.decode(line)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return _parse_leniently(line)
     # The decoder skips fields it does not read without checking their bytes, so invalid
     # UTF-8 inside message content would pass unnoticed. isascii() is a fast scan that
@@ -231,6 +236,8 @@ def _parse_leniently(line: bytes | bytearray) -> Parsed:
     problem = None
     try:
         obj = _ANY.decode(line)
+    except RecursionError:  # nested deeper than any decoder follows: nothing in it can be read
+        return Parsed(problem=Problem.INVALID_JSON)
     except (msgspec.DecodeError, UnicodeDecodeError):
         try:
             line.decode("utf-8")

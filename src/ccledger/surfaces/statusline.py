@@ -245,7 +245,9 @@ def _refresh_in_background(ledger: str) -> bool:
         with open(stamp, "a"):
             os.utime(stamp)
         subprocess.Popen(
-            [sys.executable, "-m", "ccledger", "index", "--quiet"],
+            # -P: Claude Code runs the statusline in the user's repository; a ccledger.py or
+            # ccledger/ there must not be imported instead of ours (see speedups.spawn).
+            [sys.executable, "-P", "-m", "ccledger", "index", "--quiet"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

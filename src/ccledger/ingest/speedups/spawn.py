@@ -13,7 +13,9 @@ import sys
 
 __all__ = ["HELPER_COMMAND", "PARALLEL_BYTES", "spawn_helper", "usable_cpus", "worth_sharing"]
 
-HELPER_COMMAND = [sys.executable, "-m", "ccledger.ingest.speedups.helper"]
+# -P: the working directory (a repository someone else wrote, where Claude Code runs) is not put
+# first on sys.path, so a ccledger.py or ccledger/ there can never be imported instead of ours.
+HELPER_COMMAND = [sys.executable, "-P", "-m", "ccledger.ingest.speedups.helper"]
 
 # A refresh with this much to read is shared with a helper process (a first index, mostly).
 PARALLEL_BYTES = 256 << 20

@@ -1,0 +1,192 @@
+"""The threat model, one hostile input per row: what it is, and what must happen.
+
+A user's ``~/.claude`` may hold transcripts rsynced from other machines, and Claude Code runs in
+repositories someone else wrote. Nothing in a transcript or a repository may run code, hang,
+exhaust memory or break a refresh; a bad line is counted and reported, and the good lines
+around it are kept exactly.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import assistant_line, totals, write_lines
+
+from ccledger.answers import pace, queries
+from ccledger.answers import status as ledger_status
+from ccledger.ingest import repos
+from ccledger.ingest.speedups import spawn
+from ccledger.surfaces import statusline
+from ccledger.update import update
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+ZONES = [ZoneInfo("UTC"), ZoneInfo("America/Los_Angeles"), ZoneInfo("Pacific/Kiritimati")]
+
+
+# --- one line that would break every refresh --------------------------------------------------
+
+
+def _at(timestamp: str) -> str:
+    return assistant_line(message_id="bad", timestamp=timestamp)
+
+
+HOSTILE_LINES = [
+    # what it is, the line, the problem it is counted as
+    ("a usage field of 2**63", assistant_line(message_id="bad", input_tokens=2**63), "invalid_usage"),
+    ("a usage field of 2**70", assistant_line(message_id="bad", cache_read=2**70), "invalid_usage"),
+    (
+        "fields whose sum overflows a 64-bit integer",
+        assistant_line(message_id="bad", input_tokens=2**62, output_tokens=2**62),
+        "invalid_usage",
+    ),
+    ("a negative token count", assistant_line(message_id="bad", output_tokens=-5), "invalid_usage"),
+    ("JSON nested 100,000 deep", '{"type":"assistant","usage":' + "[" * 100_000 + "]" * 100_000 + "}", "invalid_json"),
+    (
+        "a good response with a field nested 100,000 deep",
+        assistant_line(message_id="bad")[:-1] + ',"x":' + "[" * 100_000 + "]" * 100_000 + "}",
+        "invalid_json",
+    ),
+    (
+        "the first moment datetime holds, east of UTC",
+        assistant_line(message_id="bad", timestamp="0001-01-01T00:00:00+01:00"),
+        "invalid_timestamp",
+    ),
+    ("the last moment datetime holds", _at("9999-12-31T23:59:59.999Z"), "invalid_timestamp"),
+    ("a day no month has, in Claude Code's shape", _at("2026-02-31T10:00:00.000Z"), "invalid_timestamp"),
+    ("year 1, read later in a western zone", _at("0001-01-01T00:00:00.000Z"), "invalid_timestamp"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "line", "problem"), HOSTILE_LINES, ids=[row[0] for row in HOSTILE_LINES])
+def test_a_hostile_line_is_counted_and_the_lines_around_it_are_kept(db, claude_dir, what, line, problem):
+    path = claude_dir / "projects" / "-home-u-repo" / "s1.jsonl"
+    write_lines(
+        path,
+        assistant_line(message_id="before", timestamp="2026-11-20T09:00:00.000Z"),
+        line,
+        assistant_line(message_id="after", timestamp="2026-11-20T10:00:00.000Z"),
+    )
+    stats = update(db, [claude_dir])
+    assert stats.problems == {problem: 1} and stats.bad_lines == 1
+    assert totals(db)["responses"] == 2
+    assert {row[0] for row in db.execute("select message_id from responses")} == {"before", "after"}
+    for zone in ZONES:  # every question still answers, in zones either side of UTC
+        assert queries.usage_summary(db, since="all", zone=zone, now=NOW).totals.responses == 2
+        assert queries.sessions(db, since="all", zone=zone, now=NOW).total_sessions == 1
+        assert len(pace.usage_blocks(db, since="all", until=None, zone=zone, now=NOW).blocks) == 1
+    status = ledger_status.index_status(db, roots=[claude_dir], ledger_path="", prices_path="")
+    assert status.bad_lines == 1 and status.problems[0].kind == problem
+    assert update(db, [claude_dir]).files_read == 0  # and the next refresh has nothing to redo
+
+
+HOSTILE_PERIODS = [
+    # what a caller (often a model) asks for; each is an error it can act on, never a crash
+    ("0001-01-01", None),
+    ("0001-01-01T00:00:00+01:00", None),
+    ("9999-12-31", None),
+    ("9999-12", None),
+    ("all", "9999-12-31"),
+]
+
+
+@pytest.mark.parametrize(("since", "until"), HOSTILE_PERIODS)
+@pytest.mark.parametrize("zone", ZONES, ids=str)
+def test_a_period_at_the_edges_of_time_is_an_error_that_says_what_works(db, since, until, zone):
+    with pytest.raises(queries.QueryError, match="outside the years the ledger can hold"):
+        queries.usage_summary(db, since=since, until=until, zone=zone, now=NOW)
+
+
+# --- repositories someone else wrote ----------------------------------------------------------
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _huge(path: Path) -> None:
+    path.write_text('[remote "origin"]\n    url = https://github.com/acme/huge.git\n' + "#" * (2 << 20))
+
+
+HOSTILE_REPOS = [
+    # what it is, the .git entry it is made of, how it is made
+    ("a .git/config that is a FIFO (reading it would wait forever)", "config", _fifo),
+    ("a .git/commondir that is a FIFO", "commondir", _fifo),
+    ("a .git/config linked to /dev/zero (reading it would exhaust memory)", "config", _dev_zero),
+    ("a .git/commondir linked to /dev/zero", "commondir", _dev_zero),
+    ("a 2 MiB .git/config", "config", _huge),
+]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize(("what", "entry", "make"), HOSTILE_REPOS, ids=[row[0] for row in HOSTILE_REPOS])
+def test_a_hostile_git_folder_neither_hangs_nor_fills_memory(tmp_path, what, entry, make):
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    make(repo / ".git" / entry)
+    found: list[repos.RepoIdentity] = []
+    worker = threading.Thread(target=lambda: found.append(repos.resolve_repo(str(repo / "src"))), daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a blocking read never returns: far more than the milliseconds this takes
+    assert not worker.is_alive(), f"{what}: resolving the repository hung"
+    assert found[0].repo_id == str(repo) and found[0].remote is None  # the git root, without its remote
+
+
+def _evil_checkout(folder: Path, marker: Path) -> Path:
+    """A repository that would run code if anything of it were imported or executed: a
+    ``ccledger`` package and module shadowing ours, and git settings that run commands."""
+    payload = f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
+    (folder / "ccledger").mkdir(parents=True)
+    (folder / "ccledger" / "__init__.py").write_text(payload)
+    (folder / "ccledger" / "__main__.py").write_text(payload)
+    (folder / "ccledger.py").write_text(payload)
+    (folder / ".git" / "hooks").mkdir(parents=True)
+    command = f"{sys.executable} -c {payload!r}"
+    (folder / ".git" / "config").write_text(
+        f'[core]\n    fsmonitor = {command}\n    hooksPath = hooks\n[remote "origin"]\n'
+        "    url = https://github.com/acme/evil.git\n"
+    )
+    for hook in ("post-checkout", "pre-commit", "post-index-change"):
+        (folder / ".git" / "hooks" / hook).write_text(f"#!/bin/sh\n{command}\n")
+        (folder / ".git" / "hooks" / hook).chmod(0o755)
+    return folder
+
+
+def test_a_repository_named_by_a_transcript_runs_nothing(db, claude_dir, tmp_path):
+    marker = tmp_path / "marker"
+    evil = _evil_checkout(tmp_path / "evil", marker)
+    write_lines(claude_dir / "projects" / "-evil" / "s.jsonl", assistant_line(message_id="m", cwd=str(evil)))
+    update(db, [claude_dir])
+    assert db.execute("select repo_id from responses").fetchone()[0] == "github.com/acme/evil"
+    assert not marker.exists()
+
+
+def test_the_helper_process_imports_our_package_whatever_the_working_directory(tmp_path, monkeypatch):
+    marker = tmp_path / "marker"
+    monkeypatch.chdir(_evil_checkout(tmp_path / "evil", marker))
+    helper = spawn.spawn_helper()
+    _, errors = helper.communicate(b"", timeout=120)  # no request: it starts, says so, ends
+    assert b"ccledger.ingest.speedups.helper: no request on stdin" in errors  # ours, not theirs
+    assert not marker.exists()
+
+
+def test_the_statusline_background_index_imports_our_package_whatever_the_working_directory(tmp_path, monkeypatch):
+    # The statusline starts `ccledger index` detached; run the very command it starts, from the
+    # repository Claude Code would be in, and wait for it.
+    marker = tmp_path / "marker"
+    evil = _evil_checkout(tmp_path / "evil", marker)
+    started: list[list[str]] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(subprocess, "Popen", lambda command, **options: started.append(command))
+        assert statusline._refresh_in_background(str(tmp_path / "ledger.db"))
+    result = subprocess.run(started[0], cwd=evil, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
