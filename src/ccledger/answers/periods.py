@@ -126,8 +126,7 @@ def _relative(count: int, unit: str, zone: ZoneInfo, now: datetime) -> tuple[dat
 
 
 def _absolute(text: str, zone: ZoneInfo, *, role: str) -> tuple[datetime, datetime]:
-    year = text[:4]
-    if year.isdigit() and not timestamps.FIRST_YEAR <= int(year) <= timestamps.LAST_YEAR:
+    if text[:4].isdigit() and not timestamps.FIRST_YEAR <= int(text[:4]) <= timestamps.LAST_YEAR:
         raise PeriodError(
             f"{role}={text!r} is outside the years the ledger can hold ({timestamps.FIRST_YEAR} to "
             f"{timestamps.LAST_YEAR}); use a date such as 2026-11-01, or 'all' for everything"
