@@ -1,7 +1,8 @@
 import subprocess
 import sys
 
-from ccledger.ledger.db import MIGRATIONS, open_db
+from ccledger.ledger.db import open_db
+from ccledger.ledger.schema import MIGRATIONS
 
 
 def test_a_blank_ledger_gets_the_schema(tmp_path):
@@ -45,12 +46,20 @@ def test_a_ledger_from_before_the_key_index_keeps_every_row(tmp_path, real_proje
     from ccledger.ingest import index
     from ccledger.pricing import table as pricing
 
+    # The responses as today's indexer writes them, in a ledger whose schema stops before m011
+    # (the indexer itself needs the later ones: it cannot write into that schema directly).
+    fresh = open_db(tmp_path / "fresh.db")
+    index.refresh(fresh, [real_projects], parallel=False)
+    fresh.close()
     path = tmp_path / "old.db"
     old = Database(path)
     old.execute("PRAGMA journal_mode=WAL")
     MIGRATIONS.apply(old, stop_before="m011_responses_key_index")
     assert "key TEXT PRIMARY KEY" in old.execute("select sql from sqlite_master where name = 'responses'").fetchone()[0]
-    index.refresh(old, [real_projects], parallel=False)
+    old.execute("attach database ? as fresh", [str(tmp_path / "fresh.db")])
+    old.execute("insert into responses select * from fresh.responses order by rowid")
+    old.conn.commit()
+    old.execute("detach database fresh")
     pricing.ensure_prices(old)
     old.execute("delete from responses where rowid % 7 = 0")  # rowids with gaps, as replacements leave
     old.conn.commit()
@@ -71,7 +80,8 @@ def test_a_ledger_from_before_the_key_index_keeps_every_row(tmp_path, real_proje
 
 
 def test_building_the_key_index_keeps_the_last_written_copy_of_a_key(tmp_path):
-    from ccledger.ledger.db import KEY_INDEX, restore_indexes
+    from ccledger.ledger.db import restore_indexes
+    from ccledger.ledger.schema import KEY_INDEX
 
     db = open_db(tmp_path / "l.db")
     db.execute(f"drop index {KEY_INDEX}")

@@ -190,3 +190,65 @@ def test_the_statusline_background_index_imports_our_package_whatever_the_workin
     result = subprocess.run(started[0], cwd=evil, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert not marker.exists()
+
+
+# --- files that change under the reader ---------------------------------------------------------
+
+
+def test_a_byte_order_mark_before_the_first_line_does_not_cost_that_line(db, claude_dir):
+    path = claude_dir / "projects" / "-home-u-repo" / "s1.jsonl"
+    path.parent.mkdir(parents=True)
+    first, second = assistant_line(message_id="first"), assistant_line(message_id="second")
+    path.write_bytes(b"\xef\xbb\xbf" + first.encode() + b"\n" + second.encode() + b"\n")
+    stats = update(db, [claude_dir])
+    assert stats.bad_lines == 0 and totals(db)["responses"] == 2
+
+
+def test_a_transcript_rewritten_in_place_that_keeps_its_head_is_read_again(db, claude_dir):
+    # rsync --inplace from another machine, say: the same inode and the same first 4 KiB, but a
+    # response now stands before the offset the last read stopped at.
+    path = claude_dir / "projects" / "-home-u-repo" / "s1.jsonl"
+    prompt = '{"type":"user","message":{"role":"user","content":"' + "x" * 5000 + '"}}'
+    write_lines(path, prompt, assistant_line(message_id="a"), assistant_line(message_id="b"))
+    update(db, [claude_dir])
+    inode, mtime = path.stat().st_ino, path.stat().st_mtime_ns
+    rewritten = "\n".join([prompt, assistant_line(message_id="a"), assistant_line(message_id="inserted"),
+                           assistant_line(message_id="b")]) + "\n"  # fmt: skip
+    with path.open("r+") as file:
+        file.write(rewritten)
+    os.utime(path, ns=(mtime + 10**9, mtime + 10**9))
+    assert path.stat().st_ino == inode
+    stats = update(db, [claude_dir])
+    assert stats.new_responses == 1 and stats.bad_lines == 0
+    assert sorted(row[0] for row in db.execute("select message_id from responses")) == ["a", "b", "inserted"]
+
+
+def test_absurd_usage_an_earlier_release_stored_is_dropped_and_counted(tmp_path, db, claude_dir):
+    # Before m013 a field up to 2**63 - 1 went in, and sums over it broke every answer, even
+    # after its transcript was deleted.
+    from sqlite_utils import Database
+
+    from ccledger.ledger.db import open_db
+    from ccledger.ledger.schema import MIGRATIONS
+
+    write_lines(claude_dir / "projects" / "-home-u-repo" / "s1.jsonl", assistant_line(message_id="good"))
+    update(db, [claude_dir])
+    old = Database(tmp_path / "old.db")
+    MIGRATIONS.apply(old, stop_before="m013_files_tail_and_sane_usage")
+    old.execute("attach database ? as fresh", [db.conn.execute("pragma database_list").fetchone()[2]])
+    columns = ", ".join(row[1] for row in old.execute("pragma table_info(files)"))  # the columns before m013
+    old.execute(f"insert into files ({columns}) select {columns} from fresh.files")
+    old.execute("insert into responses select * from fresh.responses")
+    old.execute(
+        "insert into responses select 'absurd', 'absurd', 'r', timestamp_utc, session_id, agent_id, is_sidechain,"
+        " model, 9223372036854775807, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens,"
+        " cache_read_tokens, web_search_requests, speed, service_tier, inference_geo, cwd, git_branch, repo_id,"
+        " machine, cc_version, from_progress, file_id from fresh.responses"
+    )
+    old.conn.commit()
+    old.close()
+    migrated = open_db(tmp_path / "old.db")
+    assert [row[0] for row in migrated.execute("select message_id from responses")] == ["good"]
+    update(migrated, [])
+    assert queries.usage_summary(migrated, since="all", zone=ZONES[1], now=NOW).totals.responses == 1
+    assert migrated.execute("select kind, count from file_problems").fetchall() == [("invalid_usage", 1)]

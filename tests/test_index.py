@@ -28,7 +28,8 @@ from ccledger.ingest.repos import RepoCache
 from ccledger.ingest.scan import planned_bytes
 from ccledger.ingest.speedups import helper_client as sharing
 from ccledger.ingest.speedups import spawn as spawn_module
-from ccledger.ledger.db import DEFERRABLE_INDEXES, open_db
+from ccledger.ledger.db import open_db
+from ccledger.ledger.schema import DEFERRABLE_INDEXES
 
 
 def session_file(claude_dir: Path, name: str = "s1.jsonl", project: str = "-home-u-repo") -> Path:

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from .lines import OPEN_FLAGS, FileRead, read_head, read_usage_lines
+from .lines import OPEN_FLAGS, FileRead, read_at, read_head, read_usage_lines
 from .repos import RepoCache, RepoIdentity
 from .scan import Found, Known, describe, is_regular
 from .transcript import Rank, Response, rank_of
@@ -39,6 +39,11 @@ __all__ = [
 HEAD_BYTES = 4096
 """A file's first bytes, hashed: the same inode with another head was rewritten in place."""
 
+TAIL_BYTES = 1024
+"""The bytes before where a read stopped, hashed: a file rewritten in place that kept its head
+but not what came before that offset is read again from its start (keys keep it from counting
+twice), instead of its responses before the offset being missed."""
+
 # Positions in a row (see _row) that the merge reads.
 KEY, MESSAGE_ID, TIMESTAMP = 0, 1, 3
 
@@ -54,6 +59,7 @@ class FileResult(msgspec.Struct, array_like=True):
     start: int  # where reading began: 0 after a rewrite in place was noticed
     head_sha1: str = ""  # of the file's first HEAD_BYTES, hashed where it was read
     head_len: int = 0
+    tail_sha1: str | None = None  # of the TAIL_BYTES before the read's end_offset
     error: str | None = None
     read: FileRead | None = None  # without its responses, once they are in `merge`
     identities: dict[str, RepoIdentity] = {}  # cwds the ledger does not know yet
@@ -65,14 +71,14 @@ class FileResult(msgspec.Struct, array_like=True):
 def read_file(
     path: str,
     start: int,
-    known_head: tuple[str | None, int] | None,
+    known_head: tuple[str | None, int, str | None] | None,
     repos: RepoCache,
     machine: str,
     buffer: bytearray,
 ) -> FileResult:
     """Parse a regular file's complete lines from ``start`` and de-duplicate them within the file.
 
-    ``known_head`` is the (sha1, length) of the head the ledger recorded for it, if any.
+    ``known_head`` is the (head sha1, head length, tail sha1) the ledger recorded for it, if any.
     """
     result = FileResult(start)
     try:
@@ -81,11 +87,12 @@ def read_file(
             head = read_head(fd, HEAD_BYTES)
             result.head_sha1, result.head_len = sha1(head), len(head)
             if start and known_head is not None:
-                known_sha1, known_len = known_head
+                known_sha1, known_len, known_tail = known_head
                 now_sha1 = result.head_sha1 if known_len == len(head) else sha1(head[:known_len])
-                if now_sha1 != known_sha1:
+                if now_sha1 != known_sha1 or (known_tail is not None and _tail_sha1(fd, start) != known_tail):
                     result.start = 0  # same inode, different start: the file was rewritten in place
             read = read_usage_lines(fd, result.start, buffer)
+            result.tail_sha1 = _tail_sha1(fd, read.end_offset)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -111,6 +118,13 @@ def forks_of(responses: list[Response]) -> dict[str, list[str]]:
             if known is None or response.timestamp_utc >= known[1]:
                 forks[fork] = [response.session_id, response.timestamp_utc]
     return forks
+
+
+def _tail_sha1(fd: int, end: int) -> str:
+    """The sha1 of the TAIL_BYTES of ``fd`` before offset ``end`` (fewer near its start)."""
+    begin = max(0, end - TAIL_BYTES)
+    tail = bytearray(end - begin)
+    return sha1(bytes(tail[: read_at(fd, memoryview(tail), begin)]))
 
 
 def sha1(data: bytes) -> str:
@@ -158,5 +172,5 @@ def read_planned(
     """Read a planned file. Touches the filesystem only: no lock is held."""
     if not is_regular(item.stat):
         return Outcome(item, previous, start, FileResult(start, error="not a regular file"))
-    known_head = (previous.head_sha1, previous.head_len) if previous is not None else None
+    known_head = (previous.head_sha1, previous.head_len, previous.tail_sha1) if previous is not None else None
     return Outcome(item, previous, start, read_file(item.path, start, known_head, repos, machine, buffer))

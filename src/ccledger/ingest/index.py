@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from .. import paths, timestamps
-from ..ledger.db import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes, restore_indexes, write_transaction
+from ..ledger.db import restore_indexes, write_transaction
 from ..ledger.rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
+from ..ledger.schema import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes
 from .file_result import Outcome, read_planned
 from .lines import new_buffer
 from .merge import FirstLoad, Rivals, merge
@@ -68,7 +69,7 @@ on conflict(path) do nothing
 UPDATE_FILE_SQL = """
 update files set
     root = :root, device = :device, inode = :inode, size = :size, mtime_ns = :mtime_ns,
-    head_sha1 = :head_sha1, head_len = :head_len, read_offset = :read_offset,
+    head_sha1 = :head_sha1, head_len = :head_len, read_offset = :read_offset, tail_sha1 = :tail_sha1,
     lines = case when :reset then :lines else lines + :lines end,
     usage_lines = case when :reset then :usage_lines else usage_lines + :usage_lines end,
     bad_lines = case when :reset then :bad_lines else bad_lines + :bad_lines end,
@@ -456,6 +457,7 @@ def _write_file(
             "head_sha1": result.head_sha1,
             "head_len": result.head_len,
             "read_offset": read.end_offset,
+            "tail_sha1": result.tail_sha1,
             "reset": reset,
             "lines": read.lines,
             "usage_lines": read.usage_lines,

@@ -24,6 +24,7 @@ BLOCK_BYTES = 4 << 20
 """How much is read at a time, and the starting size of a buffer (it grows for longer lines)."""
 
 _NEWLINE = b"\n"
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which an editor may put before the first line
 
 OPEN_FLAGS = (
     os.O_RDONLY
@@ -107,6 +108,8 @@ def read_usage_lines(fd: int, start: int, buffer: bytearray | None = None) -> Fi
         if count < len(space):
             break  # a short read of a regular file: its end, for now
     tail = bytes(buffer[:filled])
+    if not read.end_offset and tail.startswith(_BOM):
+        tail = tail[3:]
     if tail.strip() and might_hold_usage(tail):
         parsed = parse_line(tail)
         # Used now but read again once complete, so its problems are counted then, not twice.
@@ -130,7 +133,10 @@ def _parse_complete_lines(read: FileRead, buffer: bytearray, filled: int) -> int
     while at >= 0:
         begin = rfind(_NEWLINE, 0, at) + 1
         end = find(_NEWLINE, at, last + 1)
-        parsed = parse_usage_line(buffer[begin:end])  # one copy: msgspec reads a bytearray as well
+        line = buffer[begin:end]  # one copy: msgspec reads a bytearray as well
+        if not begin and not base and line.startswith(_BOM):
+            del line[:3]
+        parsed = parse_usage_line(line)
         _record(read, parsed, base + begin)
         at = find(USAGE_MARKER, end, last)
     return last + 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..ledger.db import create_missing_indexes
+from ..ledger.schema import create_missing_indexes
 from .file_result import KEY, MESSAGE_ID, TIMESTAMP, Candidates
 from .transcript import Rank, rank_of
 

@@ -44,7 +44,7 @@ __all__ = [
 
 KNOWN_FILES_SQL = """
 select id, path, device, inode, size, mtime_ns, head_sha1, head_len, read_offset,
-       missing_since_utc, error
+       missing_since_utc, error, tail_sha1
 from files
 """
 
@@ -63,6 +63,7 @@ class Known(NamedTuple):
     read_offset: int
     missing_since_utc: str | None
     error: str | None
+    tail_sha1: str | None  # of the bytes before read_offset: catches a rewrite that kept the head
 
     @property
     def missing(self) -> bool:
@@ -148,7 +149,7 @@ def describe(exc: OSError) -> str:
 
 def unchanged(row: tuple[Any, ...], st: os.stat_result) -> bool:
     """Whether a known file (a KNOWN_FILES_SQL row) is exactly as it was last read."""
-    _, _, device, inode, size, mtime_ns, _, _, _, missing_since, error = row
+    _, _, device, inode, size, mtime_ns, _, _, _, missing_since, error, _ = row
     return (
         error is None
         and missing_since is None

@@ -82,7 +82,7 @@ def read_shared(
     repos: RepoCache, plans: list[list[Any]], limit: Callable[[], int] | None = None
 ) -> Iterator[ReadMessage]:
     """Read planned files in order, stopping before plan number ``limit()``, and yield what each
-    produced. ``plans`` are ``[path, start, [head sha1, head length] or None]``."""
+    produced. ``plans`` are ``[path, start, [head sha1, head length, tail sha1] or None]``."""
     machine = paths.machine_name()
     buffer = new_buffer()
     for number, (path, start, known_head) in enumerate(plans):

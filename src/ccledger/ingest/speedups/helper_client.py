@@ -73,7 +73,7 @@ class Helper:
         request = {
             "ledger": ledger,
             "plans": [
-                [item.path, start, [previous.head_sha1, previous.head_len] if previous else None]
+                [item.path, start, [previous.head_sha1, previous.head_len, previous.tail_sha1] if previous else None]
                 for item, previous, start in plans
             ],
         }
