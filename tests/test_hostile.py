@@ -252,3 +252,106 @@ def test_absurd_usage_an_earlier_release_stored_is_dropped_and_counted(tmp_path,
     update(migrated, [])
     assert queries.usage_summary(migrated, since="all", zone=ZONES[1], now=NOW).totals.responses == 1
     assert migrated.execute("select kind, count from file_problems").fetchall() == [("invalid_usage", 1)]
+
+
+# --- the ledger and its path --------------------------------------------------------------------
+
+
+def _folder(path: Path) -> None:
+    path.mkdir(parents=True)
+
+
+def _not_sqlite(path: Path) -> None:
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("a shopping list, not a ledger\n" * 100)
+
+
+def _under_a_file(path: Path) -> None:
+    path.parent.write_text("a file where the ledger's folder should be")
+
+
+def _from_a_newer_release(path: Path) -> None:
+    from ccledger.ledger.db import open_db
+
+    path.parent.mkdir(exist_ok=True)
+    db = open_db(path)
+    db["_sqlite_migrations"].insert({"migration_set": "ccledger", "name": "m999_from_the_future", "applied_at": "x"})
+    db.close()
+
+
+HOSTILE_LEDGERS = [
+    # what CCLEDGER_DB names, how it is made, what the one line says
+    ("a folder", "ledger.db", _folder, "names a folder"),
+    ("a file that is not SQLite", "ledger.db", _not_sqlite, "is not a ccledger ledger"),
+    ("a place that cannot be created", "file/ledger.db", _under_a_file, "cannot create the ledger's folder"),
+    ("a ledger written by a newer ccledger", "ledger.db", _from_a_newer_release, "written by a newer ccledger"),
+]
+
+
+@pytest.mark.parametrize(("what", "name", "make", "says"), HOSTILE_LEDGERS, ids=[row[0] for row in HOSTILE_LEDGERS])
+def test_a_ledger_that_cannot_be_used_is_one_clear_line_and_a_tool_error(tmp_path, claude_dir, what, name, make, says):
+    import anyio
+    from mcp import Client
+
+    from ccledger.surfaces.server import build_server
+
+    path = tmp_path / "bad" / name
+    path.parent.parent.mkdir(parents=True, exist_ok=True)
+    make(path)
+    write_lines(claude_dir / "projects" / "-home-u-repo" / "s1.jsonl", assistant_line())
+    for command in (["report"], ["index"], ["status", "--json"]):
+        result = subprocess.run(
+            [sys.executable, "-P", "-m", "ccledger", *command],
+            env={**os.environ, "CCLEDGER_DB": str(path)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 1 and result.stdout == "", (command, result.stderr)
+        assert result.stderr.startswith("ccledger: ") and says in result.stderr and result.stderr.count("\n") == 1
+
+    async def ask() -> str:
+        async with Client(build_server(path, roots=[claude_dir])) as client:
+            answer = await client.call_tool("usage_summary", {})
+            assert answer.is_error
+            return answer.content[0].text
+
+    assert says in anyio.run(ask)
+
+
+def test_a_read_only_ledger_answers_every_question_and_refuses_writes_clearly(tmp_path, claude_dir, monkeypatch):
+    import anyio
+    from mcp import Client
+
+    from ccledger.ledger import db as ledger_db
+    from ccledger.surfaces.server import build_server
+
+    write_lines(claude_dir / "projects" / "-home-u-repo" / "s1.jsonl", assistant_line())
+    ledger = ledger_db.open_db(tmp_path / "ledger.db")
+    update(ledger, [claude_dir])
+    ledger.close()
+    # As on a read-only mount, or for a user who may not write the file (root may write anything,
+    # so the check is what is replaced here; SQLite itself then refuses every write).
+    monkeypatch.setattr(ledger_db, "_writable", lambda path: False)
+    write_lines(claude_dir / "projects" / "-home-u-repo" / "s2.jsonl", assistant_line(message_id="new"))
+
+    async def ask() -> tuple[int, str]:
+        async with Client(build_server(tmp_path / "ledger.db", roots=[claude_dir])) as client:
+            summary = await client.call_tool("usage_summary", {"since": "all"})
+            assert not summary.is_error, summary.content[0].text
+            for tool in ("sessions", "index_status", "burn_rate", "budget_status", "cost_by_repo"):
+                answer = await client.call_tool(tool, {"since": "all"} if tool in ("sessions", "cost_by_repo") else {})
+                assert not answer.is_error, (tool, answer.content[0].text)
+            refused = await client.call_tool("set_budget", {"scope": "all", "period": "month", "amount_usd": 10})
+            assert refused.is_error
+            return summary.structured_content["totals"]["responses"], refused.content[0].text
+
+    from ccledger.surfaces.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["ccledger", "index"])
+    with pytest.raises(SystemExit) as exit_code:
+        main()
+    assert exit_code.value.code == 1  # and a one-line message on stderr (the cases above)
+    responses, refusal = anyio.run(ask)
+    assert responses == 1  # what the ledger holds: s2 could not be indexed into it
+    assert "read-only" in refusal and "every question that only reads still answers" in refusal

@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .ingest import index
+from .ingest.stats import IndexStats
 from .ledger import rollup
+from .ledger.db import read_only
 from .pricing import table as pricing
 
 if TYPE_CHECKING:
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 
     from .ingest.scan import ScanCache
     from .ingest.speedups.headstart import HeadStart
-    from .ingest.stats import IndexStats
 
 __all__ = ["update"]
 
@@ -40,7 +41,14 @@ def update(
     """Index what is new under ``roots`` (default: Claude's), then bring the prices (built-in,
     the user's file, ``prices_file``) and the rollup up to date. ``progress``, ``cache`` and
     ``head_start`` are :func:`index.refresh`'s. A bad prices file raises ``PriceFileError``
-    once the new responses are safely written."""
+    once the new responses are safely written. A ledger opened read-only is left as it is
+    (``read_only`` in the result): it answers from what it holds."""
+    if read_only(db):
+        if head_start is not None:
+            head_start.close()
+        return IndexStats(
+            roots=[], files_seen=0, files_read=0, new_responses=0, bad_lines=0, seconds=0.0, read_only=True
+        )
 
     def prices_then_rollup(share: rollup.RollupShare | None) -> None:
         pricing.ensure_prices(db, prices_file=prices_file)

@@ -58,6 +58,8 @@ class IndexStats:
     errors: list[FileError] = dataclasses.field(default_factory=list)
     """Paths that could not be read."""
     seconds: float
+    read_only: bool = False
+    """The ledger could not be written here: nothing was indexed, answers come from what it holds."""
 
     def to_json(self) -> str:
         """The stats as indented JSON (``ccledger index --json``)."""

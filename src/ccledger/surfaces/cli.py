@@ -18,7 +18,7 @@ import click
 from .. import __version__, paths
 from ..choices import BUDGET_PERIODS, GROUP_BY_CHOICES, PLANS, SOURCE_CHOICES
 from ..config import load_config
-from ..ledger.db import open_db
+from ..ledger.db import LedgerError, open_db
 from . import console
 from .console import ask, demo_ledger, empty_hint, err, lazy, ledger, out, show, zone
 
@@ -114,6 +114,11 @@ def index_command(head_start: HeadStart | None, as_json: bool, quiet: bool, root
         stats = console.update(db, list(roots) or None, show_progress=not (as_json or quiet), head_start=head_start)
     finally:
         db.close()
+    if stats.read_only:
+        raise LedgerError(
+            f"the ledger at {paths.db_path()} is read-only here: nothing can be indexed into it "
+            "(questions still answer from what it holds)"
+        )
     if quiet:
         return
     if as_json:
@@ -488,3 +493,6 @@ def main(head_start: HeadStart | None = None) -> None:
         cli(obj=head_start)
     except KeyboardInterrupt:
         sys.exit(130)
+    except LedgerError as exc:  # raised before or after click's own handling: one line, no traceback
+        click.echo(f"ccledger: {exc}", err=True)
+        sys.exit(1)

@@ -30,7 +30,7 @@ from ..answers import status as ledger_status
 from ..choices import BudgetPeriod, PacePeriod, Plan
 from ..config import Config, ConfigError, load_config
 from ..ingest import scan
-from ..ledger.db import open_db
+from ..ledger.db import LedgerError, open_db
 from ..models import (
     BlockList,
     BudgetAlert,
@@ -115,9 +115,10 @@ class ServerState:
     ledger fresh).
     """
 
-    db: Database
+    db: Database | None  # None: the ledger could not be opened, and `unusable` says why
     path: Path
     config: Config
+    unusable: str | None = None
     roots: list[Path] | None = None
     prices_file: Path | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -129,6 +130,8 @@ class ServerState:
     def fresh(self) -> Iterator[Database]:
         """The ledger brought up to date with the transcripts and prices, held for one answer."""
         with self.lock:
+            if self.db is None:
+                raise ToolError(f"{self.unusable}. Tell the user: ccledger answers again once that is fixed.")
             self.last_refresh = update(self.db, self.roots, prices_file=self.prices_file, cache=self.scan_cache)
             yield self.db
 
@@ -154,7 +157,7 @@ class ServerState:
 def _tool_errors() -> Iterator[None]:
     try:
         yield
-    except (queries.QueryError, pricing.PriceFileError, ConfigError) as exc:
+    except (queries.QueryError, pricing.PriceFileError, ConfigError, LedgerError) as exc:
         raise ToolError(str(exc)) from exc
 
 
@@ -376,7 +379,8 @@ def pull_prod_telemetry(
     with _tool_errors():
         config = load_config(state.config.path)
         sources = select_sources(load_sources(config), source_id, config.path)
-    db = open_db(state.path)  # its own connection: a pull waits on the network, answers need not
+    with _tool_errors():
+        db = open_db(state.path)  # its own connection: a pull waits on the network, answers need not
     try:
         result = pull_sources(db, sources, now=state.now())
     finally:
@@ -428,14 +432,13 @@ def build_server(
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[ServerState]:
         path = Path(db_path) if db_path is not None else paths.db_path()
-        state = ServerState(
-            db=open_db(path), path=path, config=load_config(), roots=roots, prices_file=prices_file,
-            now=now or _utcnow,
-        )  # fmt: skip
+        state = _open_state(path)
+        state.roots, state.prices_file, state.now = roots, prices_file, now or _utcnow
         try:
             yield state
         finally:
-            state.db.close()
+            if state.db is not None:
+                state.db.close()
 
     mcp = MCPServer("ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     for tool, title, hints in TOOLS:
@@ -449,6 +452,26 @@ def build_server(
 
     mcp.prompt(title="Weekly spend review")(weekly_report)
     return mcp
+
+
+def _open_state(path: Path) -> ServerState:
+    """The server's state over the ledger at ``path``. A ledger or config that cannot be used
+    does not stop the server: every tool then answers with an error that says why."""
+    problems = []
+    try:
+        db: Database | None = open_db(path)
+    except LedgerError as exc:
+        db = None
+        problems.append(str(exc))
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        config = Config(path=paths.config_path())
+        problems.append(str(exc))
+    if problems and db is not None:
+        db.close()
+        db = None
+    return ServerState(db=db, path=path, config=config, unusable="; ".join(problems) or None)
 
 
 def _utcnow() -> datetime:
