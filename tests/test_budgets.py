@@ -214,3 +214,19 @@ def test_a_failing_webhook_is_reported_and_retried(recent, monkeypatch):
     db = open_db()
     assert db.execute("select count(*) from budget_alerts_sent").fetchone() == (0,)  # tried again next time
     db.close()
+
+
+def test_a_budget_made_after_one_was_deleted_alerts_even_with_its_id(recent, webhook, monkeypatch):
+    # SQLite gives the new budget the deleted one's id; the old one's "already sent" rows must
+    # have gone with it (ON DELETE CASCADE, with foreign keys on), or the new one never alerts.
+    monkeypatch.setenv("CCLEDGER_WEBHOOK_URL", webhook)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    assert runner.invoke(cli, ["budget", "set", "all", "day", "1"]).exit_code == 0
+    assert runner.invoke(cli, ["budget", "check"]).exit_code == 2 and len(Webhook.received) == 1
+    first = json.loads(runner.invoke(cli, ["budget", "list", "--json"]).output)["budgets"][0]["id"]
+    assert runner.invoke(cli, ["budget", "rm", "--id", str(first)]).exit_code == 0
+    assert runner.invoke(cli, ["budget", "set", "all", "day", "2"]).exit_code == 0
+    again = json.loads(runner.invoke(cli, ["budget", "list", "--json"]).output)["budgets"][0]["id"]
+    assert again == first
+    assert runner.invoke(cli, ["budget", "check"]).exit_code == 2
+    assert len(Webhook.received) == 2

@@ -379,6 +379,35 @@ def test_tokens_are_never_stored_logged_or_returned(db, pages, tmp_path, token, 
     assert TOKEN not in result.model_dump_json()
 
 
+def test_a_token_in_an_error_body_is_redacted_wherever_the_body_is_cut(db, pages, tmp_path):
+    # The error shows the start of the body: cut first and redact after, a token across the cut
+    # would leak the part of it before the cut. Every offset around both cuts (60 and 200).
+    secret = TOKEN + "-shop"
+    found = sources(tmp_path, export_entry(pages.url + "/export", max_retries=0))
+    leaks = []
+    for status, last in ((400, 230), (200, 90)):  # refused (200-character snippet); not JSON (60)
+        for offset in range(last):
+            body = ("x" * offset + secret + " and more").encode()
+            pages.route("/export", Reply(status, body=body, headers={"Content-Type": "text/plain"}))
+            error = pull(db, found, env={"TELEMETRY_EXPORT_TOKEN_SHOP": secret}).sources[0].error or ""
+            assert "source 'shop'" in error, error
+            leaks += [(status, offset) for n in range(len(secret) - 6) if secret[n : n + 6] in error]
+    assert leaks == []
+
+
+def test_a_record_no_usage_reaches_fails_its_page_and_no_other_source(db, pages, tmp_path, token):
+    admin_pages(pages)
+    page = json.loads((PAGES / "export_page1.json").read_text())
+    page["records"][1]["usage"]["input_tokens"] = 2**70
+    pages.route("/export", Reply(body=json.dumps(page).encode()))
+    result = pull(db, sources(tmp_path, admin_entry(pages.url), export_entry(pages.url + "/export")))
+    admin, shop = result.sources
+    assert admin.error is None and admin.records_added == 4
+    assert shop.error is not None and "input_tokens" in shop.error and "Nothing of it was saved" in shop.error
+    assert stored(db, "shop") == []
+    assert queries.usage_summary(db, since="all", zone=UTC_ZONE, now=NOW).totals.responses > 0
+
+
 # --- export and OTLP ---------------------------------------------------------------------------
 
 

@@ -119,7 +119,9 @@ def delete_budget(
             and (model or None) == found.model
         )
         if by_id or by_scope:
-            with write_transaction(db):
+            # With foreign keys on, its sent alerts go too (ON DELETE CASCADE): a budget made
+            # later may get the same id, and must not find this one's alerts already sent.
+            with write_transaction(db, foreign_keys=True):
                 db.execute(DELETE_SQL, {"id": found.id})
             return found
     existing = "; ".join(f"{b.id}: {b.scope} {b.period}" + (f" {b.model}" if b.model else "") for b in _budgets(db))

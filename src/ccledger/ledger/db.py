@@ -139,21 +139,30 @@ def _pending(db: Database) -> bool:
 
 
 @contextmanager
-def write_transaction(db: Database) -> Iterator[Database]:
+def write_transaction(db: Database, *, foreign_keys: bool = False) -> Iterator[Database]:
     """A transaction that takes the write lock up front.
 
     ``BEGIN IMMEDIATE`` makes a second writer wait (up to the busy timeout) at the start,
     instead of failing with "database is locked" when a read transaction tries to upgrade.
+    With ``foreign_keys`` the schema's foreign keys are enforced, and their ON DELETE CASCADE
+    done, for this transaction: not for every one, because checking each response's file on
+    insert would cost a first index of a million rows about a second.
     """
     if read_only(db):
         raise LedgerError(
             "the ledger is read-only here (a read-only mount, or a file this user may not write) and this "
             "needs to write to it; every question that only reads still answers"
         )
-    db.conn.execute("BEGIN IMMEDIATE")
+    if foreign_keys:
+        db.conn.execute("PRAGMA foreign_keys=ON")  # a no-op inside a transaction: set before it
     try:
-        yield db
-    except BaseException:
-        db.conn.rollback()
-        raise
-    db.conn.commit()
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.conn.rollback()
+            raise
+        db.conn.commit()
+    finally:
+        if foreign_keys:
+            db.conn.execute("PRAGMA foreign_keys=OFF")

@@ -484,7 +484,9 @@ def _m012_responses_keyed_by_message_id(db: Database) -> None:
 # file_result.TAIL_BYTES) notices a file rewritten in place that kept its head. And a stored
 # usage field beyond transcript.MAX_TOKENS (or below 0), which only an earlier release could
 # have written, would make sums overflow and break every answer: such rows are counted as their
-# file's invalid_usage lines and deleted, and the rollup is rebuilt without them.
+# file's invalid_usage lines and deleted, and the rollup is rebuilt without them. Alerts marked
+# sent for a budget since deleted (foreign keys were never on) are forgotten: a budget that got
+# its id would never have alerted.
 FILES_TAIL_AND_SANE_USAGE_SQL = textwrap.dedent("""
     ALTER TABLE files ADD COLUMN tail_sha1 TEXT;
     CREATE TEMP TABLE m013_insane AS
@@ -499,6 +501,9 @@ FILES_TAIL_AND_SANE_USAGE_SQL = textwrap.dedent("""
     DELETE FROM responses WHERE rowid IN (SELECT id FROM m013_insane);
     DELETE FROM rollup_state WHERE (SELECT count(*) FROM m013_insane) > 0;
     DROP TABLE m013_insane;
+    DELETE FROM budget_alerts_sent
+    WHERE budget_id NOT IN (SELECT id FROM budgets)
+       OR sent_utc < (SELECT created_utc FROM budgets WHERE budgets.id = budget_id);
 """).strip()
 
 

@@ -88,7 +88,7 @@ class Fetcher:
         try:
             return json.loads(response.content)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            start = response.content[:60].decode("utf-8", "replace")
+            start = self._snippet(response, 60)
             raise self._error(
                 f"page {page} of source {self.source.id!r} is not JSON ({exc}; it starts {start!r}): "
                 f"expected {expected}. Check that url points at the {self.source.kind} endpoint itself",
@@ -155,7 +155,8 @@ class Fetcher:
                 f"it in {source.config_path}",
                 "not_found",
             )
-        return self._error(f"source {source.id!r} refused page {page} (HTTP {status}): {_snippet(response)}", "refused")
+        snippet = self._snippet(response)
+        return self._error(f"source {source.id!r} refused page {page} (HTTP {status}): {snippet}", "refused")
 
     def _retry_error(self, response: httpx2.Response, page: int, attempts: int, wait: float) -> PullError:
         status = response.status_code
@@ -168,7 +169,7 @@ class Fetcher:
             )
         return self._error(
             f"source {self.source.id!r} failed page {page} with HTTP {status} {attempts} time(s) in a row "
-            f"({_snippet(response)}): its server has a problem; pull again later, pages already saved are kept",
+            f"({self._snippet(response)}): its server has a problem; pull again later, pages already saved are kept",
             "server",
         )
 
@@ -177,6 +178,12 @@ class Fetcher:
 
     def _redact(self, text: str) -> str:
         return redact(text, [self._token])
+
+    def _snippet(self, response: httpx2.Response, size: int = _SNIPPET) -> str:
+        """The start of a body worth showing in an error, redacted before it is cut: cut first,
+        a token at the cut would be left whole on one side of it and in part on the other."""
+        text = " ".join(self._redact(response.content.decode("utf-8", "replace")).split())[:size]
+        return text or response.reason_phrase or "no body"
 
 
 def _auth_headers(source: ProdSource, token: str | None) -> dict[str, str]:
@@ -206,11 +213,6 @@ def _retry_after(response: httpx2.Response) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-def _snippet(response: httpx2.Response) -> str:
-    text = " ".join(response.content[:_SNIPPET].decode("utf-8", "replace").split())
-    return text or response.reason_phrase or "no body"
 
 
 def _safe(url: str) -> str:

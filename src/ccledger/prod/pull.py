@@ -31,7 +31,7 @@ from ..ledger.db import write_transaction
 from ..models import ProdPullResult, ProdSourcePull
 from . import anthropic_admin, export, otlp
 from .fetch import Fetcher, PullError, redact
-from .records import PageError, ParsedPage, ProdRecord
+from .records import PageError, ParsedPage, ProdRecord, check_bounds
 from .sources import ADMIN, EXPORT, OTLP, ProdSource, token_for
 
 __all__ = ["pull_sources"]
@@ -176,7 +176,9 @@ class _Pull:
     def parse(self, parse: Callable[[], ParsedPage], where: str) -> ParsedPage:
         """``parse()``, its PageError told as which page failed; nothing of that page is saved."""
         try:
-            return parse()
+            page = parse()
+            check_bounds(page.records)
+            return page
         except PageError as exc:
             raise PullError(
                 f"{where} of source {self.source.id!r} is malformed: {exc}. Nothing of it was saved"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-__all__ = ["PageError", "ParsedPage", "ProdRecord"]
+__all__ = ["MAX_RECORD_COUNT", "MAX_RECORD_NANOUSD", "PageError", "ParsedPage", "ProdRecord", "check_bounds"]
 
 
 class PageError(ValueError):
@@ -59,6 +59,29 @@ class ProdRecord:
             self.web_search_requests, self.speed, self.context_window, self.provider_cost_nanousd,
             self.service_tier,
         )  # fmt: skip
+
+
+# The most one record may hold: a record sums an hour of a whole organisation at most, and no
+# organisation comes near a trillion tokens (or 100 million dollars) an hour. Below these no sum
+# over the ledger can overflow SQLite's 64-bit integers.
+MAX_RECORD_COUNT = 10**12
+MAX_RECORD_NANOUSD = 10**17
+_COUNTS = (
+    "requests", "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "cache_read_tokens", "web_search_requests",
+)  # fmt: skip
+
+
+def check_bounds(records: list[ProdRecord]) -> None:
+    """Raise PageError for a record whose counts or cost no real usage reaches (or below 0)."""
+    for record in records:
+        for name in _COUNTS:
+            value = getattr(record, name)
+            if value is not None and not 0 <= value <= MAX_RECORD_COUNT:
+                raise PageError(f"record {record.key!r} has {name} = {value}, outside 0 to {MAX_RECORD_COUNT:,}")
+        cost = record.provider_cost_nanousd
+        if cost is not None and not 0 <= cost <= MAX_RECORD_NANOUSD:
+            raise PageError(f"record {record.key!r} reports a cost of {cost / 1e9:,.2f} USD, which no usage reaches")
 
 
 @dataclass(frozen=True)
