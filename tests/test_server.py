@@ -254,11 +254,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_http(real_projects, tmp_path, *args: str) -> tuple[subprocess.Popen, int]:
+def start_http(real_projects, tmp_path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ccledger", "serve", "--http", "--port", str(port), *args],
-        env=serve_env(real_projects, tmp_path),
+        env={**serve_env(real_projects, tmp_path), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -330,3 +330,93 @@ def test_off_loopback_without_a_token_is_refused(real_projects, tmp_path):
         timeout=30,
     )
     assert result.returncode == 2 and "bearer token" in result.stderr
+
+
+def test_ctrl_c_ends_a_stdio_server_at_once_and_quietly(real_projects, tmp_path):
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ccledger", "serve"],
+        env=serve_env(real_projects, tmp_path),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    client = {"name": "test", "version": "0"}
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+             "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client}}  # fmt: skip
+    proc.stdin.write(json.dumps(hello).encode() + b"\n")
+    proc.stdin.flush()
+    assert b'"serverInfo"' in proc.stdout.readline()  # it is up, its stdin reader waiting on a read
+    proc.send_signal(signal.SIGINT)
+    _, errors = proc.communicate(timeout=30)  # at once: a server that keeps running would time out
+    assert proc.returncode == 128 + signal.SIGINT
+    assert b"Traceback" not in errors and b"Aborted" not in errors, errors
+
+
+async def test_http_auth_that_clients_can_act_on(real_projects, tmp_path):
+    token = "s3cret-token-value"
+    origin = "https://dashboard.example"
+    proc, port = start_http(real_projects, tmp_path, "--host", "0.0.0.0", "--allow-origin", origin,
+                            env={"CCLEDGER_HTTP_TOKEN": token})  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        anonymous = httpx2.post(url, headers={"Content-Type": "application/json"}, content=b"{}")
+        assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Bearer")
+        assert "CCLEDGER_HTTP_TOKEN" in anonymous.json()["error"]
+        for discovery in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-authorization-server"):
+            assert httpx2.get(f"http://127.0.0.1:{port}{discovery}").status_code == 404  # no OAuth dance
+        preflight = httpx2.options(url, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == origin
+        assert "authorization" in preflight.headers["access-control-allow-headers"]
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"bearer {token}", "Origin": origin}) as authed,
+            Client(streamable_http_client(url, http_client=authed)) as client,
+        ):
+            summary = await call(client, "usage_summary", since="all")  # the scheme in any case
+            assert summary["totals"]["responses"] == 878
+    finally:
+        logs = stop(proc)
+    assert f"on http://0.0.0.0:{port}/mcp" in logs and token not in logs
+
+
+@pytest.mark.parametrize(
+    ("host", "url"), [("127.0.0.2", "http://127.0.0.2:{port}/mcp"), ("::1", "http://[::1]:{port}/mcp")]
+)
+def test_every_loopback_address_needs_no_token_and_is_named_right(real_projects, tmp_path, host, url):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family) as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip(f"{host} cannot be bound on this machine")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ccledger", "serve", "--http", "--host", host, "--port", str(port)],
+        env={**serve_env(real_projects, tmp_path), "CCLEDGER_HTTP_TOKEN": ""},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        line = proc.stderr.readline().decode()  # said once the port is bound
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    assert url.format(port=port) in line, line
+
+
+def test_a_port_in_use_is_an_error_not_a_serving_line(real_projects, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "ccledger", "serve", "--http", "--port", str(port)],
+            env=serve_env(real_projects, tmp_path), capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert result.returncode == 2 and "cannot listen on" in result.stderr and "server on" not in result.stderr
+
+
+def test_a_token_on_the_command_line_is_warned_about(real_projects, tmp_path):
+    proc, _ = start_http(real_projects, tmp_path, "--token", "visible-in-ps")
+    assert "CCLEDGER_HTTP_TOKEN" in stop(proc)

@@ -7,6 +7,7 @@ its helper process.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -447,7 +448,8 @@ def prices(as_json: bool, prices_file: Path | None) -> None:
 @click.option(
     "--token",
     envvar="CCLEDGER_HTTP_TOKEN",
-    help="Bearer token clients must send (with --http; required off loopback). Env: CCLEDGER_HTTP_TOKEN.",
+    help="Bearer token clients must send (with --http; required off loopback). Prefer the environment "
+    "variable CCLEDGER_HTTP_TOKEN: a --token on the command line is visible to every user in `ps`.",
 )
 @click.option("--allow-origin", "origins", multiple=True, help="A browser Origin allowed to call (repeatable).")
 @prices_option
@@ -463,12 +465,30 @@ def serve(
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="ccledger: %(message)s")
     server = build_server(prices_file=prices_file)
     if not use_http:
+        _end_at_once_on_interrupt()
         server.run()  # stdio: stdout carries the protocol and nothing else
         return
+    source = click.get_current_context().get_parameter_source("token")
+    if token and source == click.core.ParameterSource.COMMANDLINE:
+        logging.warning("--token is visible to every user of this machine (ps); set CCLEDGER_HTTP_TOKEN instead")
     try:
         serve_http(server, host=host, port=port, token=token, allowed_origins=origins)
     except HttpConfigError as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def _end_at_once_on_interrupt() -> None:
+    """End a stdio server at once and quietly on SIGINT or SIGTERM, as its host ends it. Its
+    stdin reader is a thread blocked on a read: an exception in the main thread (click's
+    "Aborted!") would leave it waiting, and the host to kill it. Whatever was committed is in the
+    ledger; SQLite rolls back a write cut short the next time the ledger is opened."""
+    import signal
+
+    def end(signum: int, frame: object) -> None:
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGINT, end)
+    signal.signal(signal.SIGTERM, end)
 
 
 @cli.command()
