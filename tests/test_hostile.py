@@ -355,3 +355,23 @@ def test_a_read_only_ledger_answers_every_question_and_refuses_writes_clearly(tm
     responses, refusal = anyio.run(ask)
     assert responses == 1  # what the ledger holds: s2 could not be indexed into it
     assert "read-only" in refusal and "every question that only reads still answers" in refusal
+
+
+def test_a_scan_older_than_the_ledger_row_does_not_read_an_active_transcript_again(db, claude_dir):
+    # Concurrent `ccledger index` runs: one scans (a head start scans before it reads the ledger),
+    # another reads the growing transcript on meanwhile. The first must go on from where the
+    # ledger says, not take the file for shrunk and read it from byte 0.
+    from ccledger.ingest import scan
+
+    path = claude_dir / "projects" / "-home-u-repo" / "s1.jsonl"
+    write_lines(path, assistant_line(message_id="a"))
+    update(db, [claude_dir])
+    stale = list(scan.scan([claude_dir], []))  # the size before the append
+    with path.open("a") as file:
+        file.write(assistant_line(message_id="b") + "\n")
+    update(db, [claude_dir])  # the other indexer: the ledger now has read past the stale size
+    write_lines(path, assistant_line(message_id="a"), assistant_line(message_id="b"), assistant_line(message_id="c"))
+    known = scan.known_files(db.conn)
+    [(item, previous, start)] = scan.make_plans(stale, known)
+    assert previous is not None and start == previous.read_offset > stale[0].stat.st_size
+    assert item.stat.st_size == path.stat().st_size  # planned against what is there now

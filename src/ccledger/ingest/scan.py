@@ -168,8 +168,25 @@ def make_plans(found: Iterable[Found], known: dict[str, tuple[Any, ...]]) -> lis
         if row is not None and unchanged(row, item.stat):
             continue
         previous = Known._make(row) if row is not None else None
-        plans.append((item, previous, _start(item, previous)))
+        start = _start(item, previous)
+        if not start and row is not None and previous is not None and item.stat.st_size < previous.read_offset:
+            # Smaller than what the ledger has read of it: shrunk, or only scanned before another
+            # indexer read on (a head start scans first and reads the ledger after). A fresh
+            # look tells them apart; a whole re-read of an active transcript would be waste.
+            fresh = _restat(item)
+            if fresh is not None and fresh.stat.st_size >= previous.read_offset:
+                if unchanged(row, fresh.stat):
+                    continue
+                item, start = fresh, _start(fresh, previous)
+        plans.append((item, previous, start))
     return plans
+
+
+def _restat(item: Found) -> Found | None:
+    try:
+        return Found(item.path, item.root, os.stat(item.path))
+    except OSError:
+        return None
 
 
 def _start(item: Found, previous: Known | None) -> int:
