@@ -51,6 +51,9 @@ def open_db(path: Path | str | None = None) -> Database:
         raise LedgerError(f"cannot open the ledger at {path} ({exc}); set CCLEDGER_DB to a file you can write") from exc
     try:
         db = _prepare(Database(conn), writable)
+    except sqlite3.OperationalError as exc:  # e.g. a folder it may not create files in
+        conn.close()
+        raise LedgerError(f"cannot open the ledger at {path} ({exc}); set CCLEDGER_DB to a file you can write") from exc
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise LedgerError(
