@@ -208,7 +208,14 @@ async def test_unpriced_models_are_listed_not_zeroed(server, real_projects):
 async def test_blocks_burn_rate_plan_and_pace(server):
     async with Client(server) as client:
         found = await call(client, "usage_blocks", since="all", timezone="UTC")
-        assert len(found["blocks"]) == 56 and "ccusage" in found["note"]
+        assert found["blocks_total"] == 56 and len(found["blocks"]) == 20 and "ccusage" in found["note"]
+        pages, offset = [found["blocks"]], found["next_offset"]  # the most recent page first
+        while offset is not None:
+            more = await call(client, "usage_blocks", since="all", timezone="UTC", offset=offset)
+            pages.insert(0, more["blocks"])
+            offset = more["next_offset"]
+        every = [block for page in pages for block in page]
+        assert len(every) == 56 and every == sorted(every, key=lambda block: block["start_utc"])
         burn = await call(client, "burn_rate")
         assert burn["active_block"] is None  # the corpus ends in April; the clock says November
         assert burn["last_block"]["start_utc"] == "2026-04-18T13:00:00.000Z"
@@ -420,3 +427,31 @@ def test_a_port_in_use_is_an_error_not_a_serving_line(real_projects, tmp_path):
 def test_a_token_on_the_command_line_is_warned_about(real_projects, tmp_path):
     proc, _ = start_http(real_projects, tmp_path, "--token", "visible-in-ps")
     assert "CCLEDGER_HTTP_TOKEN" in stop(proc)
+
+
+async def test_a_heavy_history_answers_a_page_at_a_time_with_totals_first(tmp_path, claude_dir):
+    # 400 sessions: grouped by session, the whole answer would be ~100 KB, past what Claude Code
+    # hands a model whole. Each page stays small, the totals come first and cover every row, and
+    # the pages together hold every row once.
+    from conftest import assistant_line, write_lines
+
+    for n in range(400):
+        write_lines(
+            claude_dir / "projects" / "-home-u-repo" / f"s{n}.jsonl",
+            assistant_line(message_id=f"m{n}", session_id=f"session-{n:04d}", timestamp="2026-11-20T09:05:07.512Z"),
+        )
+    async with Client(build_server(tmp_path / "ledger.db", roots=[claude_dir], now=lambda: NOW)) as client:
+        first = await client.call_tool("usage_summary", {"since": "all", "group_by": "session"})
+        assert len(json.dumps(first.structured_content, separators=(",", ":"))) < 40_000
+        assert list(first.structured_content).index("totals") < list(first.structured_content).index("rows")
+        summary, keys = first.structured_content, []
+        while True:
+            keys += [row["key"] for row in summary["rows"]]
+            if summary["next_offset"] is None:
+                break
+            summary = await call(
+                client, "usage_summary", since="all", group_by="session", offset=summary["next_offset"]
+            )
+        assert summary["rows_total"] == 400 and sorted(keys) == sorted(f"session-{n:04d}" for n in range(400))
+        assert first.structured_content["totals"]["responses"] == 400
+        assert "rows 1-40 of 400" in first.structured_content["showing"]

@@ -138,8 +138,11 @@ class UsageSummary(BaseModel):
     group_by: str
     filters: dict[str, str] = Field(default_factory=dict, description="repo / model filters applied.")
     source: str = Field("all", description="dev (Claude Code), prod (shipped apps' pulled telemetry) or all (both).")
+    totals: UsageTotals = Field(description="The whole period, every row included: the answer.")
+    rows_total: int = Field(0, description="Rows in the whole answer; `rows` holds one page of them.")
+    showing: str = Field("", description="Which rows these are, and the offset that gives the next page.")
+    next_offset: int | None = Field(None, description="Pass as offset for the next page; null: no more.")
     rows: list[UsageRow]
-    totals: UsageTotals
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
     budget_alerts: list[BudgetAlert] = alerts_field()
 
@@ -159,8 +162,11 @@ class RepoCosts(BaseModel):
 
     period: Period
     source: str = Field("all", description="dev (Claude Code), prod (shipped apps' pulled telemetry) or all (both).")
+    totals: UsageTotals = Field(description="Every repo included: the answer.")
+    repos_total: int = Field(0, description="Repos with usage in the period; `repos` holds one page of them.")
+    showing: str = Field("", description="Which repos these are, and the offset that gives the next page.")
+    next_offset: int | None = Field(None, description="Pass as offset for the next page; null: no more.")
     repos: list[RepoCost]
-    totals: UsageTotals
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
     budget_alerts: list[BudgetAlert] = alerts_field()
 
@@ -187,8 +193,10 @@ class SessionList(BaseModel):
     """Sessions active in a period, most recent first."""
 
     period: Period
-    sessions: list[SessionSummary]
     total_sessions: int = Field(description="Sessions in the period, before the limit.")
+    showing: str = Field("", description="Which sessions these are, and the offset that gives the next page.")
+    next_offset: int | None = Field(None, description="Pass as offset for the next page; null: no more.")
+    sessions: list[SessionSummary]
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
     budget_alerts: list[BudgetAlert] = alerts_field()
 
@@ -210,6 +218,7 @@ class SessionDetail(BaseModel):
     duration_minutes: float = Field(description="From the first to the last response.")
     totals: Usage
     by_model: list[UsageRow]
+    agents_total: int = Field(0, description="The session itself and its subagents; by_agent lists the costliest.")
     by_agent: list[UsageRow] = Field(description="'main' for the session itself, else the subagent id.")
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
 
@@ -331,6 +340,9 @@ class BlockList(BaseModel):
     """5-hour blocks that started in a period, oldest first (estimates from this machine's transcripts)."""
 
     period: Period
+    blocks_total: int = Field(0, description="Blocks and gaps in the period; `blocks` holds one page of them.")
+    showing: str = Field("", description="Which blocks these are, and the offset that gives the next page.")
+    next_offset: int | None = Field(None, description="Pass as offset for the next (earlier) page; null: no more.")
     blocks: list[BlockInfo]
     note: str = Field(description="How blocks are computed and what they cannot see.")
 

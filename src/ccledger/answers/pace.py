@@ -17,6 +17,7 @@ from .. import timestamps
 from ..choices import PLANS
 from ..models import BlockInfo, BlockList, BurnRateReport, OfficialLimit, PlanValue, UsagePace, UsageRow
 from . import blocks, facts, limits, queries
+from .pages import paged
 
 __all__ = ["burn_rate", "plan_value", "usage_blocks", "usage_pace"]
 
@@ -42,12 +43,24 @@ order by cost_nanousd desc
 
 
 def usage_blocks(
-    db: Database, *, since: str | None = None, until: str | None = None, zone: ZoneInfo, now: datetime
+    db: Database,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    zone: ZoneInfo,
+    now: datetime,
 ) -> BlockList:
-    """The 5-hour blocks (and gaps) that started in a period, oldest first."""
+    """The 5-hour blocks (and gaps) that started in a period, oldest first; with ``limit``, the
+    most recent page of them (see ``pages``)."""
     window = queries.window_of(since or "last 3 days", until, zone, now)
     found = blocks.blocks_between(db.conn, window.start, min(window.end, now + timedelta(seconds=1)))
-    return BlockList(period=queries.period_of(window), blocks=[_info(block, now) for block in found], note=BLOCKS_NOTE)
+    page = paged(found, limit, offset, noun="blocks and gaps", newest_last=True)
+    return BlockList(
+        period=queries.period_of(window), blocks_total=page.total, showing=page.showing,
+        next_offset=page.next_offset, blocks=[_info(block, now) for block in page.items], note=BLOCKS_NOTE,
+    )  # fmt: skip
 
 
 def burn_rate(db: Database, *, now: datetime) -> BurnRateReport:

@@ -39,6 +39,7 @@ from ..models import (
     UsageSummary,
 )
 from .facts import USAGE_FIELDS, Facts, nano_to_usd, split_total, total, usage_fields
+from .pages import paged
 from .periods import PeriodError, Window, local_date, local_day_sql, resolve_period
 
 __all__ = [
@@ -158,11 +159,15 @@ def usage_summary(
     repo: str | None = None,
     model: str | None = None,
     source: str = "all",
+    limit: int | None = None,
+    offset: int = 0,
     zone: ZoneInfo,
     now: datetime,
 ) -> UsageSummary:
     """Usage and cost over a period, grouped by time or by a dimension, from Claude Code ('dev'),
-    shipped apps' pulled telemetry ('prod') or both ('all'), with the cost split in the totals."""
+    shipped apps' pulled telemetry ('prod') or both ('all'), with the cost split in the totals.
+    With ``limit``, one page of rows (the most recent periods, or the costliest groups; see
+    ``pages``); the totals always cover every row."""
     if group_by not in GROUP_BY_CHOICES:
         raise QueryError(f"group_by={group_by!r} is not one of: {', '.join(GROUP_BY_CHOICES)}")
     _check_source(source)
@@ -183,13 +188,17 @@ def usage_summary(
     else:
         rows.sort(key=lambda row: (-row.cost_usd, -row.total_tokens, row.key))
     filters = {name: value for name, value in (("repo", repo_id), ("model", model)) if value}
+    page = paged(rows, limit, offset, noun="rows", newest_last=group_by in TIME_GROUPS)
     return UsageSummary(
         period=period_of(window),
         group_by=group_by,
         filters=filters,
         source=source,
-        rows=rows,
         totals=split_total(tally, merged),
+        rows_total=page.total,
+        showing=page.showing,
+        next_offset=page.next_offset,
+        rows=page.items,
         unpriced_models=tally.unpriced_models(),
     )
 
@@ -200,6 +209,8 @@ def cost_by_repo(
     since: str | None = None,
     until: str | None = None,
     source: str = "all",
+    limit: int | None = None,
+    offset: int = 0,
     zone: ZoneInfo,
     now: datetime,
 ) -> RepoCosts:
@@ -221,9 +232,11 @@ def cost_by_repo(
         )
         for row in sorted(rows, key=lambda row: (-row.cost_usd, -row.total_tokens, row.key))
     ]
+    page = paged(repos, limit, offset, noun="repos")
     return RepoCosts(
-        period=period_of(window), source=source, repos=repos, totals=totals, unpriced_models=tally.unpriced_models()
-    )
+        period=period_of(window), source=source, totals=totals, repos_total=page.total, showing=page.showing,
+        next_offset=page.next_offset, repos=page.items, unpriced_models=tally.unpriced_models(),
+    )  # fmt: skip
 
 
 def sessions(
@@ -233,10 +246,11 @@ def sessions(
     until: str | None = None,
     repo: str | None = None,
     limit: int = 20,
+    offset: int = 0,
     zone: ZoneInfo,
     now: datetime,
 ) -> SessionList:
-    """Sessions active in a period, most recent first."""
+    """Sessions active in a period, most recent first; ``limit`` of them from ``offset``."""
     if not 1 <= limit <= 500:
         raise QueryError(f"limit={limit} is out of range; use 1 to 500")
     window = window_of(since, until, zone, now)
@@ -257,7 +271,8 @@ def sessions(
         target["machine"] = max(filter(None, (target["machine"], row["machine"])), default=None)
     # Latest first, ties by id: two stable sorts, since the timestamps sort as text.
     ordered = sorted(merged.values(), key=lambda row: row["key"])
-    latest = sorted(ordered, key=lambda row: row["last_utc"], reverse=True)[:limit]
+    page = paged(sorted(ordered, key=lambda row: row["last_utc"], reverse=True), limit, offset, noun="sessions")
+    latest = page.items
     branches = _latest_branches(db, [row["key"] for row in latest])
     forks = _forked_from(db, [row["key"] for row in latest])
     found = [
@@ -276,12 +291,14 @@ def sessions(
         for row in latest
     ]
     return SessionList(
-        period=period_of(window), sessions=found, total_sessions=len(merged), unpriced_models=tally.unpriced_models()
-    )
+        period=period_of(window), total_sessions=page.total, showing=page.showing, next_offset=page.next_offset,
+        sessions=found, unpriced_models=tally.unpriced_models(),
+    )  # fmt: skip
 
 
-def session_detail(db: Database, session_id: str) -> SessionDetail:
-    """One session in full: totals, models, subagents, branches (a unique id prefix is enough)."""
+def session_detail(db: Database, session_id: str, *, agents: int | None = None) -> SessionDetail:
+    """One session in full: totals, models, subagents, branches (a unique id prefix is enough);
+    with ``agents``, only that many of the costliest agents."""
     session_id = _resolve_session(db, session_id)
     span = next(db.query(SESSION_SPAN_SQL, {"session_id": session_id}))
     facts = Facts(None, {"session_id": session_id})
@@ -307,7 +324,8 @@ def session_detail(db: Database, session_id: str) -> SessionDetail:
         duration_minutes=round((last - first).total_seconds() / 60, 1),
         totals=total(tally.groups),
         by_model=_by_cost(by_model),
-        by_agent=_by_cost(by_agent),
+        agents_total=len(by_agent),
+        by_agent=_by_cost(by_agent)[:agents],
         unpriced_models=tally.unpriced_models(),
     )
 

@@ -88,6 +88,10 @@ PlanArg = Annotated[
     Field(description="The subscription: pro ($20/month), max5 ($100), max20 ($200), or api (pay as you go)."),
 ]
 PaceArg = Annotated[PacePeriod, Field(description="This week (from Monday) or this month.")]
+# A page of an answer stays well under what a host hands a model whole (Claude Code warns at
+# 10,000 tokens and cuts at 25,000): the defaults keep each answer near 3,500 tokens, the caps
+# under 10,000, whatever the history (benchmarks/answer_sizes.py).
+Offset = Annotated[int, Field(ge=0, description="Rows to skip: the next_offset of the previous page.")]
 SourceArg = Annotated[
     queries.Source,
     Field(
@@ -170,6 +174,8 @@ def _answer(ctx: Context[ServerState]) -> Iterator[tuple[ServerState, Database]]
         yield state, db
 
 
+AGENTS_SHOWN = 25  # of a session's subagents, the costliest; agents_total says how many there are
+
 # --- the tools: each a thin call into answers/ ---------------------------------------------------
 
 
@@ -185,6 +191,8 @@ def usage_summary(
     model: Annotated[str | None, Field(description="Only this model id, e.g. 'claude-opus-4-6'.")] = None,
     timezone: Timezone = None,
     source: SourceArg = "all",
+    limit: Annotated[int, Field(ge=1, le=100, description="Rows per page; totals always cover every row.")] = 40,
+    offset: Offset = 0,
 ) -> UsageSummary:
     """Claude Code tokens and cost over a period, grouped by day, week, month, repo, branch, model,
     session or machine. Use it for "what did I spend this week?", "which model costs most?",
@@ -192,11 +200,12 @@ def usage_summary(
     answer and `rows` for the breakdown; mention `unpriced_models` if it is not empty (their
     cost is not included). Pulled production usage is included by default (source='all'), split
     out in `totals.dev_cost_usd` / `totals.prod_cost_usd`; prod rows group under '(prod)' by
-    session, branch or machine."""
+    session, branch or machine. Rows come a page at a time (`showing` says which; pass
+    `next_offset` as offset for more): the most recent periods by time, else the costliest."""
     with _answer(ctx) as (state, db):
         return state.with_alerts(db, queries.usage_summary(
             db, since=since, until=until, group_by=group_by, repo=repo, model=model, source=source,
-            zone=state.zone(timezone), now=state.now(),
+            limit=limit, offset=offset, zone=state.zone(timezone), now=state.now(),
         ))  # fmt: skip
 
 
@@ -206,6 +215,8 @@ def cost_by_repo(
     until: Until = None,
     timezone: Timezone = None,
     source: SourceArg = "all",
+    limit: Annotated[int, Field(ge=1, le=100, description="Repos per page, costliest first.")] = 40,
+    offset: Offset = 0,
 ) -> RepoCosts:
     """Claude Code spend per repository over a period (default: this month), biggest first, with
     each repo's `share` of the total (0 to 1) and its session count. Use it for "which repo
@@ -215,8 +226,9 @@ def cost_by_repo(
     `prod_cost_usd` (its shipped app)."""
     with _answer(ctx) as (state, db):
         costs = queries.cost_by_repo(
-            db, since=since, until=until, source=source, zone=state.zone(timezone), now=state.now()
-        )
+            db, since=since, until=until, source=source, limit=limit, offset=offset, zone=state.zone(timezone),
+            now=state.now(),
+        )  # fmt: skip
         return state.with_alerts(db, costs)
 
 
@@ -225,7 +237,8 @@ def sessions(
     since: Since = "last 7 days",
     until: Until = None,
     repo: Annotated[str | None, Field(description="Only sessions in this repo (id or short name).")] = None,
-    limit: Annotated[int, Field(ge=1, le=500, description="How many sessions to return.")] = 20,
+    limit: Annotated[int, Field(ge=1, le=60, description="Sessions per page, most recent first.")] = 20,
+    offset: Offset = 0,
     timezone: Timezone = None,
 ) -> SessionList:
     """Claude Code sessions active in a period (default: the last 7 days), most recent first, with
@@ -239,6 +252,7 @@ def sessions(
             until=until,
             repo=repo,
             limit=limit,
+            offset=offset,
             zone=state.zone(timezone),
             now=state.now(),
         )
@@ -253,7 +267,7 @@ def session_detail(
     (main vs each subagent), branches, working directories, machines and Claude Code versions,
     first and last response. Use it after sessions() to explain what a session cost."""
     with _answer(ctx) as (_, db):
-        return queries.session_detail(db, session_id)
+        return queries.session_detail(db, session_id, agents=AGENTS_SHOWN)
 
 
 def index_status(ctx: Context[ServerState]) -> IndexStatus:
@@ -273,14 +287,22 @@ def index_status(ctx: Context[ServerState]) -> IndexStatus:
 
 
 def usage_blocks(
-    ctx: Context[ServerState], since: Since = "last 3 days", until: Until = None, timezone: Timezone = None
+    ctx: Context[ServerState],
+    since: Since = "last 3 days",
+    until: Until = None,
+    timezone: Timezone = None,
+    limit: Annotated[int, Field(ge=1, le=40, description="Blocks and gaps per page, the most recent.")] = 20,
+    offset: Offset = 0,
 ) -> BlockList:
     """Claude Code's 5-hour usage blocks that started in a period (default: the last 3 days), oldest
     first, each with tokens, cost and models; gaps mark idle time. Use it for "when did my windows
     start?" or "how much did I use per window this week?". These are estimates from this machine's
-    transcripts (ccusage's algorithm); for the official limit percentages call burn_rate."""
+    transcripts (ccusage's algorithm); for the official limit percentages call burn_rate. A long
+    period comes a page at a time, the most recent first (pass `next_offset` for earlier ones)."""
     with _answer(ctx) as (state, db):
-        return pace.usage_blocks(db, since=since, until=until, zone=state.zone(timezone), now=state.now())
+        return pace.usage_blocks(
+            db, since=since, until=until, limit=limit, offset=offset, zone=state.zone(timezone), now=state.now()
+        )
 
 
 def burn_rate(ctx: Context[ServerState]) -> BurnRateReport:
