@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import assistant_line, write_lines
 
 from ccledger.surfaces.cli import cli
 
@@ -120,3 +121,28 @@ def test_an_empty_period_says_where_the_data_is(real_projects):
 
 def test_an_empty_ledger_says_how_to_fill_it(claude_dir):
     assert "The ledger holds no usage yet" in run("repos").stderr
+
+
+def test_every_repo_name_the_cli_shows_can_be_typed_back(real_projects):
+    from ccledger.surfaces.render import short_repo
+
+    repos = json.loads(run("repos", "--since", "all", "--json").output)["repos"]
+    shown = [short_repo(repo["repo_id"]) for repo in repos]
+    assert len(set(shown)) == len(shown)  # the short names of this corpus are unique
+    for repo, name in zip(repos, shown, strict=True):
+        found = json.loads(run("report", "--since", "all", "--repo", name, "--json").output)
+        assert found["filters"]["repo"] == repo["repo_id"], name
+        assert found["totals"]["cost_usd"] == pytest.approx(repo["cost_usd"], abs=1e-6), name
+
+
+def test_an_ambiguous_repo_name_lists_the_candidates(db, claude_dir, tmp_path):
+    for owner in ("acme", "other"):
+        checkout = tmp_path / owner / "api"
+        (checkout / ".git").mkdir(parents=True)
+        (checkout / ".git" / "config").write_text(f'[remote "origin"]\n    url = https://github.com/{owner}/api\n')
+        write_lines(
+            claude_dir / "projects" / f"-{owner}" / "s.jsonl", assistant_line(message_id=owner, cwd=str(checkout))
+        )
+    result = run("report", "--since", "all", "--repo", "api", ok=False)
+    assert "github.com/acme/api" in result.output and "github.com/other/api" in result.output
+    assert run("report", "--since", "all", "--repo", "acme/api", "--json").exit_code == 0

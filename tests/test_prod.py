@@ -567,6 +567,29 @@ def test_a_budget_counts_prod_spend_only_when_it_includes_it(db, pages, tmp_path
         assert statusline._budget(conn, NOW, UTC, False) == "budget JSSoundRecorder 0%/day"
 
 
+def test_a_source_named_as_people_name_repos_meets_its_dev_spend_on_one_row(db, pages, tmp_path, claude_dir):
+    # The README writes repo = "acme/shop"; Claude Code's rows know the repo as github.com/acme/shop.
+    from conftest import assistant_line, write_lines
+
+    from ccledger.ingest import index
+
+    checkout = tmp_path / "shop"
+    (checkout / ".git").mkdir(parents=True)
+    (checkout / ".git" / "config").write_text('[remote "origin"]\n    url = git@github.com:acme/shop.git\n')
+    write_lines(claude_dir / "projects" / "-shop" / "s.jsonl", assistant_line(cwd=str(checkout)))
+    index.refresh(db, [claude_dir])
+    pages.route("/export", Reply(page="export_page1.json"))
+    pages.route("/export", Reply(page="export_empty.json"), cursor="c-2")
+    assert pull(db, sources(tmp_path, export_entry(pages.url + "/export", repo="acme/shop")), env={}).ok
+    pricing.ensure_prices(db)
+    rollup.ensure_rollup(db)
+    shop = [
+        repo for repo in queries.cost_by_repo(db, since="all", zone=UTC_ZONE, now=NOW).repos if "shop" in repo.repo_id
+    ]
+    assert [repo.repo_id for repo in shop] == ["github.com/acme/shop"]
+    assert shop[0].dev_cost_usd > 0 and shop[0].prod_cost_usd > 0
+
+
 # --- config ------------------------------------------------------------------------------------
 
 

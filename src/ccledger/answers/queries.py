@@ -26,6 +26,7 @@ from sqlite_utils import Database
 
 from .. import timestamps
 from ..choices import GROUP_BY_CHOICES, SOURCE_CHOICES, GroupBy, Source
+from ..ingest.repos import repos_named
 from ..models import (
     Period,
     RepoCost,
@@ -424,10 +425,7 @@ def _latest_branches(db: Database, session_ids: list[str]) -> dict[str, str]:
 def _resolve_repo(db: Database, repo: str) -> str:
     """An exact repo id, or a unique name such as 'api-server' for 'github.com/acme/api-server'."""
     known = [row["repo_id"] for row in db.query(KNOWN_REPOS_SQL)]
-    if repo in known:
-        return repo
-    wanted = repo.strip().lower().rstrip("/")
-    by_name = [r for r in known if r.lower().rstrip("/").rsplit("/", 1)[-1] == wanted or r.lower() == wanted]
+    by_name = repos_named(repo, known)
     if len(by_name) == 1:
         return by_name[0]
     if len(by_name) > 1:

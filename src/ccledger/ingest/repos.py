@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-__all__ = ["RepoCache", "RepoIdentity", "normalize_remote", "resolve_repo"]
+__all__ = ["RepoCache", "RepoIdentity", "normalize_remote", "read_small", "repos_named", "resolve_repo"]
 
 KNOWN_REPOS_SQL = "select cwd, repo_id, root, how from repos"
 SAVE_REPO_SQL = """
@@ -172,6 +172,26 @@ def _origin_remote(common_dir: Path) -> str | None:
 
 
 _SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[A-Za-z0-9.-]{2,}):(?!//)(?P<path>.+)$")
+
+
+def repos_named(name: str, known: list[str]) -> list[str]:
+    """The repo ids of ``known`` that ``name`` names, the way people and ccledger's own tables
+    write them: the whole id (``github.com/acme/api-server``), its end on a ``/`` boundary
+    (``acme/api-server``, ``api-server``, ``src/api`` for ``/home/u/src/api``), or a remote URL
+    (``git@github.com:acme/api-server.git``). Case is ignored. An exact id wins outright."""
+    if name in known:
+        return [name]
+    wanted = (normalize_remote(name) or name).strip().lower().replace("\\", "/").strip("/")
+    if wanted.endswith(".git"):
+        wanted = wanted[: -len(".git")]
+    if not wanted:
+        return []
+    found = []
+    for repo_id in known:
+        text = repo_id.lower().replace("\\", "/").rstrip("/")
+        if text == wanted or text.endswith("/" + wanted):
+            found.append(repo_id)
+    return found
 
 
 def normalize_remote(url: str) -> str | None:

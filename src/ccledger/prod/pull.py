@@ -12,6 +12,7 @@ Each source is pulled on its own: one failing does not stop the others.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -27,6 +28,7 @@ import httpx2
 from sqlite_utils import Database
 
 from .. import timestamps
+from ..ingest.repos import repos_named
 from ..ledger.db import write_transaction
 from ..models import ProdPullResult, ProdSourcePull
 from . import anthropic_admin, export, otlp
@@ -90,6 +92,7 @@ on conflict (source_id) do update set last_pull_utc = excluded.last_pull_utc, la
 """
 
 # A source charged to another repo since the last pull: its history moves with it.
+DEV_REPOS_SQL = "select distinct repo_id from repos"
 RECHARGE_SQL = "update prod_usage set repo_id = :repo_id where source_id = :source_id and repo_id is not :repo_id"
 
 
@@ -118,6 +121,7 @@ def _pull_one(
     sleep: Callable[[float], None],
 ) -> ProdSourcePull:
     started = time.monotonic()
+    source = _charged_to_a_known_repo(db, source)
     token = token_for(source, env)
     row = db.execute(CURSOR_SQL, {"source_id": source.id}).fetchone()
     pull = _Pull(db=db, source=source, now=now, cursor=row[0] if row else None)
@@ -152,6 +156,15 @@ def _pull_one(
         db.execute(RECHARGE_SQL, {"source_id": source.id, "repo_id": source.repo})
         db.execute(FINISH_SQL, {"source_id": source.id, "now": timestamps.text(now), "stats": stats})
     return result
+
+
+def _charged_to_a_known_repo(db: Database, source: ProdSource) -> ProdSource:
+    """The source, charged to the ledger's own id of the repo it names: a config says
+    ``repo = "acme/api-server"`` and Claude Code's rows say ``github.com/acme/api-server``, and
+    dev and prod spend must meet on one row. A name that matches no repo, or several, stays."""
+    known = [row[0] for row in db.execute(DEV_REPOS_SQL)]
+    named = repos_named(source.repo, known)
+    return dataclasses.replace(source, repo=named[0]) if len(named) == 1 else source
 
 
 @dataclass
