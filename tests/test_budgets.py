@@ -230,3 +230,12 @@ def test_a_budget_made_after_one_was_deleted_alerts_even_with_its_id(recent, web
     assert again == first
     assert runner.invoke(cli, ["budget", "check"]).exit_code == 2
     assert len(Webhook.received) == 2
+
+
+def test_a_budget_model_is_one_known_model(ledger):
+    info = budgets.set_budget(ledger, scope="all", period="month", amount_usd=50, model="sonnet-4-5")
+    assert info.model == "claude-sonnet-4-5"
+    with pytest.raises(queries.QueryError, match="matches no model"):
+        budgets.set_budget(ledger, scope="all", period="month", amount_usd=50, model="gpt-9")
+    with pytest.raises(queries.QueryError, match="names several models"):
+        budgets.set_budget(ledger, scope="all", period="month", amount_usd=50, model="sonnet")

@@ -715,7 +715,7 @@ def test_date_ranges_still_use_indexes(db):
     pricing.ensure_prices(db)
     rollup.ensure_rollup(db)
     window = queries.window_of("2026-11-01T09:07", "2026-11-20T10:00", UTC_ZONE, NOW)
-    facts = Facts(window, {"repo_id": REPO, "model": "claude-sonnet-4-5"}, source="all")
+    facts = Facts(window, {"repo_id": REPO, "model": json.dumps(["claude-sonnet-4-5"])}, source="all")
     plans = {}
     for sql, params, source in facts.parts:
         scan = facts_sql.SCAN_SQL.format(
@@ -728,6 +728,8 @@ def test_date_ranges_still_use_indexes(db):
     assert plans["prod"] == [
         "SEARCH u USING INDEX prod_usage_time (bucket_start_utc>? AND bucket_start_utc<?)"
         " | SEARCH m USING INDEX sqlite_autoindex_model_prices_1 (model=?) LEFT-JOIN"
+        " | LIST SUBQUERY 2 | SCAN json_each VIRTUAL TABLE INDEX 1: | LIST SUBQUERY 3"
+        " | SCAN json_each VIRTUAL TABLE INDEX 1:"  # the model filter's list, read once
         " | SEARCH p USING INDEX sqlite_autoindex_price_periods_1 (model=? AND valid_from_utc<?) LEFT-JOIN"
         " | USE TEMP B-TREE FOR GROUP BY"
     ]

@@ -100,3 +100,32 @@ def test_session_prefixes(ledger):
     assert queries.session_detail(ledger, session_id[:6]).session_id == session_id
     with pytest.raises(queries.QueryError, match="not in the ledger"):
         queries.session_detail(ledger, "zz-not-a-session")
+
+
+def _summary(db, **filters):
+    return queries.usage_summary(db, since="all", group_by="model", zone=ZoneInfo("UTC"), now=NOW, **filters)
+
+
+@pytest.mark.parametrize(
+    ("name", "ids"),
+    [
+        ("opus-4-5", ["claude-opus-4-5"]),
+        ("claude-opus-4-5", ["claude-opus-4-5"]),
+        ("claude-opus-4-5-20251101", ["claude-opus-4-5"]),
+        ("Opus-4-5", ["claude-opus-4-5"]),
+        ("sonnet", ["claude-sonnet-4", "claude-sonnet-4-5"]),
+    ],
+)
+def test_a_model_is_taken_the_way_people_name_it(ledger, name, ids):
+    found = _summary(ledger, model=name)
+    everything = {row.key: row for row in _summary(ledger).rows}
+    models = {queries.resolve_models(ledger, row.key)[0]: row for row in everything.values()}
+    assert set(ids) <= set(queries.resolve_models(ledger, name))
+    expected = sum(row.cost_usd for model, row in models.items() if model in ids)
+    assert found.totals.cost_usd == pytest.approx(expected, abs=1e-6) and expected > 0
+
+
+def test_an_unknown_model_is_an_error_naming_close_ones(ledger):
+    with pytest.raises(queries.QueryError, match="matches no model") as error:
+        _summary(ledger, model="opus-9-9")
+    assert "claude-opus" in str(error.value)

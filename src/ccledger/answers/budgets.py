@@ -81,7 +81,7 @@ def set_budget(
     scope = "all" if scope.strip().lower() == "all" else queries.resolve_repo(db, scope.strip())
     params = {
         "scope": scope,
-        "model": (model or "").strip(),
+        "model": _one_model(db, model) if model and model.strip() else "",
         "period": period,
         "amount_nanousd": round(amount_usd * 1_000_000_000),
         "thresholds": json.dumps(_thresholds(thresholds)),
@@ -92,6 +92,15 @@ def set_budget(
         db.execute(UPSERT_SQL, params)
     where = "where scope = :scope and model = :model and period = :period"
     return _info(next(db.query(SELECT_SQL.format(where=where), params)))
+
+
+def _one_model(db: Database, name: str) -> str:
+    """The one canonical model a budget's model names: a family ('sonnet') is several, and a
+    budget counts one (the statusline checks it on every tick)."""
+    found = queries.resolve_models(db, name)
+    if len(found) > 1:
+        raise queries.QueryError(f"model={name!r} names several models: {', '.join(found)}; a budget takes one of them")
+    return found[0]
 
 
 def _thresholds(given: list[float] | None) -> list[float]:

@@ -115,7 +115,9 @@ SESSION_IDS_SQL = ", json_group_array(distinct session_id) as session_ids"
 FILTER_SQL = {
     "repo_id": "and repo_id = :repo_id",
     "session_id": "and session_id = :session_id",
-    "model": "and (model = :model or canonical_model = :model)",
+    # :model is a JSON list of ids (queries.resolve_models): a family names several.
+    "model": "and (model in (select value from json_each(:model))"
+    " or canonical_model in (select value from json_each(:model)))",
 }
 
 

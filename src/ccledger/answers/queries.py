@@ -17,6 +17,8 @@ ledger's own state.
 from __future__ import annotations
 
 import difflib
+import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -132,6 +134,13 @@ RECENT_SESSIONS_SQL = """
 select session_id from usage_rollup where session_id is not null order by bucket_utc desc limit 200
 """
 
+# The models a name may mean: every id the ledger has seen (with its canonical id) and every
+# model the price table prices.
+KNOWN_MODELS_SQL = """
+select model, coalesce(canonical_model, model) from model_prices
+union select model, model from price_periods
+union select distinct model, model from prod_usage
+"""
 KNOWN_REPOS_SQL = "select repo_id from repos union select repo_id from prod_usage order by 1"
 
 
@@ -174,7 +183,8 @@ def usage_summary(
     _check_source(source)
     window = window_of(since, until, zone, now)
     repo_id = _resolve_repo(db, repo) if repo else None
-    facts = Facts(window, {"repo_id": repo_id, "model": model}, source=source)
+    models = resolve_models(db, model) if model else None
+    facts = Facts(window, {"repo_id": repo_id, "model": json.dumps(models) if models else None}, source=source)
     if group_by in TIME_GROUPS:
         first = window.start or _first_response(db, source) or window.end
         day_sql, day_params = local_day_sql("m", window.zone, first, window.end)
@@ -188,7 +198,7 @@ def usage_summary(
         rows.sort(key=lambda row: row.key)
     else:
         rows.sort(key=lambda row: (-row.cost_usd, -row.total_tokens, row.key))
-    filters = {name: value for name, value in (("repo", repo_id), ("model", model)) if value}
+    filters = {name: value for name, value in (("repo", repo_id), ("model", ", ".join(models or ()))) if value}
     page = paged(rows, limit, offset, noun="rows", newest_last=group_by in TIME_GROUPS)
     return UsageSummary(
         period=period_of(window),
@@ -341,8 +351,40 @@ def totals_in(
 ) -> tuple[Usage, list[UnpricedModel]]:
     """Usage and unpriced models over a window already resolved (for budgets)."""
     _check_source(source)
-    tally = Facts(window, {"repo_id": repo_id, "model": model}, source=source).scan(db, "'total'")
+    filters = {"repo_id": repo_id, "model": json.dumps([model]) if model else None}
+    tally = Facts(window, filters, source=source).scan(db, "'total'")
     return total(tally.groups), tally.unpriced_models()
+
+
+def resolve_models(db: Database, name: str) -> list[str]:
+    """The canonical model ids a name means, as people say them: an id as logged or canonical
+    (``claude-opus-4-5``, ``claude-opus-4-5-20251101``), or a family or short name made of its
+    parts (``opus-4-5``, ``sonnet``, ``haiku-4``). An unknown name is a QueryError naming close
+    matches: a filter or budget that can match nothing would say $0 and be believed."""
+    wanted = name.strip().lower()
+    pairs = [(model.lower(), canonical) for model, canonical in db.execute(KNOWN_MODELS_SQL)]
+    exact = sorted({canonical for model, canonical in pairs if wanted in (model, canonical.lower())})
+    if exact:
+        return exact
+    parts = [part for part in re.split(r"[-_.@\s]+", wanted.removeprefix("claude-")) if part]
+    found = sorted({canonical for _, canonical in pairs if parts and _contains(_model_parts(canonical), parts)})
+    if found:
+        return found
+    names = sorted({canonical for _, canonical in pairs})
+    close = difflib.get_close_matches(wanted, names, n=5, cutoff=0.4) or names[:8]
+    hint = f" Known models include: {', '.join(close)}." if close else " The ledger knows no models yet."
+    raise QueryError(f"model={name!r} matches no model this ledger knows or prices.{hint}")
+
+
+def _model_parts(model: str) -> list[str]:
+    """A model id's name parts, without 'claude' or a release date: claude-opus-4-5-20251101 ->
+    [opus, 4, 5]; claude-3-5-sonnet-20241022 -> [3, 5, sonnet]."""
+    parts = re.split(r"[-_.@]+", model.lower().rsplit("/", 1)[-1])
+    return [part for part in parts if part and part != "claude" and not re.fullmatch(r"\d{8}|v\d+(:\d+)?", part)]
+
+
+def _contains(parts: list[str], wanted: list[str]) -> bool:
+    return any(parts[i : i + len(wanted)] == wanted for i in range(len(parts) - len(wanted) + 1))
 
 
 def resolve_repo(db: Database, repo: str) -> str:
