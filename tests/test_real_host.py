@@ -1,7 +1,7 @@
 """The real Claude Code CLI calling ccledger's tools: what the model really receives.
 
 Claude Code (pinned below) is installed from npm when npm is present, ccledger is registered the
-way the README says (``claude mcp add ccledger -- <ccledger> serve``), and ``claude -p`` runs
+way the README says (``ccledger setup``, which calls ``claude mcp add --scope user``), and ``claude -p`` runs
 offline against a loopback stand-in of the Messages API (``messages_standin``) that answers the
 first request with a ``tool_use`` of ``mcp__ccledger__<tool>`` and keeps the ``tool_result``
 Claude Code sends back. Skipped, saying so, only where npm is absent.
@@ -58,12 +58,15 @@ def host(claude, tmp_path_factory) -> dict:
         "PATH": os.environ["PATH"], "HOME": str(home), "CCLEDGER_DB": str(home / "ledger.db"),
         "CCLEDGER_CONFIG": str(home / "config.toml"), "TZ": "UTC", **OFFLINE_ENV,
     }  # fmt: skip
+    # As the README says: `ccledger setup`, with claude on PATH (it calls claude mcp add --scope user).
+    env["PATH"] = f"{claude.parent}{os.pathsep}{env['PATH']}"
     ccledger = shutil.which("ccledger") or str(Path(sys.executable).parent / "ccledger")
-    added = subprocess.run(
-        [str(claude), "mcp", "add", "ccledger", "--", ccledger, "serve"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
+    added = subprocess.run([ccledger, "setup"], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert added.returncode == 0 and "register the MCP server 'ccledger'" in added.stdout, added.stderr
+    listed = subprocess.run(
+        [str(claude), "mcp", "list"], cwd=project, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert "ccledger" in listed.stdout, listed.stdout + listed.stderr
     return {"claude": claude, "env": env, "project": project, "home": home,
             "manifest": json.loads((corpus / "corpus.json").read_text())}  # fmt: skip
 

@@ -477,6 +477,22 @@ def serve(
         raise click.UsageError(str(exc)) from exc
 
 
+@cli.command("setup")
+@click.option("--dry-run", is_flag=True, help="Say what would change, and change nothing.")
+@click.option("--undo", "undoing", is_flag=True, help="Remove what setup added (nothing else).")
+def setup_command(dry_run: bool, undoing: bool) -> None:
+    """Register ccledger in Claude Code: the MCP server for every project (with this install's
+    absolute path), and the statusline if none is set. Files are backed up before a change."""
+    from . import setup
+
+    try:
+        plan = (setup.undo if undoing else setup.setup)(dry_run=dry_run)
+    except setup.SetupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in plan.lines:
+        click.echo(line)
+
+
 def _end_at_once_on_interrupt() -> None:
     """End a stdio server at once and quietly on SIGINT or SIGTERM, as its host ends it. Its
     stdin reader is a thread blocked on a read: an exception in the main thread (click's
