@@ -146,3 +146,29 @@ def test_an_ambiguous_repo_name_lists_the_candidates(db, claude_dir, tmp_path):
     result = run("report", "--since", "all", "--repo", "api", ok=False)
     assert "github.com/acme/api" in result.output and "github.com/other/api" in result.output
     assert run("report", "--since", "all", "--repo", "acme/api", "--json").exit_code == 0
+
+
+def test_small_mistakes_get_messages_that_say_what_works(real_projects):
+    assert "pass one of them" in run("report", "--json", "--csv", ok=False).output
+    assert "must be a positive number" in run("budget", "set", "all", "month", "-5", ok=False).output
+    assert "call sessions()" not in run("session", "zzz", ok=False).output  # MCP wording, not the CLI's
+
+
+def test_sessions_fit_an_80_column_terminal(real_projects):
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ccledger", "sessions", "--since", "all"],
+        env={**os.environ, "COLUMNS": "80", "CLAUDE_CONFIG_DIR": str(real_projects)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+
+
+def test_a_gap_between_blocks_shows_where_it_starts_and_ends(real_projects):
+    output = run("blocks", "--since", "all").output
+    gaps = [line for line in output.splitlines() if " gap" in line]
+    assert gaps and all(line.count("-") >= 4 for line in gaps)  # two dates: its start and its end

@@ -455,3 +455,26 @@ async def test_a_heavy_history_answers_a_page_at_a_time_with_totals_first(tmp_pa
         assert summary["rows_total"] == 400 and sorted(keys) == sorted(f"session-{n:04d}" for n in range(400))
         assert first.structured_content["totals"]["responses"] == 400
         assert "rows 1-40 of 400" in first.structured_content["showing"]
+
+
+async def test_prompts_say_what_they_take_and_refuse_what_they_cannot_use(server, caplog):
+    from mcp import MCPError
+
+    async with Client(server) as client:
+        [prompt] = (await client.list_prompts()).prompts
+        assert prompt.arguments[0].name == "period" and "last week" in prompt.arguments[0].description
+        review = await client.get_prompt("weekly_report", {"period": "this month"})
+        assert "since='this month'" in review.messages[0].content.text
+        with pytest.raises(MCPError, match="banana"):
+            await client.get_prompt("weekly_report", {"period": "banana"})
+        with pytest.raises(MCPError, match="the prompts are: weekly_report"):
+            await client.get_prompt("nope", {})
+    assert "Traceback" not in caplog.text
+
+
+async def test_delete_budget_without_a_budget_asks_for_one(server):
+    async with Client(server) as client:
+        assert "budget_id" in await error_of(client, "delete_budget")
+        assert "needs a period" in await error_of(client, "delete_budget", scope="all")
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert tools["pull_prod_telemetry"].annotations.destructive_hint is False

@@ -118,6 +118,11 @@ def delete_budget(
     model: str | None = None,
 ) -> BudgetInfo:  # fmt: skip
     """Delete one budget, by id or by scope and period (and model); the error lists the budgets."""
+    if budget_id is None and (scope is None or period is None):
+        raise queries.QueryError(
+            "say which budget to delete: its budget_id (from budget_status), or its scope and period"
+            + ("" if scope is None else f" (scope={scope!r} needs a period: day, week or month)")
+        )
     for found in _budgets(db):
         by_id = budget_id is not None and found.id == budget_id
         by_scope = (

@@ -488,4 +488,4 @@ def _resolve_session(db: Database, session_id: str) -> str:
         raise QueryError(f"session_id={session_id!r} is ambiguous: {', '.join(matches[:5])}; pass more of it")
     recent = list(dict.fromkeys(row["session_id"] for row in db.query(RECENT_SESSIONS_SQL)))[:5]
     hint = f" Recent sessions: {', '.join(recent)}." if recent else ""
-    raise QueryError(f"session_id={session_id!r} is not in the ledger; call sessions() to list them.{hint}")
+    raise QueryError(f"session_id={session_id!r} is not in the ledger; the sessions list shows them.{hint}")

@@ -174,6 +174,7 @@ def report(
     With no Claude Code transcripts on this machine and an empty ledger, shows the bundled
     demo data instead (and says so).
     """
+    _one_format(as_json, as_csv)
     with ledger(prices_file, quiet=as_json or as_csv, demo_when_empty=True) as (db, demo):
         if demo and since == "this month":
             since = "all"
@@ -204,6 +205,7 @@ def repos(
     prices_file: Path | None,
 ) -> None:
     """Spend per repository, biggest first, with each one's share (and dev / prod split)."""
+    _one_format(as_json, as_csv)
     with ledger(prices_file, quiet=as_json or as_csv) as (db, _):
         costs = ask(
             queries.cost_by_repo, db, since=since, until=until, source=source, zone=zone(timezone),
@@ -305,6 +307,11 @@ def budget() -> None:
     """Spending budgets per repo or overall: set, list, rm, check."""
 
 
+def _one_format(as_json: bool, as_csv: bool) -> None:
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv are two ways to print the same answer: pass one of them")
+
+
 def _amount(value: str) -> float:
     try:
         return float(value.strip().lstrip("$").replace(",", ""))
@@ -312,7 +319,7 @@ def _amount(value: str) -> float:
         raise click.BadParameter(f"{value!r} is not an amount in dollars, e.g. 200 or $200") from exc
 
 
-@budget.command("set")
+@budget.command("set", context_settings={"ignore_unknown_options": True})  # -5 is an amount, not an option
 @click.argument("scope")
 @click.argument("period", type=click.Choice(sorted(BUDGET_PERIODS)))
 @click.argument("amount")

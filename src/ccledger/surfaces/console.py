@@ -206,6 +206,6 @@ def show(result: BaseModel, view: Callable[[Any], Any], as_json: bool, hint: str
     if as_json:
         click.echo(result.model_dump_json(indent=2))
         return
-    out.print(view(result))
+    out.print(view(result), soft_wrap=False)  # a table fits the terminal (soft wrap would let it overflow)
     if hint:
         err.print(hint)

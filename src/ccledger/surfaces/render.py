@@ -161,11 +161,12 @@ def repo_table(costs: RepoCosts) -> Group:
 def sessions_table(found: SessionList) -> Group:
     """Sessions, most recent first."""
     table = _table(f"Sessions: {found.period.label} ({len(found.sessions)} of {found.total_sessions})")
+    table.pad_edge, table.collapse_padding = False, True  # seven columns in an 80-column terminal
     table.add_column("Session", no_wrap=True)
     table.add_column("Last (UTC)", no_wrap=True)
     _key_column(table, "Repo")
-    table.add_column("Branch", overflow="fold", max_width=16)
-    table.add_column("Models", overflow="fold")
+    table.add_column("Branch", overflow="fold", max_width=10)
+    table.add_column("Models", overflow="fold", max_width=16)
     table.add_column("Resp.", justify="right", no_wrap=True)
     table.add_column("Cost", justify="right", style="bold", no_wrap=True)
     for session in found.sessions:
@@ -323,8 +324,10 @@ def blocks_table(found: BlockList) -> Group:
     table.add_column("Models", overflow="fold")
     for block in found.blocks:
         state = "gap" if block.is_gap else "active" if block.is_active else ""
+        # A gap runs from the last block's end to the next block's start: both are shown.
         table.add_row(
-            block.start_utc[:16].replace("T", " "), block.end_utc[11:16], state,
+            block.start_utc[:16].replace("T", " "), block.end_utc[:16].replace("T", " ") if block.is_gap
+            else block.end_utc[11:16], state,
             "" if block.is_gap else str(block.responses), "" if block.is_gap else tokens(block.total_tokens),
             "" if block.is_gap else money(block.cost_usd), ", ".join(short_model(m) for m in block.models),
         )  # fmt: skip

@@ -14,19 +14,21 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult, ToolAnnotations
 from pydantic import Field
 from sqlite_utils import Database
 
 from .. import __version__, paths
 from ..answers import budgets, pace, queries
 from ..answers import status as ledger_status
+from ..answers.periods import PeriodError, resolve_period
 from ..choices import BudgetPeriod, PacePeriod, Plan
 from ..config import Config, ConfigError, load_config
 from ..ingest import scan
@@ -68,7 +70,9 @@ cost_by_repo then show Claude Code (dev) and production (prod) spend side by sid
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
-PULLS = ToolAnnotations(read_only_hint=False, idempotent_hint=True, open_world_hint=True)
+# A pull adds and replaces records but deletes nothing of the user's: by the spec, a tool that
+# does not say destructive_hint=False counts as destructive.
+PULLS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 Since = Annotated[
     str | None,
@@ -430,8 +434,16 @@ TOOLS: list[tuple[Callable[..., object], str, ToolAnnotations]] = [
 """Every tool, in the order a client lists them, with its title and its hints to the host."""
 
 
-def weekly_report(period: str = "last week") -> str:
+def weekly_report(
+    period: Annotated[
+        str, Field(description="The period to review: 'last week', 'this month', 'last 7 days', '2026-11', ...")
+    ] = "last week",
+) -> str:
     """A short review of Claude Code spend for a period, built from ccledger's tools."""
+    try:
+        resolve_period(period, None, zone=ZoneInfo("UTC"), now=datetime.now(UTC))
+    except PeriodError as exc:
+        raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
     return (
         f"Review my Claude Code usage for {period}. Use the ccledger tools: usage_summary with "
         f"since='{period}' grouped by day and by model, and cost_by_repo for the same period. "
@@ -462,7 +474,7 @@ def build_server(
             if state.db is not None:
                 state.db.close()
 
-    mcp = MCPServer("ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    mcp = _Server("ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
     for tool, title, hints in TOOLS:
         # The docstring without its indentation: the host hands the model every space of it.
         mcp.add_tool(tool, title=title, description=inspect.cleandoc(tool.__doc__ or ""), annotations=hints)
@@ -474,6 +486,21 @@ def build_server(
 
     mcp.prompt(title="Weekly spend review")(weekly_report)
     return mcp
+
+
+class _Server(MCPServer):
+    """The SDK's server, with an unknown prompt answered as the client's mistake it is (an
+    invalid-params error naming the prompts), not an exception logged with its traceback."""
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Any = None
+    ) -> GetPromptResult | InputRequiredResult:
+        known = [prompt.name for prompt in await self.list_prompts()]
+        if name not in known:
+            raise MCPError(
+                code=INVALID_PARAMS, message=f"no prompt named {name!r}; the prompts are: {', '.join(known)}"
+            )
+        return await super().get_prompt(name, arguments, context)
 
 
 def _open_state(path: Path) -> ServerState:
