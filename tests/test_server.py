@@ -478,3 +478,12 @@ async def test_delete_budget_without_a_budget_asks_for_one(server):
         assert "needs a period" in await error_of(client, "delete_budget", scope="all")
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert tools["pull_prod_telemetry"].annotations.destructive_hint is False
+
+
+async def test_the_text_a_text_only_client_reads_is_a_brief_not_the_json_again(server):
+    async with Client(server) as client:
+        result = await client.call_tool("usage_summary", {"since": "all", "group_by": "model"})
+        text = result.content[0].text
+        assert not text.lstrip().startswith("{") and "totals: responses 878" in text
+        assert "rows: 8 listed; the first: responses" in text
+        assert len(text) < len(json.dumps(result.structured_content)) / 2

@@ -21,8 +21,8 @@ from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import INVALID_PARAMS, GetPromptResult, InputRequiredResult, ToolAnnotations
-from pydantic import Field
+from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
 from sqlite_utils import Database
 
 from .. import __version__, paths
@@ -197,7 +197,7 @@ def usage_summary(
     source: SourceArg = "all",
     limit: Annotated[int, Field(ge=1, le=100, description="Rows per page; totals always cover every row.")] = 40,
     offset: Offset = 0,
-) -> UsageSummary:
+) -> Annotated[CallToolResult, UsageSummary]:
     """Claude Code tokens and cost over a period, grouped by day, week, month, repo, branch, model,
     session or machine. Use it for "what did I spend this week?", "which model costs most?",
     "daily spend this month". Defaults to this month by day. Read `totals.cost_usd` for the
@@ -207,10 +207,10 @@ def usage_summary(
     session, branch or machine. Rows come a page at a time (`showing` says which; pass
     `next_offset` as offset for more): the most recent periods by time, else the costliest."""
     with _answer(ctx) as (state, db):
-        return state.with_alerts(db, queries.usage_summary(
+        return _reply(state.with_alerts(db, queries.usage_summary(
             db, since=since, until=until, group_by=group_by, repo=repo, model=model, source=source,
             limit=limit, offset=offset, zone=state.zone(timezone), now=state.now(),
-        ))  # fmt: skip
+        )))  # fmt: skip
 
 
 def cost_by_repo(
@@ -221,7 +221,7 @@ def cost_by_repo(
     source: SourceArg = "all",
     limit: Annotated[int, Field(ge=1, le=100, description="Repos per page, costliest first.")] = 40,
     offset: Offset = 0,
-) -> RepoCosts:
+) -> Annotated[CallToolResult, RepoCosts]:
     """Claude Code spend per repository over a period (default: this month), biggest first, with
     each repo's `share` of the total (0 to 1) and its session count. Use it for "which repo
     costs the most?" or "what did project X cost this month?". Repos are identified by their
@@ -233,7 +233,7 @@ def cost_by_repo(
             db, since=since, until=until, source=source, limit=limit, offset=offset, zone=state.zone(timezone),
             now=state.now(),
         )  # fmt: skip
-        return state.with_alerts(db, costs)
+        return _reply(state.with_alerts(db, costs))
 
 
 def sessions(
@@ -244,7 +244,7 @@ def sessions(
     limit: Annotated[int, Field(ge=1, le=60, description="Sessions per page, most recent first.")] = 20,
     offset: Offset = 0,
     timezone: Timezone = None,
-) -> SessionList:
+) -> Annotated[CallToolResult, SessionList]:
     """Claude Code sessions active in a period (default: the last 7 days), most recent first, with
     each one's repo, branch, models, tokens and cost (subagents included). Use it to find a
     session or to see which sessions were expensive; pass a session_id to session_detail for
@@ -260,21 +260,21 @@ def sessions(
             zone=state.zone(timezone),
             now=state.now(),
         )
-        return state.with_alerts(db, found)
+        return _reply(state.with_alerts(db, found))
 
 
 def session_detail(
     ctx: Context[ServerState],
     session_id: Annotated[str, Field(description="A session id from sessions(); a unique prefix is enough.")],
-) -> SessionDetail:
+) -> Annotated[CallToolResult, SessionDetail]:
     """Everything known about one Claude Code session: cost and tokens by model and by agent
     (main vs each subagent), branches, working directories, machines and Claude Code versions,
     first and last response. Use it after sessions() to explain what a session cost."""
     with _answer(ctx) as (_, db):
-        return queries.session_detail(db, session_id, agents=AGENTS_SHOWN)
+        return _reply(queries.session_detail(db, session_id, agents=AGENTS_SHOWN))
 
 
-def index_status(ctx: Context[ServerState]) -> IndexStatus:
+def index_status(ctx: Context[ServerState]) -> Annotated[CallToolResult, IndexStatus]:
     """The state of the ledger: which log folders are read, how many files and responses, the
     time range covered, the last change, lines that could not be used (by kind), unreadable
     files, and models that have no price with how to add one. Use it when numbers look wrong
@@ -287,7 +287,7 @@ def index_status(ctx: Context[ServerState]) -> IndexStatus:
             prices_path=str(pricing.user_prices_path()),
             refresh=state.last_refresh,
         )
-        return state.with_alerts(db, status)
+        return _reply(state.with_alerts(db, status))
 
 
 def usage_blocks(
@@ -297,19 +297,21 @@ def usage_blocks(
     timezone: Timezone = None,
     limit: Annotated[int, Field(ge=1, le=40, description="Blocks and gaps per page, the most recent.")] = 20,
     offset: Offset = 0,
-) -> BlockList:
+) -> Annotated[CallToolResult, BlockList]:
     """Claude Code's 5-hour usage blocks that started in a period (default: the last 3 days), oldest
     first, each with tokens, cost and models; gaps mark idle time. Use it for "when did my windows
     start?" or "how much did I use per window this week?". These are estimates from this machine's
     transcripts (ccusage's algorithm); for the official limit percentages call burn_rate. A long
     period comes a page at a time, the most recent first (pass `next_offset` for earlier ones)."""
     with _answer(ctx) as (state, db):
-        return pace.usage_blocks(
-            db, since=since, until=until, limit=limit, offset=offset, zone=state.zone(timezone), now=state.now()
+        return _reply(
+            pace.usage_blocks(
+                db, since=since, until=until, limit=limit, offset=offset, zone=state.zone(timezone), now=state.now()
+            )
         )
 
 
-def burn_rate(ctx: Context[ServerState]) -> BurnRateReport:
+def burn_rate(ctx: Context[ServerState]) -> Annotated[CallToolResult, BurnRateReport]:
     """How fast the current 5-hour window is being used: the active block's start, end and minutes
     left, tokens and cost so far, tokens/minute and $/hour, projected tokens and cost at the block's
     end, and the split per model. Use it for "how fast am I burning?" or "when does my window reset?".
@@ -317,40 +319,43 @@ def burn_rate(ctx: Context[ServerState]) -> BurnRateReport:
     `ccledger statusline`); every other number is a local ESTIMATE, and say so. `active_block` is
     null when idle; then `last_block` summarises the latest one."""
     with _answer(ctx) as (state, db):
-        return state.with_alerts(db, pace.burn_rate(db, now=state.now()))
+        return _reply(state.with_alerts(db, pace.burn_rate(db, now=state.now())))
 
 
 def plan_value(
     ctx: Context[ServerState], plan: PlanArg, since: Since = None, until: Until = None, timezone: Timezone = None
-) -> PlanValue:
+) -> Annotated[CallToolResult, PlanValue]:
     """Whether a Claude subscription pays off: Claude Code's API-equivalent spend in a period
     (default: this month so far) against the plan's price prorated over the same days. Use it for
     "am I getting value from Max?" or "would the API be cheaper?". value_ratio above 1 means the plan
     costs less than the same usage at API prices."""
     with _answer(ctx) as (state, db):
-        return pace.plan_value(db, plan=plan, since=since, until=until, zone=state.zone(timezone), now=state.now())
+        value = pace.plan_value(db, plan=plan, since=since, until=until, zone=state.zone(timezone), now=state.now())
+        return _reply(value)
 
 
-def usage_pace(ctx: Context[ServerState], period: PaceArg = "month", timezone: Timezone = None) -> UsagePace:
+def usage_pace(
+    ctx: Context[ServerState], period: PaceArg = "month", timezone: Timezone = None
+) -> Annotated[CallToolResult, UsagePace]:
     """The pace of Claude Code spend this week or this month: spent so far, the daily average, the
     projected total at the period's end, and whether spend is increasing, stable or decreasing (the
     rule is in `trend_rule`). Use it for "where will I end up this month?" or "am I spending more
     lately?"."""
     with _answer(ctx) as (state, db):
         result = pace.usage_pace(db, period=period, zone=state.zone(timezone), now=state.now())
-        return state.with_alerts(db, result)
+        return _reply(state.with_alerts(db, result))
 
 
 def budget_status(
     ctx: Context[ServerState],
     scope: Annotated[str | None, Field(description="'all', or a repo id or name; default: all budgets.")] = None,
-) -> BudgetStatusList:
+) -> Annotated[CallToolResult, BudgetStatusList]:
     """Where each spending budget stands this period: spent, remaining, percent, status (ok,
     warning past the first threshold, exceeded at 100%), the spend projected at the period's end
     at the pace so far, and when that pace crosses 100%. Most urgent first. Use it for "am I over
     budget?" or "how much of the api-server budget is left this month?"."""
     with _answer(ctx) as (state, db):
-        return budgets.budget_status(db, scope=scope, zone=state.config.zone(), now=state.now())
+        return _reply(budgets.budget_status(db, scope=scope, zone=state.config.zone(), now=state.now()))
 
 
 def set_budget(
@@ -363,14 +368,14 @@ def set_budget(
         list[float] | None, Field(description="Fractions that alert, e.g. [0.8, 1.0]; default [0.9, 1.0].")
     ] = None,
     include_prod: Annotated[bool, Field(description="Count the repo's pulled production spend too.")] = False,
-) -> BudgetInfo:
+) -> Annotated[CallToolResult, BudgetInfo]:
     """Set a spending budget, e.g. "api-server: $200 a month". Setting one again for the same scope,
     model and period updates it. Only when the user asks for a budget."""
     with _answer(ctx) as (_, db):
-        return budgets.set_budget(
+        return _reply(budgets.set_budget(
             db, scope=scope, period=period, amount_usd=amount_usd, model=model, thresholds=thresholds,
             include_prod=include_prod,
-        )  # fmt: skip
+        ))  # fmt: skip
 
 
 def delete_budget(
@@ -379,12 +384,12 @@ def delete_budget(
     scope: Annotated[str | None, Field(description="Or its scope ('all' or the repo) with its period.")] = None,
     period: Annotated[BudgetPeriod | None, Field(description="The period, with scope.")] = None,
     model: Annotated[str | None, Field(description="The model, if the budget has one.")] = None,
-) -> BudgetInfo:
+) -> Annotated[CallToolResult, BudgetInfo]:
     """Delete a spending budget, by its id (from budget_status) or by its scope and period (and
     model, if it has one). Only when the user asks to remove a budget; to change an amount, call
     set_budget again instead. An unknown budget is an error that lists the existing ones."""
     with _answer(ctx) as (_, db):
-        return budgets.delete_budget(db, budget_id=budget_id, scope=scope, period=period, model=model)
+        return _reply(budgets.delete_budget(db, budget_id=budget_id, scope=scope, period=period, model=model))
 
 
 def pull_prod_telemetry(
@@ -392,7 +397,7 @@ def pull_prod_telemetry(
     source_id: Annotated[
         str | None, Field(description="One source's id from [[prod.sources]]; default: every source.")
     ] = None,
-) -> ProdPullResult:
+) -> Annotated[CallToolResult, ProdPullResult]:
     """Pull the LLM usage of apps the user ships (production telemetry: Anthropic's Admin API, an
     app's export endpoint, OTLP/JSON) into the ledger, from the sources in the config file's
     [[prod.sources]]. Call it before answering about production spend or a repo's total cost when
@@ -413,7 +418,7 @@ def pull_prod_telemetry(
         db.close()
     if all(pulled.error for pulled in result.sources):
         raise ToolError("; ".join(f"{pulled.id}: {pulled.error}" for pulled in result.sources))
-    return result
+    return _reply(result)
 
 
 TOOLS: list[tuple[Callable[..., object], str, ToolAnnotations]] = [
@@ -521,6 +526,37 @@ def _open_state(path: Path) -> ServerState:
         db.close()
         db = None
     return ServerState(db=db, path=path, config=config, unusable="; ".join(problems) or None)
+
+
+def _reply(result: BaseModel) -> CallToolResult:
+    """A tool's answer: the model as structured content (what Claude Code hands the model, as
+    compact JSON), and for a client that reads only text a brief of it rather than the JSON a
+    second time."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=brief(result))], structured_content=result.model_dump(mode="json")
+    )
+
+
+def brief(result: BaseModel) -> str:
+    """The answer in a few lines: its scalars and small objects, and of each list its length and
+    first item; the structured content has the rest."""
+    lines = []
+    for key, value in result.model_dump(mode="json").items():
+        if isinstance(value, list):
+            if value:
+                first = _fields(value[0]) if isinstance(value[0], dict) else str(value[0])
+                lines.append(f"{key}: {len(value)} listed; the first: {first}")
+        elif isinstance(value, dict):
+            if fields := _fields(value):
+                lines.append(f"{key}: {fields}")
+        elif value not in (None, ""):
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines) + "\n(everything is in the structured content)"
+
+
+def _fields(item: dict[str, Any]) -> str:
+    text = ", ".join(f"{key} {value}" for key, value in item.items() if value not in (None, "", 0, [], {}))
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _utcnow() -> datetime:
