@@ -849,3 +849,19 @@ def test_the_scan_cache_notices_another_process_writing(db, claude_dir, tmp_path
     assert list(cache.known(db)) == [str(session_file(claude_dir))]
     stats = index.refresh(db, [claude_dir], cache=cache)
     assert (stats.files_read, stats.new_responses) == (0, 0)
+
+
+def test_a_session_claude_code_runs_now_is_seen_at_once_however_old_its_transcript(db, claude_dir):
+    # Claude Code resumes a session from days ago: its transcript is cold to the cache, but the
+    # running process names it in sessions/<pid>.json, so the turn it just wrote is in the answer.
+    cache = scan.ScanCache(sweep_seconds=3600)
+    path = write_lines(session_file(claude_dir, name="5f1c0b7e-resumed.jsonl"), assistant_line(message_id="m1"))
+    two_days_ago = time.time() - 2 * 86_400
+    os.utime(path, (two_days_ago, two_days_ago))
+    index.refresh(db, [claude_dir], cache=cache)
+    (claude_dir / "sessions").mkdir()
+    (claude_dir / "sessions" / "4242.json").write_text(json.dumps({"pid": 4242, "sessionId": "5f1c0b7e-resumed"}))
+    (claude_dir / "sessions" / "4243.json").write_text("not json")  # ignored, as any bad file there
+    with path.open("a") as handle:
+        handle.write(assistant_line(message_id="m2") + "\n")
+    assert index.refresh(db, [claude_dir], cache=cache).new_responses == 1

@@ -114,7 +114,7 @@ SMALL_FILE_BYTES = 1 << 20
 _OPEN_SMALL = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def read_small(path: Path) -> str | None:
+def read_small(path: str | Path) -> str | None:
     """The text of a small regular file, else None. A repository is untrusted input: its .git
     files may be FIFOs (opened without blocking, then refused), links to /dev/zero or any other
     device (refused), or huge (refused); none of them can hang or exhaust memory."""

@@ -124,6 +124,34 @@ def scan(roots: Iterable[Path], errors: list[Error]) -> Iterator[Found]:
     return walk(roots, errors, _list_now, _stat_now)
 
 
+_MOST_SESSIONS = 64  # Claude Code processes worth looking at; more is not a person at work
+
+
+def running_sessions(roots: Iterable[Path]) -> set[str]:
+    """The transcript names (``<sessionId>.jsonl``) of the sessions Claude Code is running now:
+    each running process describes itself in ``<root>/sessions/<pid>.json``. Read as the
+    untrusted files they are (small regular files only, a few dozen at most)."""
+    import json
+
+    from .repos import read_small
+
+    names: set[str] = set()
+    for root in roots:
+        try:
+            entries = [entry for entry in os.scandir(os.path.join(root, "sessions")) if entry.name.endswith(".json")]
+        except OSError:
+            continue
+        for entry in entries[:_MOST_SESSIONS]:
+            text = read_small(entry.path) if entry.is_file(follow_symlinks=False) else None
+            try:
+                session = json.loads(text).get("sessionId") if text else None
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(session, str) and session and "/" not in session and "\\" not in session:
+                names.add(f"{session}.jsonl")
+    return names
+
+
 def _list_now(directory: str, errors: list[Error]) -> tuple[Listing, bool] | None:
     try:
         return [(entry.name, entry.path, entry.is_dir(follow_symlinks=False)) for entry in os.scandir(directory)], True
@@ -224,7 +252,9 @@ class ScanCache:
     modified moments ago. So a refresh with this cache lists only folders whose modification time
     changed (new or deleted files), stats only files modified in the last day, re-reads the
     ledger's files table only when another process changed the ledger, and checks everything
-    at least every ``sweep_seconds``: an old transcript appended to is noticed within a minute.
+    at least every ``sweep_seconds``. The transcript of every session Claude Code is running now
+    (``<root>/sessions/<pid>.json`` names it) is stat-ed on every refresh too, however old: a
+    session resumed days later answers with the turn that just happened.
     """
 
     def __init__(self, *, hot_seconds: float = 86_400, sweep_seconds: float = 60) -> None:
@@ -236,6 +266,7 @@ class ScanCache:
         self._data_version: int | None = None
         self._last_sweep = -math.inf
         self._sweeping = True  # this scan lists and stats everything again (set by scan())
+        self._running: set[str] = set()
         self._cold_before = -math.inf
 
     def known(self, db: Database) -> dict[str, tuple[Any, ...]]:
@@ -257,6 +288,7 @@ class ScanCache:
             self._last_sweep = now
             self._files = {}
         self._cold_before = now - self.hot_seconds  # a file last modified before is cold
+        self._running = running_sessions(roots)
         # Bound methods, not closures: one call less for each of thousands of files.
         return list(walk(roots, errors, self._listing, self._file))
 
@@ -278,7 +310,12 @@ class ScanCache:
 
     def _file(self, path: str, root: str, relisted: bool, errors: list[Error]) -> Found | None:
         previous = self._files.get(path)
-        if previous is not None and not relisted and previous.stat.st_mtime < self._cold_before:
+        if (
+            previous is not None
+            and not relisted
+            and previous.stat.st_mtime < self._cold_before
+            and os.path.basename(path) not in self._running
+        ):
             return previous  # cold: left for the next sweep
         try:
             item = Found(path, root, os.stat(path))
