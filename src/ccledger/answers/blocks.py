@@ -100,7 +100,7 @@ class Block:
         self.models: set[str] = set()
 
     def __repr__(self) -> str:
-        kind = "gap" if self.is_gap else f"{self.responses} responses"
+        kind = "gap" if self.is_gap else f"{self.responses} response" + ("" if self.responses == 1 else "s")
         return f"Block({self.start.isoformat()} to {self.end.isoformat()}, {kind})"
 
     @property

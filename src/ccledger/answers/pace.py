@@ -132,7 +132,7 @@ def plan_value(
         savings_usd=round(spent - subscription, 2),
         rule=(
             "The monthly price is spread evenly over the days of each month; the period counts up to now. "
-            "value_ratio above 1 means the plan costs less than the same usage at API prices."
+            "A value ratio above 1 means the plan costs less than the same usage would at API prices."
         ),
     )
 

@@ -466,7 +466,8 @@ def price_table(prices_file: Path | str | None = None, *, db: Database | None = 
         notes=[
             "Prices are USD per million tokens (web search: USD per request), Claude API list prices "
             "on the global endpoint; regional endpoints and US-only inference surcharges are not included.",
-            "A period applies from from_utc until the next one; a model's first period also covers earlier use.",
+            "A period's prices apply from its start until the next period's; a model's first period also covers "
+            "earlier use.",
             "long_context: when input + cache tokens of a request exceed threshold_tokens, ALL its tokens "
             "(output too) are billed at those prices. fast: responses logged with speed 'fast'; they "
             "override long_context.",

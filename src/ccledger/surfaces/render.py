@@ -86,6 +86,11 @@ def _table(title: str, caption: str | None = None) -> Table:
     return Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left")
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 response``, ``2 responses``: prose, not a field name."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def short_repo(repo_id: str) -> str:
     """A repo as people name it: 'acme/api' for github.com/acme/api, 'src/api' for /home/u/src/api."""
     if re.match(r"^[\w.-]+\.[a-z]{2,}/", repo_id):
@@ -192,7 +197,7 @@ def session_detail_view(detail: SessionDetail) -> Group:
         f"\nMachines: {', '.join(detail.machines)}   Claude Code: {', '.join(detail.cc_versions) or '-'}",
         ("\nCost: ", "bold"),
         money(detail.totals.cost_usd),
-        f" for {tokens(detail.totals.total_tokens)} tokens in {detail.totals.responses} responses",
+        f" for {tokens(detail.totals.total_tokens)} tokens in {_count(detail.totals.responses, 'response')}",
     )
     return Group(
         facts,
@@ -363,8 +368,8 @@ def burn_view(report: BurnRateReport) -> Group:
 
 def _block_line(block: BlockInfo) -> str:
     return (
-        f"{block.start_utc[:16].replace('T', ' ')} to {block.end_utc[11:16]} UTC, {block.responses} responses, "
-        f"{tokens(block.total_tokens)} tokens, {money(block.cost_usd)}"
+        f"{block.start_utc[:16].replace('T', ' ')} to {block.end_utc[11:16]} UTC, "
+        f"{_count(block.responses, 'response')}, {tokens(block.total_tokens)} tokens, {money(block.cost_usd)}"
     )
 
 
