@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from sqlite_utils import Database, Migrations
 
@@ -116,8 +116,7 @@ MIGRATIONS = Migrations("ccledger")
 
 @MIGRATIONS(name="m001_initial")
 def _m001_initial(db: Database) -> None:
-    for statement in _statements(SCHEMA_SQL):
-        db.execute(statement)
+    _execute_script(db, SCHEMA_SQL)
 
 
 # Prices are data that ``pricing.table`` rewrites whenever the table or the user's overrides change;
@@ -195,8 +194,7 @@ PRICES_SQL = textwrap.dedent("""
 
 @MIGRATIONS(name="m002_prices")
 def _m002_prices(db: Database) -> None:
-    for statement in _statements(PRICES_SQL):
-        db.execute(statement)
+    _execute_script(db, PRICES_SQL)
 
 
 # A cache of response_costs summed per 15-minute bucket, so questions over months of a busy
@@ -248,8 +246,7 @@ ROLLUP_SQL = textwrap.dedent("""
 
 @MIGRATIONS(name="m005_usage_rollup")
 def _m005_usage_rollup(db: Database) -> None:
-    for statement in _statements(ROLLUP_SQL):
-        db.execute(statement)
+    _execute_script(db, ROLLUP_SQL)
 
 
 @MIGRATIONS(name="m006_drop_unused_indexes")
@@ -276,8 +273,7 @@ RATE_LIMITS_SQL = textwrap.dedent("""
 
 @MIGRATIONS(name="m007_rate_limits")
 def _m007_rate_limits(db: Database) -> None:
-    for statement in _statements(RATE_LIMITS_SQL):
-        db.execute(statement)
+    _execute_script(db, RATE_LIMITS_SQL)
 
 
 # Spending limits and the alerts already sent for them (see budgets.py).
@@ -307,8 +303,7 @@ BUDGETS_SQL = textwrap.dedent("""
 
 @MIGRATIONS(name="m008_budgets")
 def _m008_budgets(db: Database) -> None:
-    for statement in _statements(BUDGETS_SQL):
-        db.execute(statement)
+    _execute_script(db, BUDGETS_SQL)
 
 
 # Usage of the apps a team ships, pulled on demand from production sources (see prod/). One row per
@@ -387,8 +382,7 @@ PROD_COSTS_VIEW_SQL = textwrap.dedent("""
 
 @MIGRATIONS(name="m009_prod_usage")
 def _m009_prod_usage(db: Database) -> None:
-    for statement in _statements(PROD_USAGE_SQL):
-        db.execute(statement)
+    _execute_script(db, PROD_USAGE_SQL)
     db.execute(PROD_COSTS_VIEW_SQL.format(divisor="1"))
 
 
@@ -406,8 +400,7 @@ BATCH_DIVISOR_SQL = "CASE WHEN u.service_tier = 'batch' THEN 2 ELSE 1 END"
 
 @MIGRATIONS(name="m010_prod_service_tier")
 def _m010_prod_service_tier(db: Database) -> None:
-    for statement in _statements(PROD_SERVICE_TIER_SQL):
-        db.execute(statement)
+    _execute_script(db, PROD_SERVICE_TIER_SQL)
     db.execute(PROD_COSTS_VIEW_SQL.format(divisor=BATCH_DIVISOR_SQL))
 
 
@@ -440,8 +433,7 @@ def _m011_responses_key_index(db: Database) -> None:
         )
     )
     columns = ", ".join(name for (name,) in db.execute(RESPONSES_COLUMNS_SQL))
-    for statement in _statements(REBUILD_RESPONSES_SQL.format(columns=columns)):
-        db.execute(statement)
+    _execute_script(db, REBUILD_RESPONSES_SQL.format(columns=columns))
     create_missing_indexes(db)
 
 
@@ -476,8 +468,7 @@ REKEY_RESPONSES_SQL = textwrap.dedent("""
 
 @MIGRATIONS(name="m012_responses_keyed_by_message_id")
 def _m012_responses_keyed_by_message_id(db: Database) -> None:
-    for statement in _statements(REKEY_RESPONSES_SQL):
-        db.execute(statement)
+    _execute_script(db, REKEY_RESPONSES_SQL)
 
 
 # Two guards against bad input that earlier releases let in. files.tail_sha1 (see
@@ -509,17 +500,17 @@ FILES_TAIL_AND_SANE_USAGE_SQL = textwrap.dedent("""
 
 @MIGRATIONS(name="m013_files_tail_and_sane_usage")
 def _m013_files_tail_and_sane_usage(db: Database) -> None:
-    for statement in _statements(FILES_TAIL_AND_SANE_USAGE_SQL):
-        db.execute(statement)
+    _execute_script(db, FILES_TAIL_AND_SANE_USAGE_SQL)
 
 
-def _statements(script: str) -> Iterator[str]:
-    """Split a script into statements (executescript() would commit the open transaction)."""
+def _execute_script(db: Database, script: str) -> None:
+    """Run a script's statements one by one, in the caller's transaction (executescript() would
+    commit it first)."""
     pending = ""
     for line in script.splitlines(keepends=True):
         pending += line
         if sqlite3.complete_statement(pending):
-            yield pending.strip()
+            db.execute(pending.strip())
             pending = ""
 
 
