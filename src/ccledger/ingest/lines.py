@@ -99,6 +99,8 @@ def read_usage_lines(fd: int, start: int, buffer: bytearray | None = None) -> Fi
         if not count:
             break
         read.bytes_read += count
+        if not read.end_offset and not filled and buffer.startswith(_BOM):
+            buffer[:3] = b"   "  # JSON whitespace: the first line parses, and no offset moves
         filled += count
         done = _parse_complete_lines(read, buffer, filled)
         if done:
@@ -108,8 +110,6 @@ def read_usage_lines(fd: int, start: int, buffer: bytearray | None = None) -> Fi
         if count < len(space):
             break  # a short read of a regular file: its end, for now
     tail = bytes(buffer[:filled])
-    if not read.end_offset and tail.startswith(_BOM):
-        tail = tail[3:]
     if tail.strip() and might_hold_usage(tail):
         parsed = parse_line(tail)
         # Used now but read again once complete, so its problems are counted then, not twice.
@@ -133,10 +133,7 @@ def _parse_complete_lines(read: FileRead, buffer: bytearray, filled: int) -> int
     while at >= 0:
         begin = rfind(_NEWLINE, 0, at) + 1
         end = find(_NEWLINE, at, last + 1)
-        line = buffer[begin:end]  # one copy: msgspec reads a bytearray as well
-        if not begin and not base and line.startswith(_BOM):
-            del line[:3]
-        parsed = parse_usage_line(line)
+        parsed = parse_usage_line(buffer[begin:end])  # one copy: msgspec reads a bytearray as well
         _record(read, parsed, base + begin)
         at = find(USAGE_MARKER, end, last)
     return last + 1

@@ -96,12 +96,13 @@ def walk(
     roots: Iterable[Path],
     errors: list[Error],
     listing: Callable[[str, list[Error]], tuple[Listing, bool] | None],
-    stat_file: Callable[[str, str, bool, list[Error]], Found | None],
+    stat_file: Callable[[str, str, str, bool, list[Error]], Found | None],
 ) -> Iterator[Found]:
     """Every ``*.jsonl`` below each root's ``projects`` folder, recursively: the one walk, for a
     full scan (:func:`scan`) and a cached one (:class:`ScanCache`). ``listing`` gives a folder's
     entries and whether they were listed just now (None: skip the folder); ``stat_file`` makes a
-    file found, told whether its folder was listed just now (None: skip the file)."""
+    file found from its name, path and root, told whether its folder was listed just now (None:
+    skip the file)."""
     for root in roots:
         root_text = str(root)
         stack = [str(paths.projects_dir(root))]
@@ -112,7 +113,7 @@ def walk(
             entries, fresh = listed
             for name, path, is_dir in entries:
                 if name.endswith(".jsonl"):
-                    item = stat_file(path, root_text, fresh, errors)
+                    item = stat_file(name, path, root_text, fresh, errors)
                     if item is not None:
                         yield item
                 if is_dir:
@@ -162,7 +163,7 @@ def _list_now(directory: str, errors: list[Error]) -> tuple[Listing, bool] | Non
         return None
 
 
-def _stat_now(path: str, root: str, fresh: bool, errors: list[Error]) -> Found | None:
+def _stat_now(name: str, path: str, root: str, fresh: bool, errors: list[Error]) -> Found | None:
     try:
         return Found(path, root, os.stat(path))
     except OSError as exc:
@@ -308,13 +309,13 @@ class ScanCache:
         self._listings[directory] = (mtime, entries)
         return entries, True
 
-    def _file(self, path: str, root: str, relisted: bool, errors: list[Error]) -> Found | None:
+    def _file(self, name: str, path: str, root: str, relisted: bool, errors: list[Error]) -> Found | None:
         previous = self._files.get(path)
         if (
             previous is not None
             and not relisted
             and previous.stat.st_mtime < self._cold_before
-            and os.path.basename(path) not in self._running
+            and name not in self._running
         ):
             return previous  # cold: left for the next sweep
         try:

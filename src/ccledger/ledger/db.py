@@ -40,29 +40,21 @@ def open_db(path: Path | str | None = None) -> Database:
     path = Path(path) if path is not None else paths.db_path()
     memory = str(path) == ":memory:"
     writable = memory or _writable(path)
+    # mcp runs sync tools on worker threads, so the connection must not be pinned to one.
+    target, uri = (str(path), False) if writable else (paths.sqlite_uri(str(path), mode="ro"), True)
+    conn: sqlite3.Connection | None = None
     try:
-        # mcp runs sync tools on worker threads, so the connection must not be pinned to one.
-        if writable:
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
-        else:
-            uri = paths.sqlite_uri(str(path), mode="ro")
-            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise LedgerError(f"cannot open the ledger at {path} ({exc}); set CCLEDGER_DB to a file you can write") from exc
-    try:
-        db = _prepare(Database(conn), writable)
+        conn = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+        return _prepare(Database(conn), writable)
     except sqlite3.OperationalError as exc:  # e.g. a folder it may not create files in
-        conn.close()
-        raise LedgerError(f"cannot open the ledger at {path} ({exc}); set CCLEDGER_DB to a file you can write") from exc
+        problem = f"cannot open the ledger at {path} ({exc}); set CCLEDGER_DB to a file you can write"
     except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise LedgerError(
-            f"{path} is not a ccledger ledger ({exc}); move it away, or set CCLEDGER_DB to another file"
-        ) from exc
+        problem = f"{path} is not a ccledger ledger ({exc}); move it away, or set CCLEDGER_DB to another file"
     except LedgerError as exc:
+        problem = f"the ledger at {path} {exc}"
+    if conn is not None:
         conn.close()
-        raise LedgerError(f"the ledger at {path} {exc}") from None
-    return db
+    raise LedgerError(problem)
 
 
 def _writable(path: Path) -> bool:

@@ -532,16 +532,15 @@ def _reply(result: BaseModel) -> CallToolResult:
     """A tool's answer: the model as structured content (what Claude Code hands the model, as
     compact JSON), and for a client that reads only text a brief of it rather than the JSON a
     second time."""
-    return CallToolResult(
-        content=[TextContent(type="text", text=brief(result))], structured_content=result.model_dump(mode="json")
-    )
+    answer = result.model_dump(mode="json")  # dumped once: the brief is read off the same dict
+    return CallToolResult(content=[TextContent(type="text", text=brief(answer))], structured_content=answer)
 
 
-def brief(result: BaseModel) -> str:
-    """The answer in a few lines: its scalars and small objects, and of each list its length and
-    first item; the structured content has the rest."""
+def brief(answer: dict[str, Any]) -> str:
+    """An answer (a result model's JSON dump) in a few lines: its scalars and small objects, and
+    of each list its length and first item; the structured content has the rest."""
     lines = []
-    for key, value in result.model_dump(mode="json").items():
+    for key, value in answer.items():
         if isinstance(value, list):
             if value:
                 first = _fields(value[0]) if isinstance(value[0], dict) else str(value[0])
