@@ -12,7 +12,7 @@ def test_a_blank_ledger_gets_the_schema(tmp_path):
         "key", "message_id", "request_id", "timestamp_utc", "session_id", "agent_id", "is_sidechain",
         "model", "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
         "cache_read_tokens", "web_search_requests", "speed", "service_tier", "inference_geo", "cwd",
-        "git_branch", "repo_id", "machine", "cc_version", "from_progress", "file_id",
+        "git_branch", "repo_id", "machine", "cc_version", "from_progress", "file_id", "tools",
     ]  # fmt: skip
     applied = [m.name for m in MIGRATIONS.applied(db)]
     assert applied == [m.name for m in MIGRATIONS._migrations]
@@ -57,18 +57,19 @@ def test_a_ledger_from_before_the_key_index_keeps_every_row(tmp_path, real_proje
     MIGRATIONS.apply(old, stop_before="m011_responses_key_index")
     assert "key TEXT PRIMARY KEY" in old.execute("select sql from sqlite_master where name = 'responses'").fetchone()[0]
     old.execute("attach database ? as fresh", [str(tmp_path / "fresh.db")])
-    old.execute("insert into responses select * from fresh.responses order by rowid")
+    columns = ", ".join(row[1] for row in old.execute("PRAGMA table_info(responses)"))
+    old.execute(f"insert into responses select {columns} from fresh.responses order by rowid")
     old.conn.commit()
     old.execute("detach database fresh")
     pricing.ensure_prices(old)
     old.execute("delete from responses where rowid % 7 = 0")  # rowids with gaps, as replacements leave
     old.conn.commit()
-    rows = old.execute("select rowid, * from responses order by rowid").fetchall()
+    rows = old.execute(f"select rowid, {columns} from responses order by rowid").fetchall()
     costs = old.execute("select sum(cost_nanousd), count(*) from response_costs").fetchone()
     old.close()
 
     db = open_db(path)
-    assert db.execute("select rowid, * from responses order by rowid").fetchall() == rows
+    assert db.execute(f"select rowid, {columns} from responses order by rowid").fetchall() == rows
     assert db.execute("select sum(cost_nanousd), count(*) from response_costs").fetchone() == costs
     indexes = {name for (name,) in db.execute("select name from sqlite_master where tbl_name = 'responses'")}
     assert indexes == {"responses", "responses_key", "responses_time", "responses_model", "responses_message"}

@@ -238,7 +238,8 @@ def test_absurd_usage_an_earlier_release_stored_is_dropped_and_counted(tmp_path,
     old.execute("attach database ? as fresh", [db.conn.execute("pragma database_list").fetchone()[2]])
     columns = ", ".join(row[1] for row in old.execute("pragma table_info(files)"))  # the columns before m013
     old.execute(f"insert into files ({columns}) select {columns} from fresh.files")
-    old.execute("insert into responses select * from fresh.responses")
+    columns = ", ".join(row[1] for row in old.execute("PRAGMA table_info(responses)"))
+    old.execute(f"insert into responses select {columns} from fresh.responses")
     old.execute(
         "insert into responses select 'absurd', 'absurd', 'r', timestamp_utc, session_id, agent_id, is_sidechain,"
         " model, 9223372036854775807, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens,"

@@ -9,12 +9,16 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 __all__ = [
+    "ACTIVITY_GROUP_BY_CHOICES",
     "BUDGET_PERIODS",
     "GROUP_BY_CHOICES",
+    "HEATMAP_METRICS",
     "PLANS",
     "SOURCE_CHOICES",
+    "ActivityGroupBy",
     "BudgetPeriod",
     "GroupBy",
+    "HeatmapMetric",
     "PacePeriod",
     "Plan",
     "Source",
@@ -22,6 +26,14 @@ __all__ = [
 
 GroupBy = Literal["day", "week", "month", "repo", "branch", "model", "session", "machine"]
 GROUP_BY_CHOICES: tuple[str, ...] = get_args(GroupBy)
+
+# How activity is grouped ('none': totals and the top tools, commands and agents only).
+ActivityGroupBy = Literal["none", "day", "week", "month", "repo", "session", "model"]
+ACTIVITY_GROUP_BY_CHOICES: tuple[str, ...] = get_args(ActivityGroupBy)
+
+# What an activity heatmap counts in each weekday-hour cell.
+HeatmapMetric = Literal["responses", "cost", "prompts", "active_time"]
+HEATMAP_METRICS: tuple[str, ...] = get_args(HeatmapMetric)
 
 # Where usage was spent: Claude Code (its transcripts), shipped apps (pulled telemetry), or both.
 Source = Literal["dev", "prod", "all"]

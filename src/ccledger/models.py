@@ -14,6 +14,12 @@ from pydantic import BaseModel, Field
 from .ingest.stats import FileError, IndexStats
 
 __all__ = [
+    "Activity",
+    "ActivityHeatmap",
+    "ActivityRow",
+    "ActivitySummary",
+    "ActivityTotals",
+    "AgentCost",
     "BlockInfo",
     "BlockList",
     "BudgetAlert",
@@ -21,6 +27,7 @@ __all__ = [
     "BudgetStatus",
     "BudgetStatusList",
     "BurnRateReport",
+    "CommandCount",
     "FileError",
     "IndexStats",
     "IndexStatus",
@@ -41,6 +48,7 @@ __all__ = [
     "SessionList",
     "SessionSummary",
     "TokenPrices",
+    "ToolCount",
     "UnpricedModel",
     "Usage",
     "UsagePace",
@@ -182,6 +190,11 @@ class SessionSummary(Usage):
     last_utc: str
     models: list[str]
     subagent_responses: int = Field(description="Responses made by subagents (sidechains).")
+    prompts: int = Field(0, description="The session's typed prompts (all of it, not only the period's).")
+    tool_uses: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+    commits: int = 0
     forked_from: str | None = Field(
         None,
         description="The session this one was forked from (claude --fork-session); its copies of that "
@@ -220,6 +233,7 @@ class SessionDetail(BaseModel):
     by_model: list[UsageRow]
     agents_total: int = Field(0, description="The session itself and its subagents; by_agent lists the costliest.")
     by_agent: list[UsageRow] = Field(description="'main' for the session itself, else the subagent id.")
+    activity: Activity | None = Field(None, description="What the session did: prompts, tools, lines, commits.")
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
 
 
@@ -465,3 +479,99 @@ class ProdPullResult(BaseModel):
 
     sources: list[ProdSourcePull]
     ok: bool = Field(description="True when every source completed; otherwise see each one's error.")
+
+
+class Activity(BaseModel):
+    """What Claude Code did, beside what it cost (see the README's "Activity" for each rule)."""
+
+    sessions: int = Field(0, description="Sessions with responses in the period.")
+    prompts: int = Field(0, description="Prompts a person typed (not tool results, commands or injected text).")
+    slash_commands: int = Field(0, description="Slash commands run, e.g. /clear, /model.")
+    tool_uses: int = Field(0, description="Distinct tool_use blocks the model sent.")
+    tool_errors: int = Field(0, description="Tool uses whose result was an error (rejections not included).")
+    lines_added: int = Field(0, description="Lines added by edits: + lines of their patches, a new file's lines.")
+    lines_removed: int = Field(0, description="Lines removed by edits: - lines of their patches.")
+    commits: int = Field(0, description="git commits made through Claude Code's Bash tool.")
+    pull_requests: int = Field(0, description="Pull / merge requests opened (gh, glab, or an MCP tool).")
+    edits_accepted: int = Field(0, description="Edit, MultiEdit, Write and NotebookEdit uses not rejected.")
+    edits_rejected: int = Field(0, description="Edit-tool uses the user declined.")
+    compactions: int = 0
+    rate_limit_hits: int = Field(0, description="Requests Claude Code recorded as refused for a rate limit.")
+    api_errors: int = Field(0, description="Other failed requests Claude Code recorded.")
+    active_seconds: int = Field(0, description="An estimate: turn durations where written, else capped gaps.")
+    cost_usd: float = Field(0.0, description="What the period's responses cost (as usage_summary).")
+
+
+class ActivityTotals(Activity):
+    """The whole period: activity, cost, what Claude Code itself reported, and value ratios."""
+
+    auxiliary_cost_usd: float = Field(
+        0.0,
+        description="Calls Claude Code reported in its session totals but wrote no transcript line for "
+        "(titles, compaction): NOT included in cost_usd.",
+    )
+    lines_added_reported: int | None = Field(None, description="Claude Code's own session totals (cost-state).")
+    lines_removed_reported: int | None = None
+    cost_per_commit_usd: float | None = Field(None, description="cost_usd / commits; null without commits.")
+    cost_per_100_lines_usd: float | None = Field(None, description="cost_usd per 100 lines added + removed.")
+
+
+class ActivityRow(Activity):
+    """One group's activity (a day, week, month, repo, session or model)."""
+
+    key: str
+
+
+class ToolCount(BaseModel):
+    name: str = Field(description="As the model named it; MCP tools as mcp__<server>__<tool>.")
+    uses: int
+    errors: int
+    rejected: int
+
+
+class CommandCount(BaseModel):
+    name: str
+    uses: int
+
+
+class AgentCost(BaseModel):
+    agent_type: str = Field(description="From the subagent's meta.json; 'unknown' where Claude Code wrote none.")
+    responses: int
+    cost_usd: float
+
+
+class ActivitySummary(BaseModel):
+    """Activity over a period: totals first, then the top tools, commands and agents, then rows."""
+
+    period: Period
+    group_by: str
+    filters: dict[str, str] = Field(default_factory=dict)
+    activity_known_since: str | None = Field(
+        None, description="Set when the period starts before activity was recorded: counts before it are unknown."
+    )
+    totals: ActivityTotals
+    tools_total: int = Field(0, description="Distinct tools used; `tools` lists the most used.")
+    tools: list[ToolCount]
+    slash_commands: list[CommandCount]
+    agents: list[AgentCost] = Field(description="Subagent responses by agent type, costliest first.")
+    rows_total: int = 0
+    showing: str = ""
+    next_offset: int | None = None
+    rows: list[ActivityRow] = Field(default_factory=list, description="Empty for group_by 'none'.")
+    budget_alerts: list[BudgetAlert] = alerts_field()
+
+
+class ActivityHeatmap(BaseModel):
+    """A 7 x 24 grid: local weekday (Monday first) by local hour."""
+
+    period: Period
+    metric: str = Field(description="responses, cost (USD), prompts or active_time (seconds).")
+    filters: dict[str, str] = Field(default_factory=dict)
+    total: float
+    busiest: str | None = Field(description="The busiest weekday and hour, e.g. 'Tue 14:00'.")
+    grid: list[list[float]] = Field(description="grid[weekday][hour]; weekday 0 is Monday.")
+    activity_known_since: str | None = None
+    budget_alerts: list[BudgetAlert] = alerts_field()
+
+
+SessionDetail.model_rebuild()

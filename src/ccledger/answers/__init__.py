@@ -2,6 +2,8 @@
 
 - ``queries``: one function per question (cost by repo, summaries, sessions), shared by the
   MCP tools and the CLI, and the names people use for repos and models;
+- ``activity``: what the spend bought (activity beside cost) and the weekday-hour heatmap;
+- ``session_activity``: the activity of a page of sessions, for ``queries``;
 - ``facts``: the rows every question is answered from (rollup buckets, raw edges, prod
   records), merged exactly in nano-dollars;
 - ``pages``: one page of a long answer, sized for what a host hands a model;

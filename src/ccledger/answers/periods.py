@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from .. import timestamps
 
-__all__ = ["ACCEPTED", "PeriodError", "Window", "local_date", "local_day_sql", "resolve_period"]
+__all__ = ["ACCEPTED", "PeriodError", "Window", "local_date", "local_day_sql", "local_minute_sql", "resolve_period"]
 
 ACCEPTED = (
     "'today', 'yesterday', 'this week', 'last week', 'this month', 'last month', 'this year', "
@@ -168,7 +168,14 @@ def _month(year: int, month: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 def local_day_sql(column: str, zone: ZoneInfo, start: datetime, end: datetime) -> tuple[str, dict[str, int]]:
     """A SQL expression giving the local day number (days since 1970-01-01) of ``column``,
-    an integer count of minutes since 1970 UTC, in ``zone``.
+    an integer count of minutes since 1970 UTC, in ``zone`` (see :func:`local_minute_sql`)."""
+    minute, params = local_minute_sql(column, zone, start, end)
+    return f"({minute} / 1440)", params
+
+
+def local_minute_sql(column: str, zone: ZoneInfo, start: datetime, end: datetime) -> tuple[str, dict[str, int]]:
+    """A SQL expression giving the local wall-clock minute (minutes since 1970-01-01 00:00 local)
+    of ``column``, an integer count of minutes since 1970 UTC, in ``zone``.
 
     SQLite knows no timezones, so the UTC offsets in force between ``start`` and ``end`` are
     worked out here and bound as parameters: one ``CASE`` branch per DST change in the window.
@@ -186,7 +193,7 @@ def local_day_sql(column: str, zone: ZoneInfo, start: datetime, end: datetime) -
             params[f"tz_until_{n}"] = int(until.timestamp()) // 60
             branches.append(f"when {column} < :tz_until_{n} then :tz_offset_{n}")
     offset = ":tz_offset_0" if len(branches) == 1 else "case " + " ".join(branches) + " end"
-    return f"(({column} + {offset}) / 1440)", params
+    return f"({column} + {offset})", params
 
 
 def local_date(day_number: int) -> date:

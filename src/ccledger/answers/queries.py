@@ -44,6 +44,7 @@ from ..models import (
 from .facts import USAGE_FIELDS, Facts, nano_to_usd, split_total, total, usage_fields
 from .pages import paged
 from .periods import PeriodError, Window, local_date, local_day_sql, resolve_period
+from .session_activity import session_activity
 
 __all__ = [
     "GroupBy",
@@ -51,6 +52,8 @@ __all__ = [
     "Source",
     "cost_by_repo",
     "data_span",
+    "first_response",
+    "local_key",
     "period_of",
     "resolve_repo",
     "session_detail",
@@ -186,10 +189,10 @@ def usage_summary(
     models = resolve_models(db, model) if model else None
     facts = Facts(window, {"repo_id": repo_id, "model": json.dumps(models) if models else None}, source=source)
     if group_by in TIME_GROUPS:
-        first = window.start or _first_response(db, source) or window.end
+        first = window.start or first_response(db, source) or window.end
         day_sql, day_params = local_day_sql("m", window.zone, first, window.end)
         tally = facts.scan(db, day_sql, params=day_params)
-        merged = tally.regroup(_local_key(group_by))
+        merged = tally.regroup(local_key(group_by))
     else:
         tally = facts.scan(db, DIMENSION_KEYS[group_by])
         merged = tally.regroup(str)
@@ -286,6 +289,7 @@ def sessions(
     latest = page.items
     branches = _latest_branches(db, [row["key"] for row in latest])
     forks = _forked_from(db, [row["key"] for row in latest])
+    done = session_activity(db, [row["key"] for row in latest])
     found = [
         SessionSummary(
             session_id=row["key"],
@@ -297,6 +301,7 @@ def sessions(
             models=sorted(row["models"]),
             subagent_responses=row["subagent_responses"],
             forked_from=forks.get(row["key"]),
+            **done[row["key"]].model_dump(include={"prompts", "tool_uses", "lines_added", "lines_removed", "commits"}),
             **usage_fields(row),
         )
         for row in latest
@@ -337,6 +342,9 @@ def session_detail(db: Database, session_id: str, *, agents: int | None = None) 
         by_model=_by_cost(by_model),
         agents_total=len(by_agent),
         by_agent=_by_cost(by_agent)[:agents],
+        activity=session_activity(db, [session_id])[session_id].model_copy(
+            update={"cost_usd": total(tally.groups).cost_usd}
+        ),
         unpriced_models=tally.unpriced_models(),
     )
 
@@ -408,7 +416,7 @@ def period_of(window: Window) -> Period:
     return Period(label=window.label, since_utc=window.start_utc, until_utc=window.end_utc, timezone=window.zone.key)
 
 
-def _local_key(group_by: str) -> Callable[[int], str]:
+def local_key(group_by: str) -> Callable[[int], str]:
     """A local day number -> the day, the Monday of its week, or its month."""
 
     def key(day_number: int) -> str:
@@ -422,7 +430,7 @@ def _local_key(group_by: str) -> Callable[[int], str]:
     return key
 
 
-def _first_response(db: Database, source: str = "dev") -> datetime | None:
+def first_response(db: Database, source: str = "dev") -> datetime | None:
     wanted = [sql for sql, part in ((FIRST_BUCKET_SQL, "dev"), (FIRST_PROD_SQL, "prod")) if source in (part, "all")]
     firsts = [row[0] for row in (db.execute(sql).fetchone() for sql in wanted) if row and row[0]]
     return timestamps.parse(min(firsts)) if firsts else None

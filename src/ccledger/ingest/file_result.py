@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from .activity import Activity
+from .activity_rows import ActivityRows, cwds_of, rows_of, tools_by_response
 from .lines import OPEN_FLAGS, FileRead, read_at, read_head, read_usage_lines
 from .repos import RepoCache, RepoIdentity
 from .scan import Found, Known, describe, is_regular
@@ -66,6 +68,7 @@ class FileResult(msgspec.Struct, array_like=True):
     merge: Candidates | None = None
     # Forks this file shows: a fork's session -> [the session it copied last from, that copy's time].
     forks: dict[str, list[str]] = {}
+    activity: ActivityRows | None = None
 
 
 def read_file(
@@ -98,12 +101,45 @@ def read_file(
     except OSError as exc:
         result.error = describe(exc)
         return result
-    result.identities = repos.resolve_all({r.cwd for r in read.responses if r.cwd})
-    result.merge = _candidates(read.responses, machine, repos.lookup(result.identities))
+    result.identities = repos.resolve_all({r.cwd for r in read.responses if r.cwd} | cwds_of(read.activity))
+    repo_id = repos.lookup(result.identities)
+    result.merge = _candidates(read.responses, machine, repo_id, tools_by_response(read.activity))
     result.forks = forks_of(read.responses)
-    read.responses = []  # all that is written of them is in merge
+    result.activity = rows_of(read.activity, read.responses, repo_id, result.forks, agent_type_of(path))
+    read.responses, read.activity = [], Activity()  # all that is written of them is in merge and activity
     result.read = read
     return result
+
+
+class _AgentMeta(msgspec.Struct, rename="camel"):
+    agent_type: str | None = None
+
+
+_AGENT_META = msgspec.json.Decoder(_AgentMeta)
+_META_BYTES = 1 << 16  # a subagent's meta.json is a few hundred bytes
+
+
+def agent_type_of(path: str) -> tuple[str, str] | None:
+    """(agent id, agent type) of a subagent transcript, from the ``agent-<id>.meta.json`` Claude
+    Code writes beside it (2.1.1xx on); None for other files, or when there is none."""
+    directory, name = os.path.split(path)
+    if not (name.startswith("agent-") and name.endswith(".jsonl")):
+        return None
+    try:
+        fd = os.open(os.path.join(directory, name[:-6] + ".meta.json"), OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        if not is_regular(os.fstat(fd)):
+            return None
+        meta = _AGENT_META.decode(read_head(fd, _META_BYTES))
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    finally:
+        os.close(fd)
+    if not meta.agent_type or not meta.agent_type.strip():
+        return None
+    return name[6:-6], meta.agent_type.strip()[:100]
 
 
 def forks_of(responses: list[Response]) -> dict[str, list[str]]:
@@ -131,18 +167,29 @@ def sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
-def _candidates(records: list[Response], machine: str, repo_id: Callable[[str | None], str | None]) -> Candidates:
-    """The file's own de-duplication, done while no lock is held (see ``merge.merge``)."""
+_TOOLS = msgspec.json.Encoder()
+
+
+def _candidates(
+    records: list[Response],
+    machine: str,
+    repo_id: Callable[[str | None], str | None],
+    tools: dict[str, list[str]],
+) -> Candidates:
+    """The file's own de-duplication, done while no lock is held (see ``merge.merge``). Each
+    response's row carries every tool it called, from whichever of its lines named them."""
     best: dict[str, tuple[Rank, tuple[Any, ...]]] = {}
     for record in records:
         rank = rank_of(record.is_sidechain, record.total_tokens, record.speed is not None, record.from_progress)
         kept = best.get(record.key)
         if kept is None or rank > kept[0]:
-            best[record.key] = (rank, _row(record, machine, repo_id(record.cwd)))
+            called = tools.get(record.key)
+            row = _row(record, machine, repo_id(record.cwd), _TOOLS.encode(called).decode() if called else "")
+            best[record.key] = (rank, row)
     return list(best.values())  # the key is the row's first column: it travels once
 
 
-def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]:
+def _row(record: Response, machine: str, repo_id: str | None, tools: str) -> tuple[Any, ...]:
     """The response's columns in ``merge.INSERT_RESPONSE_SQL``'s order, but for the file id that
     ends it; as that statement takes them: "" for a missing text (merge.NULLABLE_TEXT), 0 or 1
     for a flag."""
@@ -152,7 +199,7 @@ def _row(record: Response, machine: str, repo_id: str | None) -> tuple[Any, ...]
         record.input_tokens, record.output_tokens, record.cache_write_5m_tokens, record.cache_write_1h_tokens,
         record.cache_read_tokens, record.web_search_requests, record.speed or "", record.service_tier or "",
         record.inference_geo or "", record.cwd or "", record.git_branch or "", repo_id or "", machine,
-        record.cc_version or "", 1 if record.from_progress else 0,
+        record.cc_version or "", 1 if record.from_progress else 0, tools,
     )  # fmt: skip
 
 

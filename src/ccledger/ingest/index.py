@@ -32,6 +32,7 @@ from .. import paths, timestamps
 from ..ledger.db import restore_indexes, write_transaction
 from ..ledger.rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
 from ..ledger.schema import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes
+from .activity_rows import ActivityRows, Batch, prepare, write_batch
 from .file_result import Outcome, read_planned
 from .lines import new_buffer
 from .merge import FirstLoad, Rivals, merge
@@ -70,6 +71,7 @@ UPDATE_FILE_SQL = """
 update files set
     root = :root, device = :device, inode = :inode, size = :size, mtime_ns = :mtime_ns,
     head_sha1 = :head_sha1, head_len = :head_len, read_offset = :read_offset, tail_sha1 = :tail_sha1,
+    pending_tools = :pending_tools,
     lines = case when :reset then :lines else lines + :lines end,
     usage_lines = case when :reset then :usage_lines else usage_lines + :usage_lines end,
     bad_lines = case when :reset then :bad_lines else bad_lines + :bad_lines end,
@@ -394,13 +396,15 @@ def _write_batch(
     try:
         with write_transaction(db):
             rivals = load.rivals(db) if load is not None else None
+            activity: Batch = {}
             for outcome in batch:
                 if outcome.result.error is not None:
                     _record_error(db, outcome, now)
                     continue
-                counts = _write_file(db, outcome, repos, now, touched, rivals)
+                counts = _write_file(db, outcome, repos, now, touched, rivals, activity)
                 if counts is not None:
                     written.append((outcome, *counts))
+            write_batch(db, activity)
             if rivals is None:  # else a first load, whose rollup is rebuilt whole (see _first_load)
                 db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
     except BaseException:
@@ -421,7 +425,13 @@ def _write_batch(
 
 
 def _write_file(
-    db: Database, outcome: Outcome, repos: RepoCache, now: str, touched: set[str], rivals: Rivals | None
+    db: Database,
+    outcome: Outcome,
+    repos: RepoCache,
+    now: str,
+    touched: set[str],
+    rivals: Rivals | None,
+    activity: Batch,
 ) -> tuple[int, int] | None:
     """Record one file and merge its responses; None, having written nothing, when another
     indexer got there first.
@@ -443,6 +453,7 @@ def _write_file(
     else:
         file_id = previous.id
         planned_offset, planned_inode = previous.read_offset, previous.inode
+    rows, pending = prepare(db, result.activity or ActivityRows(), file_id, first_read=previous is None)
     cursor = db.execute(
         UPDATE_FILE_SQL,
         {
@@ -458,6 +469,7 @@ def _write_file(
             "head_len": result.head_len,
             "read_offset": read.end_offset,
             "tail_sha1": result.tail_sha1,
+            "pending_tools": pending,
             "reset": reset,
             "lines": read.lines,
             "usage_lines": read.usage_lines,
@@ -477,6 +489,8 @@ def _write_file(
         )
     for fork, (parent, copied_utc) in result.forks.items():
         db.execute(UPSERT_FORK_SQL, {"session_id": fork, "forked_from": parent, "copied_utc": copied_utc})
+    for sql, found in rows.items():
+        activity.setdefault(sql, []).extend(found)
     return merge(db, result.merge, file_id, touched, rivals)
 
 

@@ -16,6 +16,7 @@ import os
 import msgspec
 from stringzilla import Str
 
+from .activity import Activity, api_error_event, scan_block, tool_uses_of
 from .transcript import USAGE_MARKER, Parsed, Response, might_hold_usage, parse_line, parse_usage_line
 
 __all__ = ["BLOCK_BYTES", "OPEN_FLAGS", "FileRead", "new_buffer", "read_at", "read_head", "read_usage_lines"]
@@ -50,6 +51,7 @@ class FileRead(msgspec.Struct, array_like=True):
     synthetic: int = 0
     end_offset: int = 0  # just past the last complete line
     bytes_read: int = 0
+    activity: Activity = msgspec.field(default_factory=Activity)
 
 
 def new_buffer() -> bytearray:
@@ -110,13 +112,35 @@ def read_usage_lines(fd: int, start: int, buffer: bytearray | None = None) -> Fi
         if count < len(space):
             break  # a short read of a regular file: its end, for now
     tail = bytes(buffer[:filled])
-    if tail.strip() and might_hold_usage(tail):
-        parsed = parse_line(tail)
+    if tail.strip():
         # Used now but read again once complete, so its problems are counted then, not twice.
-        # Without a response it is still being written, most likely: not a problem yet.
-        if parsed.response is not None:
-            read.responses.append(parsed.response)
+        # Without a response it is still being written, most likely: not a problem yet. What
+        # it holds of activity is keyed, so reading it again adds nothing.
+        if might_hold_usage(tail):
+            parsed = parse_line(tail)
+            if parsed.response is not None:
+                read.responses.append(parsed.response)
+                if parsed.blocks:
+                    tool_uses_of(read.activity, parsed.response, parsed.blocks)
+        if _is_json(tail):  # not half of one: a patch's lines would be miscounted
+            whole = bytearray(tail + _NEWLINE)
+            scan_block(read.activity, whole, Str(whole), len(tail))
     return read
+
+
+class _Anything(msgspec.Struct):
+    pass
+
+
+_CHECK = msgspec.json.Decoder(_Anything | list | str | int | float | bool | None)
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        _CHECK.decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return False
+    return True
 
 
 def _parse_complete_lines(read: FileRead, buffer: bytearray, filled: int) -> int:
@@ -136,6 +160,7 @@ def _parse_complete_lines(read: FileRead, buffer: bytearray, filled: int) -> int
         parsed = parse_usage_line(buffer[begin:end])  # one copy: msgspec reads a bytearray as well
         _record(read, parsed, base + begin)
         at = find(USAGE_MARKER, end, last)
+    scan_block(read.activity, buffer, text, last)
     return last + 1
 
 
@@ -145,6 +170,10 @@ def _record(read: FileRead, parsed: Parsed, offset: int) -> None:
         read.problem_offsets[parsed.problem] = offset
     if parsed.synthetic:
         read.synthetic += 1
+        if parsed.api_error is not None:
+            api_error_event(read.activity, parsed.api_error)
     if parsed.response is not None:
         read.responses.append(parsed.response)
         read.usage_lines += 1
+        if parsed.blocks:
+            tool_uses_of(read.activity, parsed.response, parsed.blocks)

@@ -42,14 +42,14 @@ order by rowid
 _COLUMNS = (
     "key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model, input_tokens, "
     "output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, web_search_requests, speed, "
-    "service_tier, inference_geo, cwd, git_branch, repo_id, machine, cc_version, from_progress, file_id"
+    "service_tier, inference_geo, cwd, git_branch, repo_id, machine, cc_version, from_progress, tools, file_id"
 )
 # Nullable text arrives as "" for NULL (never a stored value: the reader keeps no empty strings)
 # and flags as integers: the sqlite3 module sends a None or bool parameter through its adapter
 # registry, three failed lookups each, and that was a quarter of the cost of an insert.
 NULLABLE_TEXT = (
     "message_id", "request_id", "session_id", "agent_id", "speed", "service_tier", "inference_geo", "cwd",
-    "git_branch", "repo_id", "cc_version",
+    "git_branch", "repo_id", "cc_version", "tools",
 )  # fmt: skip
 _PLACES = ", ".join("nullif(?, '')" if column in NULLABLE_TEXT else "?" for column in _COLUMNS.split(", "))
 INSERT_RESPONSE_SQL = f"insert or replace into responses ({_COLUMNS}) values ({_PLACES})"

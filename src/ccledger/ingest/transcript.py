@@ -25,6 +25,8 @@ __all__ = [
     "SYNTHETIC_MODEL",
     "UNKNOWN_MODEL",
     "USAGE_MARKER",
+    "ApiError",
+    "Block",
     "Parsed",
     "Problem",
     "Rank",
@@ -80,10 +82,21 @@ class _Usage(msgspec.Struct):
     inference_geo: str | None = None
 
 
+class Block(msgspec.Struct):
+    """A content block of an assistant message, as far as activity needs it: a ``tool_use``
+    block's id and tool name, and its input left undecoded (only a Bash command is looked at)."""
+
+    type: str | None = None
+    id: str | None = None
+    name: str | None = None
+    input: msgspec.Raw = msgspec.Raw()
+
+
 class _Message(msgspec.Struct):
     id: str | None = None
     model: str | None = None
     usage: _Usage | None = None
+    content: list[Block] | None = None
 
 
 class _Nested(msgspec.Struct, rename="camel"):
@@ -114,6 +127,7 @@ class _Line(msgspec.Struct, rename="camel"):
     version: str | None = None
     is_sidechain: bool | None = None
     agent_id: str | None = None
+    error: str | None = None  # of a <synthetic> API-error line: rate_limit, authentication_failed, ...
     message: _Message | None = None
     data: msgspec.Raw = msgspec.Raw()  # decoded only for progress lines; Raw cannot be Optional
 
@@ -191,11 +205,26 @@ def rank_of(is_sidechain: bool, total_tokens: int, has_speed: bool, from_progres
 
 @dataclass(slots=True)
 class Parsed:
-    """What one line yielded: a response, a problem, both (a repaired line) or neither."""
+    """What one line yielded: a response, a problem, both (a repaired line) or neither; the
+    content blocks of a response's line (for its tool uses), or the API error a synthetic line
+    records."""
 
     response: Response | None = None
     problem: str | None = None
     synthetic: bool = False
+    blocks: list[Block] | None = None
+    api_error: ApiError | None = None
+
+
+class ApiError(msgspec.Struct, array_like=True, gc=False):
+    """A ``<synthetic>`` line: Claude Code's record of a request that failed (a rate-limit hit,
+    an authentication failure, ...). It bills nothing; activity counts it."""
+
+    uuid: str | None
+    timestamp_utc: str
+    session_id: str | None
+    cwd: str | None
+    error: str
 
 
 _NOTHING = Parsed()
@@ -342,9 +371,12 @@ def _response(
     usage = message.usage
     assert usage is not None
     model = message.model or UNKNOWN_MODEL
-    if model == SYNTHETIC_MODEL:
-        return Parsed(problem=problem, synthetic=True)
     timestamp_utc = normalize_timestamp(timestamp)
+    if model == SYNTHETIC_MODEL:
+        if timestamp_utc is None or from_progress:
+            return Parsed(problem=problem, synthetic=True)
+        error = ApiError(uuid, timestamp_utc, envelope.session_id, envelope.cwd, envelope.error or "api_error")
+        return Parsed(problem=problem, synthetic=True, api_error=error)
     if timestamp_utc is None:
         return Parsed(problem=Problem.INVALID_TIMESTAMP)
     split = usage.cache_creation
@@ -380,4 +412,5 @@ def _response(
         usage.speed or None, usage.service_tier or None, usage.inference_geo or None,
         envelope.cwd or None, envelope.git_branch or None, envelope.version or None, from_progress, copied_into,
     )  # fmt: skip
-    return Parsed(response=response, problem=problem)
+    # A progress echo's tool uses are the subagent file's own: they are counted from there.
+    return Parsed(response=response, problem=problem, blocks=None if from_progress else message.content)

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database, Migrations
 
+from .activity import ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL
+
 __all__ = [
     "DEFERRABLE_INDEXES",
     "KEY_INDEX",
@@ -501,6 +503,11 @@ FILES_TAIL_AND_SANE_USAGE_SQL = textwrap.dedent("""
 @MIGRATIONS(name="m013_files_tail_and_sane_usage")
 def _m013_files_tail_and_sane_usage(db: Database) -> None:
     _execute_script(db, FILES_TAIL_AND_SANE_USAGE_SQL)
+
+
+@MIGRATIONS(name="m014_activity")
+def _m014_activity(db: Database) -> None:
+    _execute_script(db, ACTIVITY_SQL + "\n" + BACKFILL_ACTIVITY_SQL)
 
 
 def _execute_script(db: Database, script: str) -> None:

@@ -17,14 +17,21 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from .. import __version__, paths
-from ..choices import BUDGET_PERIODS, GROUP_BY_CHOICES, PLANS, SOURCE_CHOICES
+from ..choices import (
+    ACTIVITY_GROUP_BY_CHOICES,
+    BUDGET_PERIODS,
+    GROUP_BY_CHOICES,
+    HEATMAP_METRICS,
+    PLANS,
+    SOURCE_CHOICES,
+)
 from ..config import load_config
 from ..ledger.db import LedgerError, open_db
 from . import console
 from .console import ask, demo_ledger, empty_hint, err, lazy, ledger, out, show, zone
 
 if TYPE_CHECKING:
-    from ..answers import budgets, pace, queries
+    from ..answers import activity, budgets, pace, queries
     from ..answers import status as ledger_status
     from ..ingest.speedups.headstart import HeadStart
     from ..pricing import table as pricing
@@ -32,9 +39,10 @@ if TYPE_CHECKING:
 
 
 if not TYPE_CHECKING:
-    budgets, ledger_status, pace, pricing, queries, render = (
+    activity, budgets, ledger_status, pace, pricing, queries, render = (
         lazy(f"ccledger.{name}")
         for name in (
+            "answers.activity",
             "answers.budgets",
             "answers.status",
             "answers.pace",
@@ -251,6 +259,55 @@ def session(session_id: str, as_json: bool, prices_file: Path | None) -> None:
     with ledger(prices_file, quiet=as_json) as (db, _):
         detail = ask(queries.session_detail, db, session_id)
     show(detail, render.session_detail_view, as_json)
+
+
+@cli.command("activity")
+@click.option(
+    "--by", "group_by", type=click.Choice(ACTIVITY_GROUP_BY_CHOICES), default="none", show_default=True,
+    help="Rows per day, week, month, repo, session or model (none: totals and top lists).",
+)  # fmt: skip
+@_period_options("this month")
+@click.option("--repo", help="Only this repo (id or short name).")
+@json_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rows (or the totals) as CSV.")
+@prices_option
+def activity_command(
+    group_by: str, since: str, until: str | None, timezone: str | None, repo: str | None, as_json: bool,
+    as_csv: bool, prices_file: Path | None,
+) -> None:  # fmt: skip
+    """What Claude Code did for the money: prompts, tool uses, lines, commits, errors, beside cost."""
+    _one_format(as_json, as_csv)
+    with ledger(prices_file, quiet=as_json or as_csv) as (db, _):
+        summary = ask(
+            activity.activity_summary, db, since=since, until=until, repo=repo, group_by=group_by,
+            zone=zone(timezone), now=datetime.now(UTC),
+        )  # fmt: skip
+    if as_csv:
+        render.write_rows_csv(sys.stdout, summary.rows if group_by != "none" else [summary.totals])
+    else:
+        show(summary, render.activity_view, as_json)
+
+
+@cli.command()
+@click.option(
+    "--metric", type=click.Choice(HEATMAP_METRICS), default="responses", show_default=True,
+    help="What each cell counts (cost in USD, active_time in seconds).",
+)  # fmt: skip
+@_period_options("this month")
+@click.option("--repo", help="Only this repo (id or short name).")
+@json_option
+@prices_option
+def heatmap(
+    metric: str, since: str, until: str | None, timezone: str | None, repo: str | None, as_json: bool,
+    prices_file: Path | None,
+) -> None:  # fmt: skip
+    """When Claude Code is used: a weekday by hour grid, like a contribution graph."""
+    with ledger(prices_file, quiet=as_json) as (db, _):
+        grid = ask(
+            activity.activity_heatmap, db, since=since, until=until, repo=repo, metric=metric, zone=zone(timezone),
+            now=datetime.now(UTC),
+        )  # fmt: skip
+    show(grid, render.heatmap_view, as_json)
 
 
 @cli.command()

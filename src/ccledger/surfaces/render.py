@@ -14,6 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..models import (
+    ActivityHeatmap,
+    ActivitySummary,
     BlockInfo,
     BlockList,
     BudgetStatusList,
@@ -35,9 +37,11 @@ from ..models import (
 )
 
 __all__ = [
+    "activity_view",
     "blocks_table",
     "budgets_table",
     "burn_view",
+    "heatmap_view",
     "money",
     "pace_view",
     "plan_view",
@@ -49,6 +53,7 @@ __all__ = [
     "status_view",
     "usage_table",
     "write_csv",
+    "write_rows_csv",
 ]
 
 USAGE_FIELDS = (
@@ -283,6 +288,15 @@ def write_csv(handle: IO[str], key: str, rows: Iterable[Any]) -> None:
         writer.writerow([getattr(row, key), *(getattr(row, name) for name in USAGE_FIELDS)])
 
 
+def write_rows_csv(handle: IO[str], rows: Sequence[Any]) -> None:
+    """Result models as CSV: one column per field, in the model's order."""
+    writer = csv.writer(handle)
+    dumped = [row.model_dump(mode="json") for row in rows]
+    if dumped:
+        writer.writerow(list(dumped[0]))
+        writer.writerows([list(row.values()) for row in dumped])
+
+
 def prices_table(table: PriceTable) -> Table:
     """The price table for a terminal: a row per model and period, with its tier and fast prices."""
     view = Table(
@@ -442,3 +456,90 @@ def pull_view(result: ProdPullResult) -> Group:
         )  # fmt: skip
     errors = [Text(f"{source.id}: {source.error}", style="red") for source in result.sources if source.error]
     return Group(table, *errors)
+
+
+_ACTIVITY_LINES = (
+    ("Sessions", "sessions"), ("Prompts", "prompts"), ("Slash commands", "slash_commands"),
+    ("Tool uses", "tool_uses"), ("Tool errors", "tool_errors"), ("Lines added", "lines_added"),
+    ("Lines removed", "lines_removed"), ("Commits", "commits"), ("Pull requests", "pull_requests"),
+    ("Edits accepted", "edits_accepted"), ("Edits rejected", "edits_rejected"), ("Compactions", "compactions"),
+    ("Rate-limit hits", "rate_limit_hits"), ("API errors", "api_errors"),
+)  # fmt: skip
+
+
+def activity_view(summary: ActivitySummary) -> Group:
+    """Activity totals beside cost, the top tools and commands, subagent spend, then the rows."""
+    totals = summary.totals
+    table = _table(f"Activity: {summary.period.label}", _caption(summary.period.timezone))
+    table.add_column("What")
+    table.add_column("Count", justify="right")
+    for label, field in _ACTIVITY_LINES:
+        table.add_row(label, f"{getattr(totals, field):,}")
+    table.add_row("Active time (estimate)", _duration(totals.active_seconds))
+    table.add_row("Cost", money(totals.cost_usd), style="bold")
+    if totals.auxiliary_cost_usd:
+        table.add_row("Auxiliary cost (not in Cost)", money(totals.auxiliary_cost_usd))
+    for label, value in (
+        ("Cost per commit", totals.cost_per_commit_usd),
+        ("Cost per 100 lines", totals.cost_per_100_lines_usd),
+    ):
+        if value is not None:
+            table.add_row(label, money(value))
+    parts: list[Any] = [table]
+    if summary.tools:
+        tools = _table(f"Top tools ({len(summary.tools)} of {summary.tools_total})")
+        for column in ("Tool", "Uses", "Errors", "Rejected"):
+            tools.add_column(column, justify="left" if column == "Tool" else "right")
+        for tool in summary.tools:
+            tools.add_row(tool.name, f"{tool.uses:,}", f"{tool.errors:,}", f"{tool.rejected:,}")
+        parts.append(tools)
+    if summary.slash_commands:
+        parts.append(Text("Slash commands: " + ", ".join(f"/{c.name} {c.uses}" for c in summary.slash_commands)))
+    if summary.agents:
+        parts.append(Text("Subagents: " + ", ".join(f"{a.agent_type} {money(a.cost_usd)}" for a in summary.agents)))
+    if summary.rows:
+        rows = _table(f"By {summary.group_by} ({summary.showing})" if summary.showing else f"By {summary.group_by}")
+        _key_column(rows, summary.group_by.title())
+        for column in ("Prompts", "Tools", "Lines +/-", "Commits", "Cost"):
+            rows.add_column(column, justify="right", no_wrap=True)
+        for row in summary.rows:
+            key = short_repo(row.key) if summary.group_by == "repo" else row.key
+            rows.add_row(
+                key, f"{row.prompts:,}", f"{row.tool_uses:,}", f"+{row.lines_added:,} -{row.lines_removed:,}",
+                f"{row.commits:,}", money(row.cost_usd),
+            )  # fmt: skip
+        parts.append(rows)
+    if summary.activity_known_since:
+        parts.append(Text(f"Activity is known from {summary.activity_known_since}: before it, only cost.", "yellow"))
+    return Group(*parts)
+
+
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h {rest // 60:02d}m"
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_SHADES = ("grey23", "dark_green", "green4", "green3", "bright_green")
+
+
+def heatmap_view(heatmap: ActivityHeatmap) -> Group:
+    """The 7 x 24 grid as a contribution graph: one square per hour, darker for less."""
+    values = sorted(value for hours in heatmap.grid for value in hours if value > 0)
+
+    def shade(value: float) -> str:
+        if value <= 0 or not values:
+            return _SHADES[0]
+        rank = sum(1 for other in values if other <= value) / len(values)
+        return _SHADES[min(4, 1 + int(rank * 3.999))]
+
+    lines = [Text(f"{heatmap.metric} by weekday and hour: {heatmap.period.label} ({heatmap.period.timezone})", "bold")]
+    lines.append(Text("     " + "".join(f"{hour:<3d}" if hour % 3 == 0 else "   " for hour in range(24))))
+    for day, hours in enumerate(heatmap.grid):
+        line = Text(f"{_WEEKDAYS[day]}  ")
+        for value in hours:
+            line.append("■  ", style=shade(value))
+        lines.append(line)
+    total = money(heatmap.total) if heatmap.metric == "cost" else f"{heatmap.total:,.0f}"
+    lines.append(Text(f"Total {total}; busiest: {heatmap.busiest or '-'}"))
+    return Group(*lines)

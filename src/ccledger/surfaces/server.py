@@ -21,19 +21,21 @@ from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, ToolAnnotations
+from pydantic import Field
 from sqlite_utils import Database
 
 from .. import __version__, paths
-from ..answers import budgets, pace, queries
+from ..answers import activity, budgets, pace, queries
 from ..answers import status as ledger_status
 from ..answers.periods import PeriodError, resolve_period
-from ..choices import BudgetPeriod, PacePeriod, Plan
+from ..choices import ActivityGroupBy, BudgetPeriod, HeatmapMetric
 from ..config import Config, ConfigError, load_config
 from ..ingest import scan
 from ..ledger.db import LedgerError, open_db
 from ..models import (
+    ActivityHeatmap,
+    ActivitySummary,
     BlockList,
     BudgetAlert,
     BudgetInfo,
@@ -53,6 +55,20 @@ from ..pricing import table as pricing
 from ..prod.pull import pull_sources
 from ..prod.sources import load_sources, select_sources
 from ..update import update
+from .tool_parts import (
+    DELETES,
+    PULLS,
+    READ_ONLY,
+    WRITES,
+    Offset,
+    PaceArg,
+    PlanArg,
+    Since,
+    SourceArg,
+    Timezone,
+    Until,
+    reply,
+)
 
 __all__ = ["TOOLS", "ServerState", "build_server"]
 
@@ -66,43 +82,6 @@ models, times, repos, branches), never prompt or file content. The ledger can al
 of apps the user ships (production telemetry, pulled with pull_prod_telemetry): usage_summary and
 cost_by_repo then show Claude Code (dev) and production (prod) spend side by side.
 """
-
-READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
-WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
-# A pull adds and replaces records but deletes nothing of the user's: by the spec, a tool that
-# does not say destructive_hint=False counts as destructive.
-PULLS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
-
-Since = Annotated[
-    str | None,
-    Field(
-        description="Start of the window, or a whole named period: 'today', 'yesterday', 'this week', "
-        "'last week', 'this month', 'last month', 'last 7 days', 'all', a date '2026-11-01' (runs to "
-        "now), a month '2026-11', or a datetime."
-    ),
-]
-Until = Annotated[str | None, Field(description="Inclusive end (a date, period or datetime); default: now.")]
-Timezone = Annotated[
-    str | None,
-    Field(description="IANA timezone for day/week/month boundaries, e.g. 'Europe/Berlin'; default: the user's."),
-]
-PlanArg = Annotated[
-    Plan,
-    Field(description="The subscription: pro ($20/month), max5 ($100), max20 ($200), or api (pay as you go)."),
-]
-PaceArg = Annotated[PacePeriod, Field(description="This week (from Monday) or this month.")]
-# A page of an answer stays well under what a host hands a model whole (Claude Code warns at
-# 10,000 tokens and cuts at 25,000): the defaults keep each answer near 3,500 tokens, the caps
-# under 10,000, whatever the history (benchmarks/answer_sizes.py).
-Offset = Annotated[int, Field(ge=0, description="Rows to skip: the next_offset of the previous page.")]
-SourceArg = Annotated[
-    queries.Source,
-    Field(
-        description="dev: Claude Code only; prod: shipped apps' telemetry only (pulled with "
-        "pull_prod_telemetry); all: both, with the split in totals.dev_cost_usd and totals.prod_cost_usd."
-    ),
-]
 
 
 class Alerted(Protocol):
@@ -207,7 +186,7 @@ def usage_summary(
     session, branch or machine. Rows come a page at a time (`showing` says which; pass
     `next_offset` as offset for more): the most recent periods by time, else the costliest."""
     with _answer(ctx) as (state, db):
-        return _reply(state.with_alerts(db, queries.usage_summary(
+        return reply(state.with_alerts(db, queries.usage_summary(
             db, since=since, until=until, group_by=group_by, repo=repo, model=model, source=source,
             limit=limit, offset=offset, zone=state.zone(timezone), now=state.now(),
         )))  # fmt: skip
@@ -233,7 +212,7 @@ def cost_by_repo(
             db, since=since, until=until, source=source, limit=limit, offset=offset, zone=state.zone(timezone),
             now=state.now(),
         )  # fmt: skip
-        return _reply(state.with_alerts(db, costs))
+        return reply(state.with_alerts(db, costs))
 
 
 def sessions(
@@ -260,7 +239,7 @@ def sessions(
             zone=state.zone(timezone),
             now=state.now(),
         )
-        return _reply(state.with_alerts(db, found))
+        return reply(state.with_alerts(db, found))
 
 
 def session_detail(
@@ -271,7 +250,54 @@ def session_detail(
     (main vs each subagent), branches, working directories, machines and Claude Code versions,
     first and last response. Use it after sessions() to explain what a session cost."""
     with _answer(ctx) as (_, db):
-        return _reply(queries.session_detail(db, session_id, agents=AGENTS_SHOWN))
+        return reply(queries.session_detail(db, session_id, agents=AGENTS_SHOWN))
+
+
+def activity_summary(
+    ctx: Context[ServerState],
+    since: Since = None,
+    until: Until = None,
+    repo: Annotated[str | None, Field(description="Only this repo: its id or short name, e.g. 'api-server'.")] = None,
+    group_by: Annotated[
+        ActivityGroupBy,
+        Field(description="Rows per day, week, month, repo, session or model; 'none' for totals and top lists."),
+    ] = "none",
+    timezone: Timezone = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Rows per page; totals always cover every row.")] = 40,
+    offset: Offset = 0,
+) -> Annotated[CallToolResult, ActivitySummary]:
+    """What Claude Code did for the money over a period (default: this month): prompts, tool
+    uses and errors, lines added and removed, commits and pull requests, edits accepted and
+    rejected, compactions, rate-limit hits, active time, beside cost_usd; cost per commit and per
+    100 lines; the most used tools and slash commands; subagent spend by type. Use it for "what
+    did I get for my spend?", "how many commits did Claude make this week?", "which tools fail
+    most?". `totals.auxiliary_cost_usd` is what Claude Code's own session totals report beyond
+    its transcripts (titles, compaction): not part of cost_usd. If `activity_known_since` is set,
+    activity before it was not recorded (only its cost is known)."""
+    with _answer(ctx) as (state, db):
+        return reply(state.with_alerts(db, activity.activity_summary(
+            db, since=since, until=until, repo=repo, group_by=group_by, limit=limit, offset=offset,
+            zone=state.zone(timezone), now=state.now(),
+        )))  # fmt: skip
+
+
+def activity_heatmap(
+    ctx: Context[ServerState],
+    since: Since = None,
+    until: Until = None,
+    repo: Annotated[str | None, Field(description="Only this repo: its id or short name.")] = None,
+    metric: Annotated[
+        HeatmapMetric, Field(description="What each cell counts: responses, cost (USD), prompts or active_time (s).")
+    ] = "responses",
+    timezone: Timezone = None,
+) -> Annotated[CallToolResult, ActivityHeatmap]:
+    """When Claude Code is used: a 7 x 24 grid (grid[weekday][hour], Monday first, local time) of
+    responses, cost, prompts or active time over a period (default: this month), with the
+    busiest hour. Use it for "when do I use Claude Code most?" or "what hours cost the most?"."""
+    with _answer(ctx) as (state, db):
+        return reply(state.with_alerts(db, activity.activity_heatmap(
+            db, since=since, until=until, repo=repo, metric=metric, zone=state.zone(timezone), now=state.now(),
+        )))  # fmt: skip
 
 
 def index_status(ctx: Context[ServerState]) -> Annotated[CallToolResult, IndexStatus]:
@@ -287,7 +313,7 @@ def index_status(ctx: Context[ServerState]) -> Annotated[CallToolResult, IndexSt
             prices_path=str(pricing.user_prices_path()),
             refresh=state.last_refresh,
         )
-        return _reply(state.with_alerts(db, status))
+        return reply(state.with_alerts(db, status))
 
 
 def usage_blocks(
@@ -304,7 +330,7 @@ def usage_blocks(
     transcripts (ccusage's algorithm); for the official limit percentages call burn_rate. A long
     period comes a page at a time, the most recent first (pass `next_offset` for earlier ones)."""
     with _answer(ctx) as (state, db):
-        return _reply(
+        return reply(
             pace.usage_blocks(
                 db, since=since, until=until, limit=limit, offset=offset, zone=state.zone(timezone), now=state.now()
             )
@@ -319,7 +345,7 @@ def burn_rate(ctx: Context[ServerState]) -> Annotated[CallToolResult, BurnRateRe
     `ccledger statusline`); every other number is a local ESTIMATE, and say so. `active_block` is
     null when idle; then `last_block` summarises the latest one."""
     with _answer(ctx) as (state, db):
-        return _reply(state.with_alerts(db, pace.burn_rate(db, now=state.now())))
+        return reply(state.with_alerts(db, pace.burn_rate(db, now=state.now())))
 
 
 def plan_value(
@@ -331,7 +357,7 @@ def plan_value(
     costs less than the same usage at API prices."""
     with _answer(ctx) as (state, db):
         value = pace.plan_value(db, plan=plan, since=since, until=until, zone=state.zone(timezone), now=state.now())
-        return _reply(value)
+        return reply(value)
 
 
 def usage_pace(
@@ -343,7 +369,7 @@ def usage_pace(
     lately?"."""
     with _answer(ctx) as (state, db):
         result = pace.usage_pace(db, period=period, zone=state.zone(timezone), now=state.now())
-        return _reply(state.with_alerts(db, result))
+        return reply(state.with_alerts(db, result))
 
 
 def budget_status(
@@ -355,7 +381,7 @@ def budget_status(
     at the pace so far, and when that pace crosses 100%. Most urgent first. Use it for "am I over
     budget?" or "how much of the api-server budget is left this month?"."""
     with _answer(ctx) as (state, db):
-        return _reply(budgets.budget_status(db, scope=scope, zone=state.config.zone(), now=state.now()))
+        return reply(budgets.budget_status(db, scope=scope, zone=state.config.zone(), now=state.now()))
 
 
 def set_budget(
@@ -372,7 +398,7 @@ def set_budget(
     """Set a spending budget, e.g. "api-server: $200 a month". Setting one again for the same scope,
     model and period updates it. Only when the user asks for a budget."""
     with _answer(ctx) as (_, db):
-        return _reply(budgets.set_budget(
+        return reply(budgets.set_budget(
             db, scope=scope, period=period, amount_usd=amount_usd, model=model, thresholds=thresholds,
             include_prod=include_prod,
         ))  # fmt: skip
@@ -389,7 +415,7 @@ def delete_budget(
     model, if it has one). Only when the user asks to remove a budget; to change an amount, call
     set_budget again instead. An unknown budget is an error that lists the existing ones."""
     with _answer(ctx) as (_, db):
-        return _reply(budgets.delete_budget(db, budget_id=budget_id, scope=scope, period=period, model=model))
+        return reply(budgets.delete_budget(db, budget_id=budget_id, scope=scope, period=period, model=model))
 
 
 def pull_prod_telemetry(
@@ -418,7 +444,7 @@ def pull_prod_telemetry(
         db.close()
     if all(pulled.error for pulled in result.sources):
         raise ToolError("; ".join(f"{pulled.id}: {pulled.error}" for pulled in result.sources))
-    return _reply(result)
+    return reply(result)
 
 
 TOOLS: list[tuple[Callable[..., object], str, ToolAnnotations]] = [
@@ -426,6 +452,8 @@ TOOLS: list[tuple[Callable[..., object], str, ToolAnnotations]] = [
     (cost_by_repo, "Cost by repo", READ_ONLY),
     (sessions, "Sessions", READ_ONLY),
     (session_detail, "Session detail", READ_ONLY),
+    (activity_summary, "Activity summary", READ_ONLY),
+    (activity_heatmap, "Activity heatmap", READ_ONLY),
     (index_status, "Index status", READ_ONLY),
     (usage_blocks, "5-hour blocks", READ_ONLY),
     (burn_rate, "Burn rate", READ_ONLY),
@@ -526,36 +554,6 @@ def _open_state(path: Path) -> ServerState:
         db.close()
         db = None
     return ServerState(db=db, path=path, config=config, unusable="; ".join(problems) or None)
-
-
-def _reply(result: BaseModel) -> CallToolResult:
-    """A tool's answer: the model as structured content (what Claude Code hands the model, as
-    compact JSON), and for a client that reads only text a brief of it rather than the JSON a
-    second time."""
-    answer = result.model_dump(mode="json")  # dumped once: the brief is read off the same dict
-    return CallToolResult(content=[TextContent(type="text", text=brief(answer))], structured_content=answer)
-
-
-def brief(answer: dict[str, Any]) -> str:
-    """An answer (a result model's JSON dump) in a few lines: its scalars and small objects, and
-    of each list its length and first item; the structured content has the rest."""
-    lines = []
-    for key, value in answer.items():
-        if isinstance(value, list):
-            if value:
-                first = _fields(value[0]) if isinstance(value[0], dict) else str(value[0])
-                lines.append(f"{key}: {len(value)} listed; the first: {first}")
-        elif isinstance(value, dict):
-            if fields := _fields(value):
-                lines.append(f"{key}: {fields}")
-        elif value not in (None, ""):
-            lines.append(f"{key}: {value}")
-    return "\n".join(lines) + "\n(everything is in the structured content)"
-
-
-def _fields(item: dict[str, Any]) -> str:
-    text = ", ".join(f"{key} {value}" for key, value in item.items() if value not in (None, "", 0, [], {}))
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _utcnow() -> datetime:
