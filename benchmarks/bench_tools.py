@@ -51,9 +51,22 @@ INSERT_SQL = """
 insert into responses (key, message_id, request_id, timestamp_utc, session_id, agent_id, is_sidechain, model,
     input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens,
     web_search_requests, speed, service_tier, inference_geo, cwd, git_branch, repo_id, machine, cc_version,
-    from_progress, file_id)
-values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, null, 'standard', null, ?, ?, ?, ?, '2.1.100', 0, null)
+    from_progress, tools, file_id)
+values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, null, 'standard', null, ?, ?, ?, ?, '2.1.100', 0, ?, null)
 """
+INSERT_RESULT_SQL = """
+insert into tool_results (key, tool, shape, timestamp_utc, session_id, repo_id, model, outcome, made, lines_added,
+    lines_removed, file_id)
+values (?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, null)
+"""
+INSERT_EVENT_SQL = """
+insert into activity_events (key, kind, name, timestamp_utc, session_id, repo_id, value, value2, file_id)
+values (?, ?, ?, ?, ?, ?, ?, null, null)
+"""
+# What the older responses did, in the generator's proportions: the tools they called (a JSON
+# array on the response), the results worth a row, a prompt and a turn every few responses.
+TOOLS = ("Read", "Bash", "Edit", "Write", "Grep", "Glob", "TodoWrite", "WebFetch")
+TOOL_WEIGHTS = (30, 25, 16, 5, 9, 6, 5, 4)
 
 
 def build_ledger(path: Path, corpus: Path, responses: int, seed: int) -> None:
@@ -64,9 +77,17 @@ def build_ledger(path: Path, corpus: Path, responses: int, seed: int) -> None:
     have = db.execute("select count(*) from responses").fetchone()[0]
     first = db.execute("select min(timestamp_utc) from responses").fetchone()[0]
     print(f"  indexed the corpus: {have:,} responses in {time.perf_counter() - started:.1f} s", flush=True)
-    rows = list(_history(responses - have, end=datetime.fromisoformat(first.replace("Z", "+00:00")), seed=seed))
+    rows, results, events = [], [], []
+    for row, result_rows, event_rows in _history(
+        responses - have, end=datetime.fromisoformat(first.replace("Z", "+00:00")), seed=seed
+    ):
+        rows.append(row)
+        results += result_rows
+        events += event_rows
     with write_transaction(db):
         db.conn.executemany(INSERT_SQL, rows)
+        db.conn.executemany(INSERT_RESULT_SQL, results)
+        db.conn.executemany(INSERT_EVENT_SQL, events)
         db.execute("insert or ignore into repos (cwd, repo_id, how, resolved_utc) "
                    "select distinct cwd, repo_id, 'remote', '' from responses where file_id is null")  # fmt: skip
     pricing.ensure_prices(db)
@@ -106,12 +127,33 @@ def _history(count: int, *, end: datetime, seed: int) -> Any:
                 sidechain = rng.random() < 0.2
                 context = 20_000 if context > 180_000 else context + rng.randint(200, 3_000)
                 made += 1
+                stamp = clock.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                model = small if sidechain else main
+                tools = rng.choices(TOOLS, TOOL_WEIGHTS, k=rng.choice((0, 0, 1, 1, 1, 1, 2)))
+                results = [
+                    (-made * 4 - k, tool, 0, stamp, session, repo, model, 1 if rng.random() < 0.05 else None,
+                     rng.randint(1, 40) if tool in ("Edit", "Write") else None,
+                     rng.randint(0, 20) if tool == "Edit" else None)
+                    for k, tool in enumerate(tools)
+                    if tool in ("Edit", "Write") or rng.random() < 0.05
+                ]  # fmt: skip
+                events = []
+                if not sidechain and n % 8 == 0:
+                    events = [
+                        (made * 2, "prompt", None, stamp, session, repo, None),
+                        (made * 2 + 1, "turn", None, stamp, session, repo, rng.randint(5_000, 300_000)),
+                    ]
                 yield (
-                    f"msg_h{made:08d}:req_h{made:08d}", f"msg_h{made:08d}", f"req_h{made:08d}",
-                    clock.strftime("%Y-%m-%dT%H:%M:%S.000Z"), session, f"a{n // 25:06x}" if sidechain else None,
-                    sidechain, small if sidechain else main, rng.randint(1, 8), rng.randint(20, 2_500),
-                    rng.randint(0, 3_000), rng.randint(0, 1_000) if rng.random() < 0.3 else 0, context,
-                    f"/home/dev/src/{repo.rsplit('/', 1)[-1]}", branch, repo, machine,
+                    (
+                        f"msg_h{made:08d}:req_h{made:08d}", f"msg_h{made:08d}", f"req_h{made:08d}", stamp, session,
+                        f"a{n // 25:06x}" if sidechain else None, sidechain, model, rng.randint(1, 8),
+                        rng.randint(20, 2_500), rng.randint(0, 3_000),
+                        rng.randint(0, 1_000) if rng.random() < 0.3 else 0, context,
+                        f"/home/dev/src/{repo.rsplit('/', 1)[-1]}", branch, repo, machine,
+                        json.dumps(tools) if tools else None,
+                    ),
+                    results,
+                    events,
                 )  # fmt: skip
             today -= size
             clock += timedelta(minutes=rng.randint(5, 90))
@@ -126,6 +168,10 @@ CALLS = {
     "sessions (last 7 days)": ("sessions", {}),
     "session_detail": ("session_detail", {}),  # a session from the middle of the history
     "index_status": ("index_status", {}),
+    "activity_summary (this month)": ("activity_summary", {}),
+    "activity_summary (last 7 days, by day)": ("activity_summary", {"since": "last 7 days", "group_by": "day"}),
+    "activity_summary (all, by month)": ("activity_summary", {"since": "all", "group_by": "month"}),
+    "activity_heatmap (this month)": ("activity_heatmap", {}),
 }
 
 # The same questions asked of ccusage, which reads every file each time.

@@ -388,3 +388,51 @@ async def test_mcp_tools(real_projects, tmp_path):
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+# --- the rollup ---------------------------------------------------------------------------------
+
+WINDOWS = [
+    {"since": "all"},
+    {"since": "2026-01-15T10:07", "until": "2026-04-18T13:22"},  # unaligned edges: read from the rows
+    {"since": "2025-12", "until": "2026-02"},
+]
+
+
+def _answers(db) -> list:
+    answers = []
+    for window in WINDOWS:
+        for group_by in ("none", "day", "session", "model"):
+            answer = summary(db, **window, group_by=group_by)
+            answers.append((answer.totals, answer.rows, answer.tools, answer.slash_commands, answer.agents))
+        grid = activity_heatmap(db, **{"since": "all", **window}, metric="active_time", zone=UTC_ZONE, now=NOW)
+        answers.append(grid.grid)
+    return answers
+
+
+def test_the_rollup_answers_as_the_rows_do(real_projects, db, monkeypatch):
+    from ccledger.answers import activity
+
+    update(db, [real_projects])
+    from_rollup = _answers(db)
+    assert db.execute("select count(*) from activity_rollup").fetchone()[0] > 0
+    monkeypatch.setattr(activity, "is_built", lambda db: False)
+    monkeypatch.setattr(activity, "read_only", lambda db: True)
+    assert _answers(db) == from_rollup
+
+
+def test_the_rollup_follows_new_lines(real_projects, db, monkeypatch):
+    from ccledger.answers import activity
+
+    update(db, [real_projects])
+    before = summary(db).totals  # builds the rollup
+    path = next((real_projects / "projects").rglob("a7da6a22-*.jsonl"))
+    with path.open("a") as handle:
+        handle.write(_edit_call("toolu_new", message_id="msg_new").replace("session-1", "a7da6a22") + "\n")
+        handle.write(_result("toolu_new", "ok", patch=[{"lines": ["+a", "+b"]}], uuid="r-new") + "\n")
+    update(db, [real_projects])  # marks the touched buckets; the rollup rebuilds them
+    after = summary(db).totals
+    assert (after.tool_uses, after.lines_added) == (before.tool_uses + 1, before.lines_added + 2)
+    monkeypatch.setattr(activity, "is_built", lambda db: False)
+    monkeypatch.setattr(activity, "read_only", lambda db: True)
+    assert summary(db).totals == after

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .ingest import index
 from .ingest.stats import IndexStats
 from .ledger import rollup
+from .ledger.activity_rollup import refresh_activity_rollup
 from .ledger.db import read_only
 from .pricing import table as pricing
 
@@ -53,5 +54,6 @@ def update(
     def prices_then_rollup(share: rollup.RollupShare | None) -> None:
         pricing.ensure_prices(db, prices_file=prices_file)
         rollup.ensure_rollup(db, share)
+        refresh_activity_rollup(db)  # once built (by the first activity answer), kept up to date
 
     return index.refresh(db, roots, progress=progress, cache=cache, head_start=head_start, finish=prices_then_rollup)

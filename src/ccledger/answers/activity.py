@@ -10,8 +10,8 @@ come from the usage rollup, as every cost answer's do. The rules, written once:
 - an **edit** is a use of Edit, MultiEdit, Write or NotebookEdit: rejected when the user declined
   it, accepted otherwise;
 - **active time** is an estimate: the turn durations Claude Code wrote (``system/turn_duration``)
-  for the sessions that have them, else the gaps between a session's main-thread responses,
-  each capped at five minutes;
+  for the sessions that have them, else the gaps between a session's main-thread responses of
+  at most five minutes (a longer gap was idle);
 - **auxiliary cost** is what Claude Code's own session totals (``cost-state``) hold beyond the
   responses its transcripts wrote: per model and token kind, the excess, priced like any
   response. A fork's totals include what it copied, so its parent's part is taken off.
@@ -19,17 +19,18 @@ come from the usage rollup, as every cost answer's do. The rules, written once:
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
 from ..choices import ACTIVITY_GROUP_BY_CHOICES, HEATMAP_METRICS
+from ..ledger import buckets
+from ..ledger.activity_rollup import FACT_ROWS_SQL, build_activity_rollup, is_built, lookback
+from ..ledger.db import read_only, write_transaction
 from ..models import (
     ActivityHeatmap,
     ActivityRow,
@@ -39,8 +40,7 @@ from ..models import (
     CommandCount,
     ToolCount,
 )
-from ..pricing.table import cost as price_of
-from ..pricing.table import load_prices
+from .claude_totals import add_reported
 from .facts import nano_to_usd
 from .pages import paged
 from .periods import Window, local_day_sql, local_minute_sql
@@ -49,90 +49,30 @@ from .queries import QueryError, first_response, local_key, period_of, resolve_r
 __all__ = ["EDIT_TOOLS", "activity_heatmap", "activity_summary"]
 
 EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
-GAP_CAP_SECONDS = 300
 TOP = 15  # tools and commands listed
 
-# The rows of a table in the window, with `m`, their minute since 1970 UTC, for the group key.
-_IN_WINDOW = """(select *, cast(strftime('%s', timestamp_utc) as integer) / 60 as m from {table}
-    where timestamp_utc >= :start and timestamp_utc < :end {repo})"""
-
-# Tool uses, from the responses that called them; then what their results said.
-TOOL_USES_SQL = f"""
-select {{key}} as key, tool.value as tool, count(*) as uses
-from {_IN_WINDOW.format(table="responses", repo="{repo} and tools is not null")} as r, json_each(r.tools) as tool
-group by 1, 2
+# Activity facts grouped by a key: from the rollup's whole buckets, or from the rows themselves
+# (FACT_ROWS_SQL) for a window's unaligned edges. Sessions are kept apart only where active time
+# needs them (a session with turn durations is timed by them, not by its gaps).
+_GROUPED = """
+select {key} as key, kind, name, case when kind = 'gap' or name = 'turn' then session_id end as session_id,
+       sum(uses) as uses, sum(errors) as errors, sum(rejected) as rejected, sum(lines_added) as lines_added,
+       sum(lines_removed) as lines_removed, sum(commits) as commits, sum(pull_requests) as pull_requests,
+       sum(value) as value
+from ({source}) where 1 {repo}
+group by 1, 2, 3, 4
 """
+ROLLUP_SOURCE = "select *, bucket_minute as m from activity_rollup where bucket_utc >= :lo and bucket_utc < :hi"
+RAW_SOURCE = f"select *, cast(strftime('%s', timestamp_utc) as integer) / 60 as m from ({FACT_ROWS_SQL})"
 
-TOOL_RESULTS_SQL = f"""
-select {{key}} as key, tool, coalesce(sum(outcome = 1), 0) as errors, coalesce(sum(outcome = 2), 0) as rejected,
-       coalesce(sum(lines_added), 0) as lines_added, coalesce(sum(lines_removed), 0) as lines_removed,
-       coalesce(sum(shape = 1 and outcome is null and coalesce(made, 1) = 1), 0) as commits,
-       coalesce(sum(shape = 2 and outcome is null and coalesce(made, 1) = 1), 0) as pull_requests
-from {_IN_WINDOW.format(table="tool_results", repo="{repo}")}
-group by 1, 2
-"""
-
-EVENT_FACTS_SQL = f"""
-select {{key}} as key, kind, name, count(*) as count, coalesce(sum(value), 0) as value
-from {_IN_WINDOW.format(table="activity_events", repo="{repo}")}
-group by 1, 2, 3
-"""
-
-# Sessions with responses, from the rollup (whole 15-minute buckets: day-aligned windows are exact).
+# Sessions with responses, from the usage rollup (whole 15-minute buckets: day-aligned windows are exact).
 SESSION_FACTS_SQL = """
 select {key} as key, count(distinct session_id) as sessions
 from (select session_id, repo_id, model, bucket_minute as m from usage_rollup
       where bucket_utc >= :start and bucket_utc < :end and source = 'dev' and session_id is not null {repo})
 group by 1
 """
-
-SESSIONS_IN_SQL = """
-select distinct session_id from usage_rollup
-where bucket_utc >= :start and bucket_utc < :end and source = 'dev' and session_id is not null {repo}
-"""
-
-# Active time where no turn durations were written: capped gaps between main-thread responses.
-GAP_SECONDS_SQL = f"""
-select key, sum(min(gap, {GAP_CAP_SECONDS})) as seconds from (
-    select {{key}} as key,
-           (julianday(timestamp_utc) - julianday(lag(timestamp_utc) over (
-                partition by session_id order by timestamp_utc))) * 86400.0 as gap
-    from {_IN_WINDOW.format(table="responses", repo="{repo} and is_sidechain = 0 and session_id is not null")}
-    where session_id not in (
-        select session_id from activity_events
-        where kind = 'turn' and timestamp_utc >= :start and timestamp_utc < :end and session_id is not null)
-)
-where gap is not null
-group by key
-"""
-
-AGENT_COSTS_SQL = """
-select coalesce(a.agent_type, 'unknown') as agent_type, count(*) as responses,
-       coalesce(sum(r.cost_nanousd), 0) as cost_nanousd
-from response_costs as r left join agent_types as a on a.agent_id = r.agent_id
-where r.timestamp_utc >= :start and r.timestamp_utc < :end and r.is_sidechain = 1 {repo}
-group by 1
-order by 3 desc, 2 desc, 1
-"""
-
-SESSION_COSTS_SQL = "select session_id, lines_added, lines_removed, model_usage from session_costs"
-FORKS_SQL = "select session_id, forked_from, copied_utc from session_forks"
-# What a session's own transcript lines hold, per model (for the auxiliary cost); `until` bounds a
-# fork's parent to what the fork copied.
-SESSION_TOKENS_SQL = """
-select session_id, model, max(last_utc) as last_utc, sum(input_tokens), sum(output_tokens),
-       sum(cache_write_5m_tokens), sum(cache_write_1h_tokens), sum(cache_read_tokens), sum(web_search_requests)
-from usage_rollup
-where source = 'dev' and session_id in ({placeholders})
-group by 1, 2
-"""
-COPIED_TOKENS_SQL = """
-select model, sum(input_tokens), sum(output_tokens), sum(cache_write_5m_tokens), sum(cache_write_1h_tokens),
-       sum(cache_read_tokens), sum(web_search_requests)
-from usage_rollup
-where source = 'dev' and session_id = :session_id and bucket_utc <= :until
-group by 1
-"""
+AGENT_TYPES_SQL = "select agent_id, agent_type from agent_types"
 KNOWN_SINCE_SQL = "select known_since_utc from activity_state where id = 1"
 
 HEATMAP_ROLLUP_SQL = """
@@ -172,7 +112,10 @@ def activity_summary(
     window = window_of(since, until, zone, now)
     repo_id = resolve_repo(db, repo) if repo else None
     query = _Query(db, window, repo_id, group_by)
-    groups, tools, commands = _gather(query, group_by)
+    facts = query.facts()
+    groups, tools, commands = _gather(facts, group_by)
+    for row in query.rows(SESSION_FACTS_SQL):
+        groups[row["key"]]["sessions"] += row["sessions"]
     usage = usage_summary(
         db, since=since, until=until, group_by="repo" if group_by == "none" else group_by, repo=repo,
         source="dev", zone=zone, now=now,
@@ -184,7 +127,7 @@ def activity_summary(
     for fields in groups.values():
         summed.update(fields)
     totals = _totals(summed, usage.totals.cost_usd)
-    _add_reported(db, totals, query)
+    add_reported(db, totals, query.params, query.repo)
     keys = sorted((groups.keys() | costs.keys()) - {_UNGROUPED})
     rows = [ActivityRow(key=key, **_fields(groups.get(key, {}), costs.get(key, 0.0))) for key in keys]
     if group_by == "none":
@@ -207,12 +150,7 @@ def activity_summary(
             for name, counts in ranked[:TOP]
         ],
         slash_commands=[CommandCount(name=name, uses=uses) for name, uses in _ranked(commands)[:TOP]],
-        agents=[
-            AgentCost(
-                agent_type=row["agent_type"], responses=row["responses"], cost_usd=nano_to_usd(row["cost_nanousd"])
-            )
-            for row in query.rows(AGENT_COSTS_SQL, keyed=False, alias="r")
-        ],
+        agents=_agents(db, facts),
         rows_total=page.total,
         showing=page.showing if group_by != "none" else "",
         next_offset=page.next_offset,
@@ -220,29 +158,54 @@ def activity_summary(
     )
 
 
-def _gather(query: _Query, group_by: str) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]], Counter[str]]:
-    """Activity per group, per tool and per slash command, from every part of the ledger."""
+def _gather(
+    facts: list[dict[str, Any]], group_by: str
+) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]], Counter[str]]:
+    """Activity per group, per tool and per slash command; active time by the README's rule."""
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     tools: dict[str, Counter[str]] = defaultdict(Counter)
     commands: Counter[str] = Counter()
-    for row in query.rows(TOOL_USES_SQL):
-        groups[row["key"]]["tool_uses"] += row["uses"]
-        tools[row["tool"]]["uses"] += row["uses"]
-        if row["tool"] in EDIT_TOOLS:
-            groups[row["key"]]["edits_accepted"] += row["uses"]
-    for row in query.rows(TOOL_RESULTS_SQL):
-        _add_results(groups[row["key"]], row)
-        tools[row["tool"]].update(errors=row["errors"], rejected=row["rejected"])
-    # Events have no model: by model, they count in the totals only.
-    for row in query.rows(EVENT_FACTS_SQL.replace("{key}", "''") if group_by == "model" else EVENT_FACTS_SQL):
-        _add_event(groups[row["key"] if group_by != "model" else _UNGROUPED], row)
-        if row["kind"] == "command":
-            commands[row["name"]] += row["count"]
-    for row in query.rows(GAP_SECONDS_SQL):
-        groups[row["key"]]["active_seconds"] += round(row["seconds"] or 0)
-    for row in query.rows(SESSION_FACTS_SQL):
-        groups[row["key"]]["sessions"] += row["sessions"]
+    gaps: Counter[tuple[str, str]] = Counter()
+    turns: Counter[tuple[str, str]] = Counter()
+    for row in facts:
+        kind, key = row["kind"], row["key"]
+        if kind == "tool":
+            _add_tool(groups[key], row)
+            tools[row["name"]].update(uses=row["uses"], errors=row["errors"], rejected=row["rejected"])
+        elif kind == "event":
+            event, _, name = row["name"].partition(":")
+            if event == "turn":
+                turns[(key, row["session_id"])] += row["value"]
+            elif event in _EVENT_FIELDS:
+                # Events have no model: by model, they count in the totals only.
+                groups[key if group_by != "model" else _UNGROUPED][_EVENT_FIELDS[event]] += row["uses"]
+            if event == "command":
+                commands[name] += row["uses"]
+        elif kind == "gap":
+            gaps[(key, row["session_id"])] += row["value"]
+    timed = {session for _, session in turns}
+    for (key, _), ms in turns.items():
+        groups[key if group_by != "model" else _UNGROUPED]["active_ms"] += ms
+    for (key, session), ms in gaps.items():
+        if session not in timed:
+            groups[key]["active_ms"] += ms
+    for group in groups.values():
+        group["active_seconds"] = round(group.pop("active_ms", 0) / 1000)
     return groups, tools, commands
+
+
+def _agents(db: Database, facts: list[dict[str, Any]]) -> list[AgentCost]:
+    """Subagent responses and cost by agent type, costliest first."""
+    types = dict(db.execute(AGENT_TYPES_SQL).fetchall())
+    by_type: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in facts:
+        if row["kind"] == "agent":
+            by_type[types.get(row["name"], "unknown")].update(responses=row["uses"], nano=row["value"])
+    ranked = sorted(by_type.items(), key=lambda item: (-item[1]["nano"], -item[1]["responses"], item[0]))
+    return [
+        AgentCost(agent_type=name, responses=counts["responses"], cost_usd=nano_to_usd(counts["nano"]))
+        for name, counts in ranked
+    ]
 
 
 def activity_heatmap(
@@ -267,14 +230,10 @@ def activity_heatmap(
         for row in query.rows(HEATMAP_ROLLUP_SQL):
             cells[row["cell"]] += row["responses"] if metric == "responses" else (row["cost_nanousd"] or 0)
     else:
-        for row in query.rows(EVENT_FACTS_SQL):
-            if metric == "prompts" and row["kind"] == "prompt":
-                cells[row["key"]] += row["count"]
-            elif metric == "active_time" and row["kind"] == "turn":
-                cells[row["key"]] += row["value"] / 1000
-        if metric == "active_time":
-            for row in query.rows(GAP_SECONDS_SQL):
-                cells[row["key"]] += row["seconds"] or 0
+        groups, _, _ = _gather(query.facts(), "cell")
+        field = "prompts" if metric == "prompts" else "active_seconds"
+        for cell, counts in groups.items():
+            cells[int(cell)] += counts[field]
     scale = 1e-9 if metric == "cost" else 1
     grid = [[round(cells.get(day * 24 + hour, 0) * scale, 4) for hour in range(24)] for day in range(7)]
     busiest = max(((value, day, hour) for day, hours in enumerate(grid) for hour, value in enumerate(hours)))
@@ -320,37 +279,52 @@ class _Query:
         else:
             self.key = _DIMENSIONS[group_by]
 
-    def rows(self, sql: str, *, keyed: bool = True, alias: str = "") -> list[dict[str, Any]]:
-        repo = self.repo.replace("repo_id", f"{alias}.repo_id", 1) if alias else self.repo
-        found = list(self.db.query(sql.format(key=self.key, cell=self.key, repo=repo), self.params))
-        if keyed and self.local is not None:
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        found = list(self.db.query(sql.format(key=self.key, cell=self.key, repo=self.repo), params or self.params))
+        if self.local is not None:
             for row in found:
                 row["key"] = self.local(row["key"])
         return found
 
+    def facts(self) -> list[dict[str, Any]]:
+        """The window's activity facts (see _GROUPED): its whole buckets from the rollup, built
+        first if it is not yet (a read-only ledger reads the rows themselves), its edges from the rows."""
+        start, end = self.params["start"], self.params["end"]
+        if not is_built(self.db) and not read_only(self.db):
+            with write_transaction(self.db):
+                if not is_built(self.db):
+                    build_activity_rollup(self.db)
+        if not is_built(self.db):
+            return self._raw(start, end)
+        low = buckets.ceil_text(start) if start != "0000" else start
+        high = max(buckets.floor_text(end), low)
+        found = self.rows(_GROUPED.replace("{source}", ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
+        for edge in ((start, low), (high, end)):
+            if edge[0] < edge[1]:
+                found += self._raw(*edge)
+        return found
 
-def _add_results(group: dict[str, Any], row: dict[str, Any]) -> None:
+    def _raw(self, lo: str, hi: str) -> list[dict[str, Any]]:
+        params = {**self.params, "lo": lo, "hi": hi, "lookback": lookback(lo)}
+        return self.rows(_GROUPED.replace("{source}", RAW_SOURCE), params)
+
+
+def _add_tool(group: dict[str, Any], row: dict[str, Any]) -> None:
+    group["tool_uses"] += row["uses"]
     group["tool_errors"] += row["errors"]
     group["lines_added"] += row["lines_added"]
     group["lines_removed"] += row["lines_removed"]
     group["commits"] += row["commits"]
     group["pull_requests"] += row["pull_requests"]
-    if row["tool"] in EDIT_TOOLS:  # counted as accepted with the uses
+    if row["name"] in EDIT_TOOLS:
         group["edits_rejected"] += row["rejected"]
-        group["edits_accepted"] -= row["rejected"]
+        group["edits_accepted"] += row["uses"] - row["rejected"]
 
 
 _EVENT_FIELDS = {
     "prompt": "prompts", "command": "slash_commands", "compaction": "compactions",
     "rate_limit": "rate_limit_hits", "api_error": "api_errors",
 }  # fmt: skip
-
-
-def _add_event(group: dict[str, Any], row: dict[str, Any]) -> None:
-    if row["kind"] == "turn":
-        group["active_seconds"] += round(row["value"] / 1000)
-    elif row["kind"] in _EVENT_FIELDS:
-        group[_EVENT_FIELDS[row["kind"]]] += row["count"]
 
 
 _COUNTS = (
@@ -376,107 +350,3 @@ def _totals(summed: dict[str, Any], cost_usd: float) -> ActivityTotals:
 
 def _ranked(counts: Counter[str]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-
-
-# --- Claude Code's own session totals ----------------------------------------------------------
-
-
-def _add_reported(db: Database, totals: ActivityTotals, query: _Query) -> None:
-    """Claude Code's own figures for the sessions active in the window: the lines its totals say
-    were added and removed, and the auxiliary cost (see the module docstring)."""
-    states = {row[0]: row for row in db.execute(SESSION_COSTS_SQL)}
-    if not states:
-        return
-    active = {row["session_id"] for row in query.rows(SESSIONS_IN_SQL, keyed=False)} & states.keys()
-    if not active:
-        return
-    forks = {fork: (parent, copied) for fork, parent, copied in db.execute(FORKS_SQL)}
-    lineage = {session: _lineage(session, forks) for session in active}
-    wanted = active | {chain[0][0] for chain in lineage.values() if chain}
-    tokens = _session_tokens(db, wanted)
-    prices = load_prices()
-    aux_nano = 0
-    added = removed = 0
-    for session in sorted(active):
-        _, lines_added, lines_removed, model_usage = states[session]
-        parent = lineage[session][0][0] if lineage[session] else None
-        inherited = states.get(parent) if parent is not None else None
-        added += max(0, (lines_added or 0) - ((inherited[1] or 0) if inherited else 0))
-        removed += max(0, (lines_removed or 0) - ((inherited[2] or 0) if inherited else 0))
-        excess = _excess(db, json.loads(model_usage), session, lineage[session], tokens)
-        if inherited is not None and parent is not None:
-            parent_chain = _lineage(parent, forks)
-            parent_excess = _excess(db, json.loads(inherited[3]), parent, parent_chain, tokens)
-            excess = {model: _minus(counts, parent_excess.get(model)) for model, counts in excess.items()}
-        at = max((last for (owner, _), (last, _) in tokens.items() if owner == session), default=None)
-        for model, counts in excess.items():
-            if any(counts) and at is not None:
-                tokens_in, tokens_out, write_5m, write_1h, read, searches = counts
-                usd = price_of(
-                    prices, model, at=at, input_tokens=tokens_in, output_tokens=tokens_out,
-                    cache_write_5m_tokens=write_5m, cache_write_1h_tokens=write_1h, cache_read_tokens=read,
-                    web_search_requests=searches,
-                )  # fmt: skip
-                aux_nano += int((usd or Decimal(0)) * 10**9)
-    totals.lines_added_reported = added
-    totals.lines_removed_reported = removed
-    totals.auxiliary_cost_usd = nano_to_usd(aux_nano)
-
-
-_TOKEN_KINDS = (
-    "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens",
-    "web_search_requests",
-)  # fmt: skip
-
-
-def _lineage(session: str, forks: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
-    """The sessions a fork copied from, nearest first, each with the time up to which it copied."""
-    chain: list[tuple[str, str]] = []
-    seen = {session}
-    while session in forks and len(chain) < 20:
-        parent, copied = forks[session]
-        if parent in seen:
-            break
-        copied = min(copied, chain[-1][1]) if chain else copied
-        chain.append((parent, copied))
-        seen.add(parent)
-        session = parent
-    return chain
-
-
-def _session_tokens(db: Database, sessions: set[str]) -> dict[tuple[str, str], tuple[str, list[int]]]:
-    """(session, model) -> (its last response's time, its token counts in _TOKEN_KINDS order)."""
-    found: dict[tuple[str, str], tuple[str, list[int]]] = {}
-    ordered = sorted(sessions)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i : i + 500]
-        sql = SESSION_TOKENS_SQL.format(placeholders=", ".join("?" * len(chunk)))
-        for session, model, last, *counts in db.execute(sql, chunk):
-            found[(session, model)] = (last, [int(count or 0) for count in counts])
-    return found
-
-
-def _excess(
-    db: Database,
-    reported: dict[str, list[int]],
-    session: str,
-    chain: list[tuple[str, str]],
-    tokens: dict[tuple[str, str], tuple[str, list[int]]],
-) -> dict[str, list[int]]:
-    """Per model, what Claude Code's totals hold beyond the session's transcript lines (and the
-    lines a fork copied: its parents' up to the copy)."""
-    copied: dict[str, list[int]] = defaultdict(lambda: [0] * 6)
-    for parent, until in chain:
-        for model, *counts in db.execute(COPIED_TOKENS_SQL, {"session_id": parent, "until": until}):
-            copied[model] = [a + int(b or 0) for a, b in zip(copied[model], counts, strict=True)]
-    excess: dict[str, list[int]] = {}
-    for model, counts in reported.items():
-        written = tokens.get((session, model), ("", [0] * 6))[1]
-        excess[model] = _minus(_minus(counts, written), copied.get(model))
-    return excess
-
-
-def _minus(counts: list[int], other: list[int] | None) -> list[int]:
-    if other is None:
-        return counts
-    return [max(0, a - b) for a, b in zip(counts, other, strict=True)]

@@ -289,7 +289,10 @@ def sessions(
     latest = page.items
     branches = _latest_branches(db, [row["key"] for row in latest])
     forks = _forked_from(db, [row["key"] for row in latest])
-    done = session_activity(db, [row["key"] for row in latest])
+    done = session_activity(
+        db, [row["key"] for row in latest], min((row["first_utc"] for row in latest), default="0000"),
+        max((row["last_utc"] for row in latest), default="0000"),
+    )  # fmt: skip
     found = [
         SessionSummary(
             session_id=row["key"],
@@ -342,7 +345,7 @@ def session_detail(db: Database, session_id: str, *, agents: int | None = None) 
         by_model=_by_cost(by_model),
         agents_total=len(by_agent),
         by_agent=_by_cost(by_agent)[:agents],
-        activity=session_activity(db, [session_id])[session_id].model_copy(
+        activity=session_activity(db, [session_id], span["first_utc"], span["last_utc"])[session_id].model_copy(
             update={"cost_usd": total(tally.groups).cost_usd}
         ),
         unpriced_models=tally.unpriced_models(),

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 __all__ = [
+    "ACTIVITY_TIMED",
     "PENDING_LIMIT",
     "ActivityRows",
     "Batch",
@@ -222,6 +223,8 @@ def prepare(db: Database, rows: ActivityRows, file_id: int, *, first_read: bool)
 
 _WRITE_ORDER = (UPSERT_RESULT_SQL, INSERT_COPIED_EVENT_SQL, INSERT_EVENT_SQL, UPSERT_SESSION_COST_SQL, UPSERT_AGENT_SQL)
 _KEYED = {UPSERT_RESULT_SQL, INSERT_COPIED_EVENT_SQL, INSERT_EVENT_SQL}
+ACTIVITY_TIMED = (UPSERT_RESULT_SQL, INSERT_COPIED_EVENT_SQL, INSERT_EVENT_SQL)
+"""The statements whose rows carry a timestamp in their fourth column (for the activity rollup)."""
 
 
 def write_batch(db: Database, batch: Batch) -> None:

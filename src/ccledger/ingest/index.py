@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from .. import paths, timestamps
+from ..ledger.activity_rollup import MARK_ACTIVITY_DIRTY_SQL, dirty_activity_rows, forget_activity_rollup
 from ..ledger.db import restore_indexes, write_transaction
 from ..ledger.rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
 from ..ledger.schema import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes
-from .activity_rows import ActivityRows, Batch, prepare, write_batch
+from .activity_rows import ACTIVITY_TIMED, ActivityRows, Batch, prepare, write_batch
 from .file_result import Outcome, read_planned
 from .lines import new_buffer
 from .merge import FirstLoad, Rivals, merge
@@ -343,6 +344,7 @@ def _first_load(db: Database, large: bool) -> Iterator[FirstLoad | None]:
             for name in DEFERRABLE_INDEXES:
                 db.execute(f"drop index if exists {name}")
             forget_built(db)  # the whole rollup is rebuilt after: no bucket need be listed dirty
+            forget_activity_rollup(db)
     if load is None:
         yield None
         return
@@ -405,6 +407,9 @@ def _write_batch(
                 if counts is not None:
                     written.append((outcome, *counts))
             write_batch(db, activity)
+            if rivals is None:  # activity's rollup, as the usage rollup just below
+                moments = touched | {row[3] for sql in ACTIVITY_TIMED for row in activity.get(sql, ())}
+                db.conn.executemany(MARK_ACTIVITY_DIRTY_SQL, dirty_activity_rows(moments))
             if rivals is None:  # else a first load, whose rollup is rebuilt whole (see _first_load)
                 db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
     except BaseException:

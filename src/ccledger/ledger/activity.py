@@ -75,8 +75,30 @@ ACTIVITY_SQL = textwrap.dedent("""
     -- ledger read activity, from files now gone.
     CREATE TABLE activity_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
-        known_since_utc TEXT
+        known_since_utc TEXT,
+        activity_rollup_built_utc TEXT    -- NULL: the rollup is to be built (see activity_rollup)
     );
+
+    -- Activity summed per 15-minute bucket (see ledger.activity_rollup): a cache of the tables above.
+    CREATE TABLE activity_rollup (
+        bucket_utc TEXT NOT NULL,
+        bucket_minute INTEGER NOT NULL,   -- minutes since 1970 UTC, for local days and hours
+        kind TEXT NOT NULL,               -- tool | event | agent | gap
+        name TEXT,                        -- tool: its name; event: kind[:name]; agent: its id
+        session_id TEXT,
+        repo_id TEXT,
+        model TEXT,
+        uses INTEGER NOT NULL,            -- tool uses, events, subagent responses
+        errors INTEGER NOT NULL,
+        rejected INTEGER NOT NULL,
+        lines_added INTEGER NOT NULL,
+        lines_removed INTEGER NOT NULL,
+        commits INTEGER NOT NULL,
+        pull_requests INTEGER NOT NULL,
+        value INTEGER NOT NULL            -- event: its values (turn ms); agent: nano-dollars; gap: active ms
+    );
+    CREATE INDEX activity_rollup_bucket ON activity_rollup(bucket_utc);
+    CREATE TABLE activity_dirty (bucket_utc TEXT PRIMARY KEY, end_utc TEXT NOT NULL);
 """).strip()
 
 # A ledger made before activity was read: the transcripts still on disk are read again from the

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import timestamps
 from . import buckets
+from .activity_rollup import forget_activity_rollup
 from .buckets import BUCKET_EXPR
 
 if TYPE_CHECKING:
@@ -176,6 +177,7 @@ def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
             _rebuild(db, full)
         if full:
             db.execute(SAVE_STATE_SQL, {"fingerprint": current, "now": timestamps.now()})
+            forget_activity_rollup(db)  # it sums subagents' costs: built again when asked
         db.execute(CLEAR_DIRTY_SQL)
     return True
 
