@@ -42,6 +42,10 @@ CALLS = [
     ("plan_value", {"plan": "max20", "since": "all"}),
     ("usage_pace", {}),
     ("budget_status", {}),
+    ("activity_summary", {"since": "all"}),
+    ("activity_summary", {"since": "all", "group_by": "session"}),
+    ("activity_summary", {"since": "all", "group_by": "session", "limit": 100}),
+    ("activity_heatmap", {"since": "all"}),
 ]
 
 

@@ -23,7 +23,8 @@ EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
 TOOL_USES_SQL = """
 select r.session_id, tool.value as tool, count(*)
 from responses as r, json_each(r.tools) as tool
-where r.session_id in ({placeholders}) and r.tools is not null
+where r.timestamp_utc >= :first and r.timestamp_utc <= :last and r.session_id in ({placeholders})
+  and r.tools is not null
 group by 1, 2
 """
 RESULTS_SQL = """
@@ -51,14 +52,15 @@ def session_activity(db: Database, session_ids: list[str], first_utc: str, last_
     """Each session's activity (all of it, not a window's); cost is left at 0 for the caller.
     ``first_utc`` and ``last_utc`` span the sessions' responses: their results and events are
     read from that span through the time indexes (a prompt comes up to an hour before)."""
+    if not session_ids:
+        return {}
     span = {"first": timestamps.text(timestamps.parse(first_utc) - timedelta(hours=1)), "last": last_utc}
     found: dict[str, Counter[str]] = {session: Counter() for session in session_ids}
     for i in range(0, len(session_ids), 500):
         chunk = session_ids[i : i + 500]
-        placeholders = ", ".join("?" * len(chunk))
         named = {**span, **{f"s{n}": session for n, session in enumerate(chunk)}}
         listed = ", ".join(f":s{n}" for n in range(len(chunk)))
-        for session, tool, uses in db.execute(TOOL_USES_SQL.format(placeholders=placeholders), chunk):
+        for session, tool, uses in db.execute(TOOL_USES_SQL.format(placeholders=listed), named):
             found[session]["tool_uses"] += uses
             if tool in EDIT_TOOLS:
                 found[session]["edits_accepted"] += uses
