@@ -498,7 +498,7 @@ class Activity(BaseModel):
     compactions: int = 0
     rate_limit_hits: int = Field(0, description="Requests Claude Code recorded as refused for a rate limit.")
     api_errors: int = Field(0, description="Other failed requests Claude Code recorded.")
-    active_seconds: int = Field(0, description="An estimate: turn durations where written, else gaps of up to 5 minutes.")
+    active_seconds: int = Field(0, description="Estimated: turn durations where written, else gaps up to 5 min.")
     cost_usd: float = Field(0.0, description="What the period's responses cost (as usage_summary).")
 
 

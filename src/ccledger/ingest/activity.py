@@ -250,20 +250,12 @@ class _WriteLine(msgspec.Struct, rename="camel"):
     tool_use_result: _Written | None = None
 
 
-class _UserLine(msgspec.Struct, rename="camel"):
+class _ResultLine(msgspec.Struct, rename="camel"):
+    """A user line of tool results, as far as their outcomes need it."""
+
     type: str | None = None
-    uuid: str | None = None
-    timestamp: str | None = None
-    session_id: str | None = None
-    cwd: str | None = None
-    is_meta: bool | None = None
-    is_sidechain: bool | None = None
-    is_compact_summary: bool | None = None
-    is_visible_in_transcript_only: bool | None = None
     tool_denial_kind: str | None = None
-    origin: _Origin | None = None
     message: _UserMessage | None = None
-    tool_use_result: msgspec.Raw = msgspec.Raw()
 
 
 class _CompactMetadata(msgspec.Struct, rename="camel"):
@@ -311,7 +303,7 @@ class _CostLine(msgspec.Struct, rename="camel"):
 _MODEL_USAGE = msgspec.json.Decoder(dict[str, _ModelUsage])
 
 
-_USER = msgspec.json.Decoder(_UserLine)
+_RESULTS = msgspec.json.Decoder(_ResultLine)
 _PROMPT = msgspec.json.Decoder(_PromptLine)
 _BLOCKS = msgspec.json.Decoder(list[_TextBlock])
 _TEXT = msgspec.json.Decoder(str)
@@ -369,9 +361,9 @@ def scan_block(activity: Activity, buffer: bytearray, text: Str, last: int) -> N
             _results(activity, buffer[begin : find(_NEWLINE, at, last + 1)])
 
 
-def _decode_user(line: bytes | bytearray) -> _UserLine | None:
+def _decode_results(line: bytes | bytearray) -> _ResultLine | None:
     try:
-        record = _USER.decode(line)
+        record = _RESULTS.decode(line)
     except _DECODE_ERRORS:
         return None
     return record if record.type == "user" else None
@@ -433,7 +425,7 @@ def _text_start(content: msgspec.Raw) -> str | None:
 
 def _results(activity: Activity, line: bytes | bytearray) -> None:
     """A user line holding tool results: record each one's error, rejection or commit."""
-    record = _decode_user(line)
+    record = _decode_results(line)
     if record is None or record.message is None or not isinstance(record.message.content, list):
         return
     for block in record.message.content:
