@@ -436,3 +436,56 @@ def test_the_rollup_follows_new_lines(real_projects, db, monkeypatch):
     monkeypatch.setattr(activity, "is_built", lambda db: False)
     monkeypatch.setattr(activity, "read_only", lambda db: True)
     assert summary(db).totals == after
+
+
+# --- hostile input ------------------------------------------------------------------------------
+
+
+def test_activity_of_unexpected_shapes_costs_nothing_else(claude_dir, db):
+    """Activity fields of the wrong type lose only that activity: never a response, never a crash."""
+    bad_block = json.loads(assistant_line(message_id="m1", request_id="r1"))
+    bad_block["message"]["content"] = [{"type": "tool_use", "id": ["x"], "name": {"a": 1}, "input": 3}]
+    lines = [
+        json.dumps(bad_block),
+        _edit_call("t1", message_id="m2", name="Bash", command="x" * 300_000),
+        json.dumps(
+            {
+                "type": "user",
+                "uuid": "u1",
+                "timestamp": "2026-11-20T09:00:00.000Z",
+                "message": {"role": "user", "content": 42},
+            }
+        ),
+        '{"type":"user","message":{"role":"user","content":"half a pro',  # not JSON, no usage
+        json.dumps(
+            {"type": "cost-state", "sessionId": "s", "totalCostUSD": "a lot", "modelUsage": [1]}, separators=(",", ":")
+        ),
+        json.dumps({"type": "cost-state", "sessionId": "s2", "totalCostUSD": 1e300}, separators=(",", ":")),
+        json.dumps(
+            {
+                "type": "system",
+                "subtype": "compact_boundary",
+                "uuid": "c1",
+                "timestamp": "2026-11-20T09:00:00Z",
+                "compactMetadata": "big",
+            },
+            separators=(",", ":"),
+        ),
+        json.dumps(
+            {
+                "type": "system",
+                "subtype": "turn_duration",
+                "uuid": "t1",
+                "timestamp": "2026-11-20T09:00:00Z",
+                "durationMs": -5,
+            },
+            separators=(",", ":"),
+        ),
+        _result("t1", "ok", patch=[{"lines": "+not a list"}], uuid="r9"),
+    ]
+    write_lines(claude_dir / "projects" / "p" / "s.jsonl", *lines)
+    update(db, [claude_dir])
+    assert db.execute("select count(*) from responses").fetchone()[0] == 2
+    totals = summary(db).totals
+    assert (totals.tool_uses, totals.prompts, totals.compactions, totals.active_seconds) == (1, 0, 0, 0)
+    assert db.execute("select count(*) from session_costs").fetchone()[0] == 0

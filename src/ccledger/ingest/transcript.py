@@ -290,6 +290,8 @@ def _parse_leniently(line: bytes | bytearray) -> Parsed:
             path = _error_path(str(exc))
             if path is None or path[:2] == ["message", "usage"]:
                 return Parsed(problem=Problem.INVALID_USAGE)
+            if path[:2] == ["message", "content"]:
+                path = path[:2]  # a content block of an unexpected shape: the tool uses are lost, not the usage
             if not _drop(obj, path):
                 return Parsed(problem=Problem.INVALID_USAGE)
             continue
