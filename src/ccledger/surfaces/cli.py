@@ -277,7 +277,8 @@ def activity_command(
 ) -> None:  # fmt: skip
     """What Claude Code did for the money: prompts, tool uses, lines, commits, errors, beside cost."""
     _one_format(as_json, as_csv)
-    with ledger(prices_file, quiet=as_json or as_csv) as (db, _):
+    with ledger(prices_file, quiet=as_json or as_csv, demo_when_empty=True) as (db, demo):
+        since = "all" if demo and since == "this month" else since
         summary = ask(
             activity.activity_summary, db, since=since, until=until, repo=repo, group_by=group_by,
             zone=zone(timezone), now=datetime.now(UTC),
@@ -302,7 +303,8 @@ def heatmap(
     prices_file: Path | None,
 ) -> None:  # fmt: skip
     """When Claude Code is used: a weekday by hour grid, like a contribution graph."""
-    with ledger(prices_file, quiet=as_json) as (db, _):
+    with ledger(prices_file, quiet=as_json, demo_when_empty=True) as (db, demo):
+        since = "all" if demo and since == "this month" else since
         grid = ask(
             activity.activity_heatmap, db, since=since, until=until, repo=repo, metric=metric, zone=zone(timezone),
             now=datetime.now(UTC),
