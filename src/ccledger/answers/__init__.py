@@ -3,6 +3,7 @@
 - ``queries``: one function per question (cost by repo, summaries, sessions), shared by the
   MCP tools and the CLI, and the names people use for repos and models;
 - ``activity``: what the spend bought (activity beside cost) and the weekday-hour heatmap;
+- ``claude_totals``: Claude Code's own session totals beside its transcripts (auxiliary cost);
 - ``session_activity``: the activity of a page of sessions, for ``queries``;
 - ``facts``: the rows every question is answered from (rollup buckets, raw edges, prod
   records), merged exactly in nano-dollars;
