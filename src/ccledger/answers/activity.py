@@ -1,7 +1,7 @@
 """What the spend bought: activity over a period, beside its cost, and when in the week it happens.
 
-Counted from ``tool_uses`` and ``activity_events`` (see ``ledger.activity``); cost and sessions
-come from the usage rollup, as every cost answer's do. The rules, written once:
+Counted from the activity facts (``ledger.activity_rollup``) by ``activity_tally``; cost and
+sessions come from the usage rollup, as every cost answer's do. The rules:
 
 - a **commit** is a Bash command shaped as ``git commit`` whose result was not an error and,
   where its result was read with it, shows ``[branch sha]``; a **pull request** is ``gh pr
@@ -20,7 +20,7 @@ come from the usage rollup, as every cost answer's do. The rules, written once:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from ..choices import ACTIVITY_GROUP_BY_CHOICES, HEATMAP_METRICS
 from ..ledger import buckets
-from ..ledger.activity_rollup import FACT_ROWS_SQL, build_activity_rollup, is_built, lookback
+from ..ledger.activity_rollup import build_activity_rollup, is_built, lookback
 from ..ledger.db import read_only, write_transaction
 from ..models import (
     ActivityHeatmap,
@@ -40,30 +40,25 @@ from ..models import (
     CommandCount,
     ToolCount,
 )
+from .activity_tally import RAW_SOURCE, ROLLUP_SOURCE, UNGROUPED, fields, gather, grouped
 from .claude_totals import add_reported
 from .facts import nano_to_usd
 from .pages import paged
 from .periods import Window, local_day_sql, local_minute_sql
-from .queries import QueryError, first_response, local_key, period_of, resolve_repo, usage_summary, window_of
+from .queries import (
+    QueryError,
+    first_response,
+    local_key,
+    period_of,
+    resolve_repo,
+    totals_in,
+    usage_summary,
+    window_of,
+)
 
-__all__ = ["EDIT_TOOLS", "activity_heatmap", "activity_summary"]
+__all__ = ["activity_heatmap", "activity_summary", "known_since"]
 
-EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
 TOP = 15  # tools and commands listed
-
-# Activity facts grouped by a key: from the rollup's whole buckets, or from the rows themselves
-# (FACT_ROWS_SQL) for a window's unaligned edges. Sessions are kept apart only where active time
-# needs them (a session with turn durations is timed by them, not by its gaps).
-_GROUPED = """
-select {key} as key, kind, name, case when kind = 'gap' or name = 'turn' then session_id end as session_id,
-       sum(uses) as uses, sum(errors) as errors, sum(rejected) as rejected, sum(lines_added) as lines_added,
-       sum(lines_removed) as lines_removed, sum(commits) as commits, sum(pull_requests) as pull_requests,
-       sum(value) as value
-from ({source}) where 1 {repo}
-group by 1, 2, 3, 4
-"""
-ROLLUP_SOURCE = "select *, bucket_minute as m from activity_rollup where bucket_utc >= :lo and bucket_utc < :hi"
-RAW_SOURCE = f"select *, cast(strftime('%s', timestamp_utc) as integer) / 60 as m from ({FACT_ROWS_SQL})"
 
 # Sessions with responses, from the usage rollup (whole 15-minute buckets: day-aligned windows are exact).
 SESSION_FACTS_SQL = """
@@ -88,7 +83,6 @@ _DIMENSIONS = {
     "session": "coalesce(session_id, '(no session)')",
     "model": "coalesce(model, '(no model)')",
 }
-_UNGROUPED = "\0"  # counted in the totals, in no row
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -113,25 +107,26 @@ def activity_summary(
     repo_id = resolve_repo(db, repo) if repo else None
     query = _Query(db, window, repo_id, group_by)
     facts = query.facts()
-    groups, tools, commands = _gather(facts, group_by)
+    groups, tools, commands = gather(facts, group_by)
     for row in query.rows(SESSION_FACTS_SQL):
         groups[row["key"]]["sessions"] += row["sessions"]
-    usage = usage_summary(
-        db, since=since, until=until, group_by="repo" if group_by == "none" else group_by, repo=repo,
-        source="dev", zone=zone, now=now,
-    )  # fmt: skip
     costs: dict[str, float] = defaultdict(float)
-    for usage_row in usage.rows:
-        costs[usage_row.key if group_by != "none" else "total"] += usage_row.cost_usd
-    summed: Counter[str] = Counter()
-    for fields in groups.values():
-        summed.update(fields)
-    totals = _totals(summed, usage.totals.cost_usd)
-    add_reported(db, totals, query.params, query.repo)
-    keys = sorted((groups.keys() | costs.keys()) - {_UNGROUPED})
-    rows = [ActivityRow(key=key, **_fields(groups.get(key, {}), costs.get(key, 0.0))) for key in keys]
     if group_by == "none":
-        rows = []
+        cost_usd = totals_in(db, window, repo_id=repo_id)[0].cost_usd
+    else:
+        usage = usage_summary(
+            db, since=since, until=until, group_by=group_by, repo=repo_id, source="dev", zone=zone, now=now
+        )
+        cost_usd = usage.totals.cost_usd
+        for usage_row in usage.rows:
+            costs[usage_row.key] += usage_row.cost_usd
+    summed: Counter[str] = Counter()
+    for counts in groups.values():
+        summed.update(counts)
+    totals = _totals(summed, cost_usd)
+    add_reported(db, totals, query.params, query.repo)
+    keys = sorted((groups.keys() | costs.keys()) - {UNGROUPED}) if group_by != "none" else []
+    rows = [ActivityRow(key=key, **fields(groups.get(key, {}), costs.get(key, 0.0))) for key in keys]
     if group_by in ("day", "week", "month"):
         rows.sort(key=lambda row: row.key)
     else:
@@ -156,42 +151,6 @@ def activity_summary(
         next_offset=page.next_offset,
         rows=page.items,
     )
-
-
-def _gather(
-    facts: list[dict[str, Any]], group_by: str
-) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]], Counter[str]]:
-    """Activity per group, per tool and per slash command; active time by the README's rule."""
-    groups: dict[str, Counter[str]] = defaultdict(Counter)
-    tools: dict[str, Counter[str]] = defaultdict(Counter)
-    commands: Counter[str] = Counter()
-    gaps: Counter[tuple[str, str]] = Counter()
-    turns: Counter[tuple[str, str]] = Counter()
-    for row in facts:
-        kind, key = row["kind"], row["key"]
-        if kind == "tool":
-            _add_tool(groups[key], row)
-            tools[row["name"]].update(uses=row["uses"], errors=row["errors"], rejected=row["rejected"])
-        elif kind == "event":
-            event, _, name = row["name"].partition(":")
-            if event == "turn":
-                turns[(key, row["session_id"])] += row["value"]
-            elif event in _EVENT_FIELDS:
-                # Events have no model: by model, they count in the totals only.
-                groups[key if group_by != "model" else _UNGROUPED][_EVENT_FIELDS[event]] += row["uses"]
-            if event == "command":
-                commands[name] += row["uses"]
-        elif kind == "gap":
-            gaps[(key, row["session_id"])] += row["value"]
-    timed = {session for _, session in turns}
-    for (key, _), ms in turns.items():
-        groups[key if group_by != "model" else _UNGROUPED]["active_ms"] += ms
-    for (key, session), ms in gaps.items():
-        if session not in timed:
-            groups[key]["active_ms"] += ms
-    for group in groups.values():
-        group["active_seconds"] = round(group.pop("active_ms", 0) / 1000)
-    return groups, tools, commands
 
 
 def _agents(db: Database, facts: list[dict[str, Any]]) -> list[AgentCost]:
@@ -230,7 +189,7 @@ def activity_heatmap(
         for row in query.rows(HEATMAP_ROLLUP_SQL):
             cells[row["cell"]] += row["responses"] if metric == "responses" else (row["cost_nanousd"] or 0)
     else:
-        groups, _, _ = _gather(query.facts(), "cell")
+        groups, _, _ = gather(query.facts(), "cell")
         field = "prompts" if metric == "prompts" else "active_seconds"
         for cell, counts in groups.items():
             cells[int(cell)] += counts[field]
@@ -262,12 +221,13 @@ class _Query:
 
     def __init__(self, db: Database, window: Window, repo_id: str | None, group_by: str) -> None:
         self.db, self.window = db, window
-        start = window.start or first_response(db) or window.end
         self.params: dict[str, Any] = {
             "start": window.start_utc or "0000", "end": window.end_utc, "repo_id": repo_id,
         }  # fmt: skip
         self.repo = "and repo_id = :repo_id" if repo_id else ""
         self.local: Callable[[int], str] | None = None
+        if group_by in ("day", "week", "month", "cell"):  # keys in local time: the offsets since the start
+            start = window.start or first_response(db) or window.end
         if group_by in ("day", "week", "month"):
             day_sql, day_params = local_day_sql("m", window.zone, start, window.end)
             self.key, self.local = day_sql, local_key(group_by)
@@ -298,7 +258,7 @@ class _Query:
             return self._raw(start, end)
         low = buckets.ceil_text(start) if start != "0000" else start
         high = max(buckets.floor_text(end), low)
-        found = self.rows(_GROUPED.replace("{source}", ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
+        found = self.rows(grouped(ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
         for edge in ((start, low), (high, end)):
             if edge[0] < edge[1]:
                 found += self._raw(*edge)
@@ -306,40 +266,11 @@ class _Query:
 
     def _raw(self, lo: str, hi: str) -> list[dict[str, Any]]:
         params = {**self.params, "lo": lo, "hi": hi, "lookback": lookback(lo)}
-        return self.rows(_GROUPED.replace("{source}", RAW_SOURCE), params)
-
-
-def _add_tool(group: dict[str, Any], row: dict[str, Any]) -> None:
-    group["tool_uses"] += row["uses"]
-    group["tool_errors"] += row["errors"]
-    group["lines_added"] += row["lines_added"]
-    group["lines_removed"] += row["lines_removed"]
-    group["commits"] += row["commits"]
-    group["pull_requests"] += row["pull_requests"]
-    if row["name"] in EDIT_TOOLS:
-        group["edits_rejected"] += row["rejected"]
-        group["edits_accepted"] += row["uses"] - row["rejected"]
-
-
-_EVENT_FIELDS = {
-    "prompt": "prompts", "command": "slash_commands", "compaction": "compactions",
-    "rate_limit": "rate_limit_hits", "api_error": "api_errors",
-}  # fmt: skip
-
-
-_COUNTS = (
-    "sessions", "prompts", "slash_commands", "tool_uses", "tool_errors", "lines_added", "lines_removed", "commits",
-    "pull_requests", "edits_accepted", "edits_rejected", "compactions", "rate_limit_hits", "api_errors",
-    "active_seconds",
-)  # fmt: skip
-
-
-def _fields(fields: Mapping[str, int], cost_usd: float) -> dict[str, Any]:
-    return {**{name: int(fields.get(name, 0)) for name in _COUNTS}, "cost_usd": round(cost_usd, 6)}
+        return self.rows(grouped(RAW_SOURCE), params)
 
 
 def _totals(summed: dict[str, Any], cost_usd: float) -> ActivityTotals:
-    totals = ActivityTotals(**_fields(summed, cost_usd))
+    totals = ActivityTotals(**fields(summed, cost_usd))
     changed = totals.lines_added + totals.lines_removed
     if totals.commits:
         totals.cost_per_commit_usd = round(cost_usd / totals.commits, 4)

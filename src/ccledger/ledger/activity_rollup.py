@@ -16,6 +16,7 @@ a bucket is dirty also when a response lands in the last five minutes of the one
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -27,11 +28,13 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 __all__ = [
+    "FACT_PARTS",
     "FACT_ROWS_SQL",
     "GAP_LIMIT_SECONDS",
     "MARK_ACTIVITY_DIRTY_SQL",
     "build_activity_rollup",
     "dirty_activity_rows",
+    "fact_rows_sql",
     "forget_activity_rollup",
     "is_built",
     "lookback",
@@ -40,39 +43,51 @@ __all__ = [
 
 GAP_LIMIT_SECONDS = 300
 
-# One row per fact in [:lo, :hi): a tool called, a result, an event, a gap of active time. The
-# gaps are read from :lookback on (five minutes before :lo) so that the first one has its predecessor.
-FACT_ROWS_SQL = f"""
+# One row per fact in [:lo, :hi), by kind: a tool called, a result, an event, a subagent's
+# response, a gap of active time. {only} narrows each part further (a few sessions, say). The gaps
+# are read from :lookback on (five minutes before :lo) so that the first one has its predecessor.
+FACT_PARTS = {
+    "tool": """
 select r.timestamp_utc as timestamp_utc, 'tool' as kind, tool.value as name, r.session_id, r.repo_id, r.model,
        1 as uses, 0 as errors, 0 as rejected, 0 as lines_added, 0 as lines_removed, 0 as commits,
        0 as pull_requests, 0 as value
 from responses as r, json_each(r.tools) as tool
-where r.timestamp_utc >= :lo and r.timestamp_utc < :hi and r.tools is not null
-union all
+where r.timestamp_utc >= :lo and r.timestamp_utc < :hi and r.tools is not null {only}""",
+    "result": """
 select timestamp_utc, 'tool', tool, session_id, repo_id, model, 0, outcome is 1, outcome is 2,
        coalesce(lines_added, 0), coalesce(lines_removed, 0),
        shape = 1 and outcome is null and coalesce(made, 1) = 1, shape = 2 and outcome is null and coalesce(made, 1) = 1,
        0
-from tool_results where timestamp_utc >= :lo and timestamp_utc < :hi
-union all
+from tool_results where timestamp_utc >= :lo and timestamp_utc < :hi {only}""",
+    "event": """
 select timestamp_utc, 'event', kind || coalesce(':' || name, ''), session_id, repo_id, null, 1, 0, 0, 0, 0, 0, 0,
        coalesce(value, 0)
-from activity_events where timestamp_utc >= :lo and timestamp_utc < :hi
-union all
+from activity_events where timestamp_utc >= :lo and timestamp_utc < :hi {only}""",
+    "agent": """
 select timestamp_utc, 'agent', coalesce(agent_id, 'subagent'), session_id, repo_id, model, 1, 0, 0, 0, 0, 0, 0,
        coalesce(cost_nanousd, 0)
-from response_costs where timestamp_utc >= :lo and timestamp_utc < :hi and is_sidechain = 1
-union all
+from response_costs where timestamp_utc >= :lo and timestamp_utc < :hi and is_sidechain = 1 {only}""",
+    "gap": f"""
 select timestamp_utc, 'gap', null, session_id, repo_id, model, 0, 0, 0, 0, 0, 0, 0, gap_ms
 from (
     select timestamp_utc, session_id, repo_id, model,
            cast(round((julianday(timestamp_utc) - julianday(lag(timestamp_utc) over (
                partition by session_id order by timestamp_utc))) * 86400000) as integer) as gap_ms
     from responses
-    where timestamp_utc >= :lookback and timestamp_utc < :hi and is_sidechain = 0 and session_id is not null
+    where timestamp_utc >= :lookback and timestamp_utc < :hi and is_sidechain = 0 and session_id is not null {{only}}
 )
-where timestamp_utc >= :lo and gap_ms <= {GAP_LIMIT_SECONDS * 1000}
-"""
+where timestamp_utc >= :lo and gap_ms <= {GAP_LIMIT_SECONDS * 1000}""",
+}
+
+
+def fact_rows_sql(only: str = "", kinds: Iterable[str] = FACT_PARTS) -> str:
+    """The facts of ``kinds`` (all by default), each part narrowed by the SQL condition ``only``
+    (``"and session_id in (...)"``; columns unqualified)."""
+    return "\nunion all".join(FACT_PARTS[kind].replace("{only}", only) for kind in kinds) + "\n"
+
+
+FACT_ROWS_SQL = fact_rows_sql()
+"""Every fact: what the rollup sums, and what a window's unaligned edges are read from."""
 
 _COLUMNS = (
     "bucket_utc, bucket_minute, kind, name, session_id, repo_id, model, uses, errors, rejected, lines_added, "
