@@ -5,6 +5,7 @@
 - ``activity``: what the spend bought (activity beside cost) and the weekday-hour heatmap;
 - ``claude_totals``: Claude Code's own session totals beside its transcripts (auxiliary cost);
 - ``session_activity``: the activity of a page of sessions, for ``queries``;
+- ``activity_tally``: how activity rows fold into counts, shared by both;
 - ``facts``: the rows every question is answered from (rollup buckets, raw edges, prod
   records), merged exactly in nano-dollars;
 - ``pages``: one page of a long answer, sized for what a host hands a model;

@@ -63,6 +63,9 @@ def add_reported(db: Database, totals: ActivityTotals, params: dict[str, Any], r
     lineage = {session: _lineage(session, forks) for session in active}
     wanted = active | {chain[0][0] for chain in lineage.values() if chain}
     tokens = _session_tokens(db, wanted)
+    last_seen: dict[str, str] = {}  # a session's last response: the moment its excess is priced at
+    for (owner, _), (last, _) in tokens.items():
+        last_seen[owner] = max(last, last_seen.get(owner, last))
     prices = load_prices()
     aux_nano = 0
     added = removed = 0
@@ -77,7 +80,7 @@ def add_reported(db: Database, totals: ActivityTotals, params: dict[str, Any], r
             parent_chain = _lineage(parent, forks)
             parent_excess = _excess(db, json.loads(inherited[3]), parent, parent_chain, tokens)
             excess = {model: _minus(counts, parent_excess.get(model)) for model, counts in excess.items()}
-        at = max((last for (owner, _), (last, _) in tokens.items() if owner == session), default=None)
+        at = last_seen.get(session)
         for model, counts in excess.items():
             if any(counts) and at is not None:
                 tokens_in, tokens_out, write_5m, write_1h, read, searches = counts
@@ -90,12 +93,6 @@ def add_reported(db: Database, totals: ActivityTotals, params: dict[str, Any], r
     totals.lines_added_reported = added
     totals.lines_removed_reported = removed
     totals.auxiliary_cost_usd = nano_to_usd(aux_nano)
-
-
-_TOKEN_KINDS = (
-    "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens",
-    "web_search_requests",
-)  # fmt: skip
 
 
 def _lineage(session: str, forks: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
@@ -114,7 +111,8 @@ def _lineage(session: str, forks: dict[str, tuple[str, str]]) -> list[tuple[str,
 
 
 def _session_tokens(db: Database, sessions: set[str]) -> dict[tuple[str, str], tuple[str, list[int]]]:
-    """(session, model) -> (its last response's time, its token counts in _TOKEN_KINDS order)."""
+    """(session, model) -> (its last response's time, its token counts: input, output, 5-minute and
+    1-hour cache writes, cache reads, web searches; the order of ``model_usage``'s lists)."""
     found: dict[tuple[str, str], tuple[str, list[int]]] = {}
     ordered = sorted(sessions)
     for i in range(0, len(ordered), 500):

@@ -330,6 +330,8 @@ def session_detail(db: Database, session_id: str, *, agents: int | None = None) 
         return [row["value"] for row in db.query(SESSION_DISTINCT_SQL.format(column=column), params)]
 
     first, last = timestamps.parse(span["first_utc"]), timestamps.parse(span["last_utc"])
+    totals = total(tally.groups)
+    activity = session_activity(db, [session_id], span["first_utc"], span["last_utc"])[session_id]
     return SessionDetail(
         session_id=session_id,
         repo_id=span["repo_id"],
@@ -341,13 +343,11 @@ def session_detail(db: Database, session_id: str, *, agents: int | None = None) 
         first_utc=span["first_utc"],
         last_utc=span["last_utc"],
         duration_minutes=round((last - first).total_seconds() / 60, 1),
-        totals=total(tally.groups),
+        totals=totals,
         by_model=_by_cost(by_model),
         agents_total=len(by_agent),
         by_agent=_by_cost(by_agent)[:agents],
-        activity=session_activity(db, [session_id], span["first_utc"], span["last_utc"])[session_id].model_copy(
-            update={"cost_usd": total(tally.groups).cost_usd}
-        ),
+        activity=activity.model_copy(update={"cost_usd": totals.cost_usd}),
         unpriced_models=tally.unpriced_models(),
     )
 

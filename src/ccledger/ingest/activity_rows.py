@@ -222,7 +222,6 @@ def prepare(db: Database, rows: ActivityRows, file_id: int, *, first_read: bool)
 
 
 _WRITE_ORDER = (UPSERT_RESULT_SQL, INSERT_COPIED_EVENT_SQL, INSERT_EVENT_SQL, UPSERT_SESSION_COST_SQL, UPSERT_AGENT_SQL)
-_KEYED = {UPSERT_RESULT_SQL, INSERT_COPIED_EVENT_SQL, INSERT_EVENT_SQL}
 ACTIVITY_TIMED = (UPSERT_RESULT_SQL, INSERT_COPIED_EVENT_SQL, INSERT_EVENT_SQL)
 """The statements whose rows carry a timestamp in their fourth column (for the activity rollup)."""
 
@@ -230,12 +229,6 @@ ACTIVITY_TIMED = (UPSERT_RESULT_SQL, INSERT_COPIED_EVENT_SQL, INSERT_EVENT_SQL)
 def write_batch(db: Database, batch: Batch) -> None:
     """Write the rows :func:`prepare` made for a batch of files, one statement at a time, in order:
     a session's later totals after its earlier ones, an original event after its copy."""
-    for sql in (
-        UPSERT_RESULT_SQL,
-        INSERT_COPIED_EVENT_SQL,
-        INSERT_EVENT_SQL,
-        UPSERT_SESSION_COST_SQL,
-        UPSERT_AGENT_SQL,
-    ):
+    for sql in _WRITE_ORDER:
         if sql in batch:
             db.conn.executemany(sql, batch[sql])

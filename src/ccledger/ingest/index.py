@@ -407,11 +407,10 @@ def _write_batch(
                 if counts is not None:
                     written.append((outcome, *counts))
             write_batch(db, activity)
-            if rivals is None:  # activity's rollup, as the usage rollup just below
+            if rivals is None:  # else a first load, whose rollups are rebuilt whole (see _first_load)
+                db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
                 moments = touched | {row[3] for sql in ACTIVITY_TIMED for row in activity.get(sql, ())}
                 db.conn.executemany(MARK_ACTIVITY_DIRTY_SQL, dirty_activity_rows(moments))
-            if rivals is None:  # else a first load, whose rollup is rebuilt whole (see _first_load)
-                db.conn.executemany(MARK_DIRTY_SQL, dirty_rows(touched))
     except BaseException:
         if load is not None:
             load.forget()  # what it remembers of this batch was rolled back
