@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -419,6 +419,47 @@ def test_the_rollup_answers_as_the_rows_do(real_projects, db, monkeypatch):
     monkeypatch.setattr(activity, "is_built", lambda db: False)
     monkeypatch.setattr(activity, "read_only", lambda db: True)
     assert _answers(db) == from_rollup
+
+
+def _around_a_month_start() -> list[str]:
+    """Tool uses every four minutes from Saturday 2026-02-28 18:00 UTC to Monday 2026-03-02 12:00:
+    across a month's and a week's start in every zone, with a failed call every tenth."""
+    lines = []
+    for n in range(630):
+        moment = datetime(2026, 2, 28, 18, tzinfo=UTC) + timedelta(minutes=4 * n)
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        call = json.loads(_edit_call(f"toolu_m{n}", message_id=f"msg_m{n}", name="Bash", command="ls"))
+        call.update(timestamp=stamp, sessionId="month-start", uuid=f"a-m{n}")
+        lines.append(json.dumps(call))
+        if n % 10 == 0:
+            result = json.loads(_result(f"toolu_m{n}", "no such file", is_error=True, uuid=f"r-m{n}"))
+            result.update(timestamp=stamp, sessionId="month-start")
+            lines.append(json.dumps(result))
+    return lines
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"])
+def test_the_daily_rollup_answers_as_the_rows_do_in_every_zone(real_projects, db, monkeypatch, zone):
+    """Long windows read whole UTC days from the daily rollup, except a day that two local days,
+    weeks or months share: those come from the 15-minute rollup."""
+    from ccledger.answers import activity
+
+    write_lines(real_projects / "projects" / "-home-u-repo" / "month-start.jsonl", *_around_a_month_start())
+    update(db, [real_projects])
+
+    def answers() -> list:
+        found = []
+        for window in [*WINDOWS, {"since": "2026-02-20", "until": "2026-03-05T07:30"}]:
+            for group_by in ("none", "day", "week", "month", "repo", "model"):
+                answer = activity_summary(db, zone=ZoneInfo(zone), now=NOW, **window, group_by=group_by)
+                found.append((answer.totals, answer.rows, answer.tools, answer.agents))
+        return found
+
+    from_rollups = answers()
+    assert db.execute("select count(*) from activity_daily").fetchone()[0] > 0
+    monkeypatch.setattr(activity, "is_built", lambda db: False)
+    monkeypatch.setattr(activity, "read_only", lambda db: True)
+    assert answers() == from_rollups
 
 
 def test_the_rollup_follows_new_lines(real_projects, db, monkeypatch):

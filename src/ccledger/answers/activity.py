@@ -19,9 +19,10 @@ sessions come from the usage rollup, as every cost answer's do. The rules:
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,7 @@ from sqlite_utils import Database
 
 from ..choices import ACTIVITY_GROUP_BY_CHOICES, HEATMAP_METRICS
 from ..ledger import buckets
-from ..ledger.activity_rollup import build_activity_rollup, is_built, lookback
+from ..ledger.activity_rollup import build_activity_rollup, day_after, is_built, lookback
 from ..ledger.db import read_only, write_transaction
 from ..models import (
     ActivityHeatmap,
@@ -76,6 +77,16 @@ from (select responses, cost_nanousd, bucket_minute as m from usage_rollup
       where bucket_utc >= :start and bucket_utc < :end and source = 'dev' {repo})
 group by 1
 """
+
+# The 15-minute rollup over ranges [[lo, hi], ...]; the daily one over days [:lo, :hi) but :split.
+RANGES_SOURCE = """
+select r.*, r.bucket_minute as m from json_each(:ranges) as span
+cross join activity_rollup as r on r.bucket_utc >= json_extract(span.value, '$[0]')
+    and r.bucket_utc < json_extract(span.value, '$[1]')"""
+DAILY_SOURCE = """
+select *, day_minute as m from activity_daily
+where day_utc >= :lo and day_utc < :hi and day_utc not in (select value from json_each(:split))"""
+DAYS_SQL = "select distinct day_utc from activity_daily where day_utc >= ? and day_utc < ?"
 
 _DIMENSIONS = {
     "none": "'total'",
@@ -226,6 +237,7 @@ class _Query:
         }  # fmt: skip
         self.repo = "and repo_id = :repo_id" if repo_id else ""
         self.local: Callable[[int], str] | None = None
+        self.by_session = group_by in ("session", "cell")  # the daily rollup keeps no sessions, no hours
         if group_by in ("day", "week", "month", "cell"):  # keys in local time: the offsets since the start
             start = window.start or first_response(db) or window.end
         if group_by in ("day", "week", "month"):
@@ -247,8 +259,8 @@ class _Query:
         return found
 
     def facts(self) -> list[dict[str, Any]]:
-        """The window's activity facts (see _GROUPED): its whole buckets from the rollup, built
-        first if it is not yet (a read-only ledger reads the rows themselves), its edges from the rows."""
+        """The window's activity facts (see GROUPED): its whole buckets from the rollups, built
+        first if they are not yet (a read-only ledger reads the rows themselves), its edges from the rows."""
         start, end = self.params["start"], self.params["end"]
         if not is_built(self.db) and not read_only(self.db):
             with write_transaction(self.db):
@@ -258,15 +270,49 @@ class _Query:
             return self._raw(start, end)
         low = buckets.ceil_text(start) if start != "0000" else start
         high = max(buckets.floor_text(end), low)
-        found = self.rows(grouped(ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
+        found = self._buckets(low, high)
         for edge in ((start, low), (high, end)):
             if edge[0] < edge[1]:
                 found += self._raw(*edge)
         return found
 
+    def _buckets(self, low: str, high: str) -> list[dict[str, Any]]:
+        """The facts of whole buckets [low, high): whole UTC days from the daily rollup, where one
+        falls in a single group (a day of New York's is two of UTC's: by day, only in UTC), and
+        the rest from the 15-minute rollup."""
+        first, last = day_after(low), high[:10]  # the whole days inside, [first, last)
+        if self.by_session or not first < last:
+            return self.rows(grouped(ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
+        split = [day for (day,) in self.db.execute(DAYS_SQL, [first, last]) if not self._in_one_group(day)]
+        ranges = [(low, first), *((day, _next_day(day)) for day in split), (last, high)]
+        params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split)}
+        params["ranges"] = json.dumps([(lo, hi) for lo, hi in ranges if lo < hi])
+        return self.rows(grouped(DAILY_SOURCE), params) + self.rows(grouped(RANGES_SOURCE), params)
+
+    def _in_one_group(self, day: str) -> bool:
+        """Whether all of a UTC day has one group key (always, but by day, week or month)."""
+        if self.local is None:
+            return True
+        begin = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        finish = begin + timedelta(days=1, minutes=-1)  # in UTC: a local day can be 23 or 25 hours
+        zone = self.window.zone
+        return self.local(_day_number(begin.astimezone(zone))) == self.local(_day_number(finish.astimezone(zone)))
+
     def _raw(self, lo: str, hi: str) -> list[dict[str, Any]]:
         params = {**self.params, "lo": lo, "hi": hi, "lookback": lookback(lo)}
         return self.rows(grouped(RAW_SOURCE), params)
+
+
+def _next_day(day: str) -> str:
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
+def _day_number(moment: datetime) -> int:
+    """The local day number (see ``periods.local_day_sql``) of an aware local time."""
+    return (moment.date() - _EPOCH).days
+
+
+_EPOCH = date(1970, 1, 1)
 
 
 def _totals(summed: dict[str, Any], cost_usd: float) -> ActivityTotals:

@@ -12,12 +12,16 @@ the unaligned edges of a question's window alike (see ``answers.activity``). Act
 the gap before each main-thread response of a session when it is at most five minutes (a longer
 one was idle); the gap before a bucket's first response looks back into the previous bucket, so
 a bucket is dirty also when a response lands in the last five minutes of the one before.
+
+Beside it, ``activity_daily`` sums the same rows per UTC day, without sessions but where active
+time needs them: a year is a few tens of thousands of its rows instead of hundreds of thousands.
+It is rebuilt from the 15-minute rows, day by day, whenever they change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from .. import timestamps
@@ -33,6 +37,7 @@ __all__ = [
     "GAP_LIMIT_SECONDS",
     "MARK_ACTIVITY_DIRTY_SQL",
     "build_activity_rollup",
+    "day_after",
     "dirty_activity_rows",
     "fact_rows_sql",
     "forget_activity_rollup",
@@ -102,6 +107,17 @@ from ({FACT_ROWS_SQL})
 group by 1, kind, name, session_id, repo_id, model
 """
 DELETE_RANGE_SQL = "delete from activity_rollup where bucket_utc >= :lo and bucket_utc < :hi"
+# Whole days [:lo, :hi) of the 15-minute rows (each a YYYY-MM-DD, or open: '0000' and '9999').
+INSERT_DAYS_SQL = f"""
+insert into activity_daily (day_utc, day_minute, {_COLUMNS.partition(", bucket_minute, ")[2]})
+select substr(bucket_utc, 1, 10), bucket_minute / 1440 * 1440, kind, name,
+       case when kind = 'gap' or name = 'turn' then session_id end, repo_id, model,
+       sum(uses), sum(errors), sum(rejected), sum(lines_added), sum(lines_removed), sum(commits),
+       sum(pull_requests), sum(value)
+from activity_rollup where bucket_utc >= :lo and bucket_utc < :hi
+group by 1, 3, 4, 5, 6, 7
+"""
+DELETE_DAYS_SQL = "delete from activity_daily where day_utc >= :lo and day_utc < :hi"
 MARK_ACTIVITY_DIRTY_SQL = "insert or ignore into activity_dirty (bucket_utc, end_utc) values (?, ?)"
 DIRTY_SQL = "select bucket_utc, end_utc from activity_dirty order by bucket_utc"
 CLEAR_DIRTY_SQL = "delete from activity_dirty"
@@ -142,6 +158,8 @@ def build_activity_rollup(db: Database) -> None:
     """Build the whole rollup (in the caller's write transaction)."""
     db.execute("delete from activity_rollup")
     _insert_range(db, "0000", "9999")
+    db.execute("delete from activity_daily")
+    db.execute(INSERT_DAYS_SQL, {"lo": "0000", "hi": "9999"})
     db.execute(CLEAR_DIRTY_SQL)
     db.execute(SET_BUILT_SQL, [timestamps.now()])
 
@@ -159,8 +177,20 @@ def refresh_activity_rollup(db: Database) -> bool:
         for lo, hi in _ranges(db.execute(DIRTY_SQL).fetchall()):
             db.execute(DELETE_RANGE_SQL, {"lo": lo, "hi": hi})
             _insert_range(db, lo, hi)
+            days = {"lo": lo[:10], "hi": day_after(hi)}  # every day the range touches, whole
+            db.execute(DELETE_DAYS_SQL, days)
+            db.execute(INSERT_DAYS_SQL, days)
         db.execute(CLEAR_DIRTY_SQL)
     return True
+
+
+def day_after(moment: str) -> str:
+    """The day after the one holding the last instant before ``moment``: the end of the whole
+    days a range up to ``moment`` touches (``moment``'s own day when it is a midnight)."""
+    if len(moment) < 10:  # an open end
+        return moment
+    day = date.fromisoformat(moment[:10])
+    return (day if moment[10:] in ("", "T00:00:00.000Z") else day + timedelta(days=1)).isoformat()
 
 
 def _insert_range(db: Database, lo: str, hi: str) -> None:

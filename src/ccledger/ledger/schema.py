@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database, Migrations
 
-from .activity import ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL
+from .activity import ACTIVITY_DAILY_SQL, ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL
 
 __all__ = [
     "DEFERRABLE_INDEXES",
@@ -508,6 +508,11 @@ def _m013_files_tail_and_sane_usage(db: Database) -> None:
 @MIGRATIONS(name="m014_activity")
 def _m014_activity(db: Database) -> None:
     _execute_script(db, ACTIVITY_SQL + "\n" + BACKFILL_ACTIVITY_SQL)
+
+
+@MIGRATIONS(name="m015_activity_daily")
+def _m015_activity_daily(db: Database) -> None:
+    _execute_script(db, ACTIVITY_DAILY_SQL)  # the activity rollup is built again, with it, when next asked
 
 
 def _execute_script(db: Database, script: str) -> None:
