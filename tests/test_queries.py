@@ -1,10 +1,11 @@
 """Answers read whole buckets from the rollup and window edges from the raw view: they must equal
 a plain aggregation of response_costs for any window."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import assistant_line, write_lines
 
 from ccledger.answers import facts, queries
 from ccledger.answers.periods import resolve_period
@@ -66,6 +67,49 @@ def test_local_days_equal_the_raw_view(ledger, timezone):
     assert [(row.key, row.responses, row.total_tokens) for row in summary.rows] == [
         (day, n, tokens) for day, (n, tokens) in sorted(expected.items())
     ]
+
+
+def _week(day):
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+GROUPS = {"day": lambda day: day.isoformat(), "week": _week, "month": lambda day: day.isoformat()[:7]}
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham", "Asia/Kathmandu"])
+@pytest.mark.parametrize("group_by", ["day", "week", "month"])
+def test_local_weeks_and_months_equal_the_raw_view(db, real_projects, timezone, group_by):
+    """Whole UTC days come from the daily rollup, but a day that two local groups share: around a
+    month's and a week's start (Monday 2026-03-02), every zone must still count each response once."""
+    lines = []
+    for n in range(630):
+        moment = datetime(2026, 2, 28, 18, tzinfo=UTC) + timedelta(minutes=4 * n)
+        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        lines.append(assistant_line(message_id=f"m{n}", request_id=f"r{n}", session_id="s-march", timestamp=stamp))
+    write_lines(real_projects / "projects" / "p" / "s-march.jsonl", *lines)
+    index.refresh(db, [real_projects])
+    pricing.ensure_prices(db)
+    ensure_rollup(db)
+    zone = ZoneInfo(timezone)
+    for since, until in (("all", None), ("2026-02-20", "2026-03-05T07:30")):
+        summary = queries.usage_summary(db, since=since, until=until, group_by=group_by, zone=zone, now=NOW)
+        window = resolve_period(since, until, zone=zone, now=NOW)
+        expected: dict[str, list[int]] = {}
+        rows = db.execute(
+            "select timestamp_utc, total_tokens, cost_nanousd from response_costs "
+            "where timestamp_utc >= ? and timestamp_utc < ?",
+            [window.start_utc or "", window.end_utc],
+        )
+        for timestamp, tokens, nanousd in rows:
+            key = GROUPS[group_by](datetime.fromisoformat(timestamp).astimezone(zone).date())
+            counts = expected.setdefault(key, [0, 0, 0])
+            counts[0] += 1
+            counts[1] += tokens
+            counts[2] += nanousd or 0
+        assert [(row.key, row.responses, row.total_tokens, row.cost_usd) for row in summary.rows] == [
+            (key, n, tokens, facts.nano_to_usd(nanousd)) for key, (n, tokens, nanousd) in sorted(expected.items())
+        ]
+    assert db.execute("select count(*) from usage_daily").fetchone()[0] > 0
 
 
 def test_sessions_match_the_raw_view(ledger):

@@ -32,6 +32,17 @@ from usage_rollup order by 1, 2, 3, 4, 5, 6, 7
 """
 
 
+DAILY_GRAIN = "day_utc, session_id, model, canonical_model, repo_id, git_branch, machine"
+EXPECTED_DAILY_SQL = f"""
+select * from (
+    select substr(timestamp_utc, 1, 10) as day_utc, session_id, model, canonical_model, repo_id, git_branch,
+           machine, {SUMS}
+    from response_costs group by {DAILY_GRAIN}
+) order by 1, 2, 3, 4, 5, 6, 7
+"""
+ACTUAL_DAILY_SQL = ACTUAL_SQL.replace(GRAIN, DAILY_GRAIN).replace("usage_rollup", "usage_daily")
+
+
 def refresh_all(db, roots, prices_file=None):
     index.refresh(db, roots)
     pricing.ensure_prices(db, prices_file=prices_file)
@@ -40,6 +51,7 @@ def refresh_all(db, roots, prices_file=None):
 
 def assert_exact(db):
     assert db.execute(ACTUAL_SQL).fetchall() == db.execute(EXPECTED_SQL).fetchall()
+    assert db.execute(ACTUAL_DAILY_SQL).fetchall() == db.execute(EXPECTED_DAILY_SQL).fetchall()
     assert db.execute("select count(*) from rollup_dirty").fetchone() == (0,)
 
 

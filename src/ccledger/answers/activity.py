@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,8 @@ from sqlite_utils import Database
 
 from ..choices import ACTIVITY_GROUP_BY_CHOICES, HEATMAP_METRICS
 from ..ledger import buckets
-from ..ledger.activity_rollup import build_activity_rollup, day_after, is_built, lookback
+from ..ledger.activity_rollup import build_activity_rollup, is_built, lookback
+from ..ledger.buckets import day_after, next_day
 from ..ledger.db import read_only, write_transaction
 from ..models import (
     ActivityHeatmap,
@@ -45,7 +46,7 @@ from .activity_tally import RAW_SOURCE, ROLLUP_SOURCE, UNGROUPED, fields, gather
 from .claude_totals import add_reported
 from .facts import nano_to_usd
 from .pages import paged
-from .periods import Window, local_day_sql, local_minute_sql
+from .periods import Window, any_day, local_day_sql, local_minute_sql, one_group
 from .queries import (
     QueryError,
     first_response,
@@ -238,11 +239,13 @@ class _Query:
         self.repo = "and repo_id = :repo_id" if repo_id else ""
         self.local: Callable[[int], str] | None = None
         self.by_session = group_by in ("session", "cell")  # the daily rollup keeps no sessions, no hours
+        self.whole: Callable[[str], bool] = any_day
         if group_by in ("day", "week", "month", "cell"):  # keys in local time: the offsets since the start
             start = window.start or first_response(db) or window.end
         if group_by in ("day", "week", "month"):
             day_sql, day_params = local_day_sql("m", window.zone, start, window.end)
             self.key, self.local = day_sql, local_key(group_by)
+            self.whole = one_group(window.zone, self.local)
             self.params.update(day_params)
         elif group_by == "cell":
             minute_sql, minute_params = local_minute_sql("m", window.zone, start, window.end)
@@ -283,36 +286,15 @@ class _Query:
         first, last = day_after(low), high[:10]  # the whole days inside, [first, last)
         if self.by_session or not first < last:
             return self.rows(grouped(ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
-        split = [day for (day,) in self.db.execute(DAYS_SQL, [first, last]) if not self._in_one_group(day)]
-        ranges = [(low, first), *((day, _next_day(day)) for day in split), (last, high)]
+        split = [day for (day,) in self.db.execute(DAYS_SQL, [first, last]) if not self.whole(day)]
+        ranges = [(low, first), *((day, next_day(day)) for day in split), (last, high)]
         params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split)}
         params["ranges"] = json.dumps([(lo, hi) for lo, hi in ranges if lo < hi])
         return self.rows(grouped(DAILY_SOURCE), params) + self.rows(grouped(RANGES_SOURCE), params)
 
-    def _in_one_group(self, day: str) -> bool:
-        """Whether all of a UTC day has one group key (always, but by day, week or month)."""
-        if self.local is None:
-            return True
-        begin = datetime.fromisoformat(day).replace(tzinfo=UTC)
-        finish = begin + timedelta(days=1, minutes=-1)  # in UTC: a local day can be 23 or 25 hours
-        zone = self.window.zone
-        return self.local(_day_number(begin.astimezone(zone))) == self.local(_day_number(finish.astimezone(zone)))
-
     def _raw(self, lo: str, hi: str) -> list[dict[str, Any]]:
         params = {**self.params, "lo": lo, "hi": hi, "lookback": lookback(lo)}
         return self.rows(grouped(RAW_SOURCE), params)
-
-
-def _next_day(day: str) -> str:
-    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
-
-
-def _day_number(moment: datetime) -> int:
-    """The local day number (see ``periods.local_day_sql``) of an aware local time."""
-    return (moment.date() - _EPOCH).days
-
-
-_EPOCH = date(1970, 1, 1)
 
 
 def _totals(summed: dict[str, Any], cost_usd: float) -> ActivityTotals:

@@ -1,10 +1,12 @@
 """Facts: the rows every question is answered from, with the same columns wherever they come from.
 
-Whole 15-minute buckets come from ``usage_rollup`` (see ``ledger.rollup``); the parts of a window
-that do not fill a bucket (under 15 minutes at each end) come from ``response_costs`` itself;
-production records from ``prod_costs``. :class:`Facts` lists those parts for a window and
-filters, and :meth:`Facts.scan` aggregates each in SQLite and merges them into a :class:`Tally`.
-Costs are summed in integer nano-dollars and converted once, at the end (:func:`nano_to_usd`).
+Whole 15-minute buckets come from ``usage_rollup`` (see ``ledger.rollup``), and whole UTC days
+from ``usage_daily`` where a question's groups allow (a day that two of them share, such as a
+local month's first, is read by bucket); the parts of a window that do not fill a bucket (under
+15 minutes at each end) come from ``response_costs`` itself; production records from
+``prod_costs``. :class:`Facts` lists those parts for a window and filters, and
+:meth:`Facts.scan` aggregates each in SQLite and merges them into a :class:`Tally`. Costs are
+summed in integer nano-dollars and converted once, at the end (:func:`nano_to_usd`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,21 @@ select bucket_utc as t, bucket_minute as m, {columns}
 from usage_rollup
 where bucket_utc >= :start and bucket_utc < :end {filters}
 """
+
+
+# Whole UTC days [:start, :end) but those in :split (a JSON list), and buckets in :ranges ([[lo, hi], ...]).
+DAILY_FACTS_SQL = """
+select day_utc as t, day_minute as m, {columns}
+from usage_daily
+where day_utc >= :start and day_utc < :end and day_utc not in (select value from json_each(:split)) {filters}
+"""
+RANGES_FACTS_SQL = """
+select r.bucket_utc as t, r.bucket_minute as m, {columns}
+from json_each(:ranges) as span cross join usage_rollup as r
+    on r.bucket_utc >= json_extract(span.value, '$[0]') and r.bucket_utc < json_extract(span.value, '$[1]')
+where 1 {filters}
+"""
+DAYS_SQL = "select distinct day_utc from usage_daily where day_utc >= ? and day_utc < ?"
 
 
 # One response as a fact: the same columns as a rollup row.
@@ -125,11 +142,20 @@ class Facts:
     """The facts of one question: a window and filters, as parts with the same columns.
 
     Whole 15-minute buckets come from the rollup; the parts of the window that do not fill a
-    bucket come from the raw view. With ``source`` 'prod' or 'all', production records (read from
-    ``prod_costs`` by their bucket start) are one more part; 'dev' keeps Claude Code's alone.
+    bucket come from the raw view. With ``whole``, which tells whether a UTC day lies in one of the
+    question's groups (``periods.one_group``), the whole days that do come from the daily rollup.
+    With ``source`` 'prod' or 'all', production records (read from ``prod_costs`` by their bucket
+    start) are one more part; 'dev' keeps Claude Code's alone.
     """
 
-    def __init__(self, window: Window | None, filters: dict[str, Any], *, source: str = "dev") -> None:
+    def __init__(
+        self,
+        window: Window | None,
+        filters: dict[str, Any],
+        *,
+        source: str = "dev",
+        whole: Callable[[str], bool] | None = None,
+    ) -> None:
         clauses = []
         self._filters: dict[str, Any] = {}
         for column, value in filters.items():
@@ -138,6 +164,7 @@ class Facts:
             clauses.append(FILTER_SQL[column])
             self._filters[column] = value
         where = " ".join(clauses)
+        self._days: tuple[str, str, str, Callable[[str], bool]] | None = None  # see _by_day
         start = (window.start_utc if window else None) or ""
         end = window.end_utc if window else "9999"
         rollup_start, rollup_end = buckets.ceil_text(start), buckets.floor_text(end)
@@ -149,14 +176,32 @@ class Facts:
         if rollup_start >= rollup_end:  # shorter than a bucket: the raw rows answer it all
             self._add(RAW_FACTS_SQL, where, start, end)
             return
-        self._add(ROLLUP_FACTS_SQL, where, rollup_start, rollup_end)
+        first, last = buckets.day_after(rollup_start), rollup_end[:10]  # the whole days inside
+        if whole is not None and first < last:
+            self._days = (where, rollup_start, rollup_end, whole)
+        else:
+            self._add(ROLLUP_FACTS_SQL, where, rollup_start, rollup_end)
         self._add(RAW_FACTS_SQL, where, start, rollup_start)
         self._add(RAW_FACTS_SQL, where, rollup_end, end)
 
-    def _add(self, template: str, where: str, start: str, end: str, *, source: str = "dev") -> None:
+    def _add(self, template: str, where: str, start: str, end: str, *, source: str = "dev", **more: str) -> None:
         if start < end:
             sql = template.format(columns=FACT_COLUMNS, filters=where)
-            self.parts.append((sql, {**self._filters, "start": start, "end": end}, source))
+            self.parts.append((sql, {**self._filters, "start": start, "end": end, **more}, source))
+
+    def _by_day(self, db: Database) -> None:
+        """The whole buckets as parts, once: the days in one group from the daily rollup, the
+        rest (the days that two groups share, and the buckets before and after whole days) by bucket."""
+        if self._days is None:
+            return
+        where, low, high, whole = self._days
+        self._days = None
+        first, last = buckets.day_after(low), high[:10]
+        split = [day for (day,) in db.execute(DAYS_SQL, [first, last]) if not whole(day)]
+        ranges = [(low, first), *((day, buckets.next_day(day)) for day in split), (last, high)]
+        self._add(DAILY_FACTS_SQL, where, first, last, split=json.dumps(split))
+        spans = json.dumps([span for span in ranges if span[0] < span[1]])
+        self._add(RANGES_FACTS_SQL, where, low, high, ranges=spans)
 
     def scan(
         self,
@@ -171,6 +216,7 @@ class Facts:
         """One pass over each part, grouped by the SQL expression ``key`` and model, merged into a
         tally; with ``by_session`` each group also lists its distinct sessions."""
         tally = Tally()
+        self._by_day(db)
         for sql, part_params, source in self.parts:
             extra = columns + (PROVIDER_COST_SQL if source == "prod" else "") + (SESSION_IDS_SQL if by_session else "")
             query = SCAN_SQL.format(key=key, usage=USAGE_SUMS_SQL, columns=extra, facts=sql, where=where)

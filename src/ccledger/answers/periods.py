@@ -9,13 +9,24 @@ Calendar phrases follow the configured timezone (weeks start on Monday). A named
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .. import timestamps
 
-__all__ = ["ACCEPTED", "PeriodError", "Window", "local_date", "local_day_sql", "local_minute_sql", "resolve_period"]
+__all__ = [
+    "ACCEPTED",
+    "PeriodError",
+    "Window",
+    "any_day",
+    "local_date",
+    "local_day_sql",
+    "local_minute_sql",
+    "one_group",
+    "resolve_period",
+]
 
 ACCEPTED = (
     "'today', 'yesterday', 'this week', 'last week', 'this month', 'last month', 'this year', "
@@ -202,6 +213,28 @@ def local_date(day_number: int) -> date:
 
 
 _EPOCH = date(1970, 1, 1)
+
+
+def one_group(zone: ZoneInfo, key: Callable[[int], str]) -> Callable[[str], bool]:
+    """Whether all of a UTC day (``YYYY-MM-DD``) falls in one group of ``key``, which names the
+    group of a local day number in ``zone`` (its day, week or month): then a daily rollup row
+    of that day can stand for its 15-minute ones. By day, only where local days are UTC's."""
+
+    def whole(day: str) -> bool:
+        begin = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        finish = begin + timedelta(days=1, minutes=-1)  # in UTC: a local day can be 23 or 25 hours
+        return key(_day_number(begin.astimezone(zone))) == key(_day_number(finish.astimezone(zone)))
+
+    return whole
+
+
+def any_day(day: str) -> bool:
+    """:func:`one_group` for a grouping that does not depend on time (repo, model, none)."""
+    return True
+
+
+def _day_number(moment: datetime) -> int:
+    return (moment.date() - _EPOCH).days
 
 
 def _offset_minutes(zone: ZoneInfo, moment: datetime) -> int:

@@ -43,7 +43,7 @@ from ..models import (
 )
 from .facts import USAGE_FIELDS, Facts, nano_to_usd, split_total, total, usage_fields
 from .pages import paged
-from .periods import PeriodError, Window, local_date, local_day_sql, resolve_period
+from .periods import PeriodError, Window, any_day, local_date, local_day_sql, one_group, resolve_period
 from .session_activity import session_activity
 
 __all__ = [
@@ -187,7 +187,9 @@ def usage_summary(
     window = window_of(since, until, zone, now)
     repo_id = _resolve_repo(db, repo) if repo else None
     models = resolve_models(db, model) if model else None
-    facts = Facts(window, {"repo_id": repo_id, "model": json.dumps(models) if models else None}, source=source)
+    whole = one_group(window.zone, local_key(group_by)) if group_by in TIME_GROUPS else any_day
+    filters = {"repo_id": repo_id, "model": json.dumps(models) if models else None}
+    facts = Facts(window, filters, source=source, whole=whole)
     if group_by in TIME_GROUPS:
         first = window.start or first_response(db, source) or window.end
         day_sql, day_params = local_day_sql("m", window.zone, first, window.end)
@@ -232,7 +234,7 @@ def cost_by_repo(
     its split between Claude Code (dev) and its shipped app (prod)."""
     _check_source(source)
     window = window_of(since, until, zone, now)
-    tally = Facts(window, {}, source=source).scan(db, DIMENSION_KEYS["repo"], by_session=True)
+    tally = Facts(window, {}, source=source, whole=any_day).scan(db, DIMENSION_KEYS["repo"], by_session=True)
     rows = [UsageRow(key=key, **usage_fields(sums)) for key, sums in tally.groups.items()]
     totals = split_total(tally, tally.groups)
     repos = [
@@ -363,7 +365,7 @@ def totals_in(
     """Usage and unpriced models over a window already resolved (for budgets)."""
     _check_source(source)
     filters = {"repo_id": repo_id, "model": json.dumps([model]) if model else None}
-    tally = Facts(window, filters, source=source).scan(db, "'total'")
+    tally = Facts(window, filters, source=source, whole=any_day).scan(db, "'total'")
     return total(tally.groups), tally.unpriced_models()
 
 

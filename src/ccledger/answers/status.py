@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..models import IndexStats, IndexStatus, ProblemCount, RootStatus, UnpricedModel
 from .facts import Facts
+from .periods import any_day
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -55,7 +56,8 @@ def index_status(
     facts = next(db.query(LEDGER_FACTS_SQL))
     files = next(db.query(FILE_FACTS_SQL))
     # Production rows too: an unpriced model from a pulled source must not hide either.
-    unpriced = Facts(None, {}, source="all").scan(db, "model", where="where unpriced_responses > 0").unpriced_models()
+    everything = Facts(None, {}, source="all", whole=any_day)
+    unpriced = everything.scan(db, "model", where="where unpriced_responses > 0").unpriced_models()
     problems = [ProblemCount(**row) for row in db.query(PROBLEMS_SQL)]
     return IndexStatus(
         ledger_path=ledger_path,

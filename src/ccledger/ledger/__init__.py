@@ -5,5 +5,7 @@
 - ``db``: the one way to open the file, and to write to it;
 - ``rollup``: ``response_costs`` summed per 15-minute bucket, kept exact as responses arrive,
   so that answers over months read thousands of rows rather than millions;
-- ``activity_rollup``: the same for activity, built on the first activity answer.
+- ``usage_daily``: the same sums per UTC day, for long windows;
+- ``activity_rollup``: the same for activity (per bucket and per day), built on the first
+  activity answer.
 """

@@ -21,12 +21,12 @@ It is rebuilt from the 15-minute rows, day by day, whenever they change.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .. import timestamps
 from . import buckets
-from .buckets import BUCKET_EXPR
+from .buckets import BUCKET_EXPR, day_after
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -37,7 +37,6 @@ __all__ = [
     "GAP_LIMIT_SECONDS",
     "MARK_ACTIVITY_DIRTY_SQL",
     "build_activity_rollup",
-    "day_after",
     "dirty_activity_rows",
     "fact_rows_sql",
     "forget_activity_rollup",
@@ -182,15 +181,6 @@ def refresh_activity_rollup(db: Database) -> bool:
             db.execute(INSERT_DAYS_SQL, days)
         db.execute(CLEAR_DIRTY_SQL)
     return True
-
-
-def day_after(moment: str) -> str:
-    """The day after the one holding the last instant before ``moment``: the end of the whole
-    days a range up to ``moment`` touches (``moment``'s own day when it is a midnight)."""
-    if len(moment) < 10:  # an open end
-        return moment
-    day = date.fromisoformat(moment[:10])
-    return (day if moment[10:] in ("", "T00:00:00.000Z") else day + timedelta(days=1)).isoformat()
 
 
 def _insert_range(db: Database, lo: str, hi: str) -> None:

@@ -8,12 +8,23 @@ buckets on every tick.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 from .. import timestamps
 
-__all__ = ["BUCKET", "BUCKET_EXPR", "BUCKET_MINUTES", "bounds", "ceil", "ceil_text", "floor", "floor_text"]
+__all__ = [
+    "BUCKET",
+    "BUCKET_EXPR",
+    "BUCKET_MINUTES",
+    "bounds",
+    "ceil",
+    "ceil_text",
+    "day_after",
+    "floor",
+    "floor_text",
+    "next_day",
+]
 
 BUCKET_MINUTES = 15
 BUCKET = timedelta(minutes=BUCKET_MINUTES)
@@ -62,3 +73,17 @@ def ceil(moment: datetime) -> datetime:
     """The first bucket start at or after ``moment`` (itself if it starts a bucket), in UTC."""
     start = floor(moment)
     return start if start == moment else start + BUCKET
+
+
+def day_after(moment: str) -> str:
+    """The first day (``YYYY-MM-DD``) that starts at or after ``moment``: where the whole days a
+    range from ``moment`` holds begin, and where those a range up to it touches end."""
+    if len(moment) < 10:  # an open end
+        return moment
+    day = date.fromisoformat(moment[:10])
+    return (day if moment[10:] in ("", "T00:00:00.000Z") else day + timedelta(days=1)).isoformat()
+
+
+def next_day(day: str) -> str:
+    """The day after a ``YYYY-MM-DD``."""
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()

@@ -11,7 +11,9 @@ cache, never the source of truth:
   a price fix still reprices all history.
 
 Queries read whole buckets from here and the unaligned edges of a window (under 15 minutes each)
-from ``response_costs`` itself; see ``answers.facts``.
+from ``response_costs`` itself; see ``answers.facts``. ``usage_daily`` holds the same sums per
+UTC day, for long windows: rebuilt from the 15-minute rows, whole or the dirty buckets' days, in
+the transaction that rebuilds them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .. import timestamps
 from . import buckets
 from .activity_rollup import forget_activity_rollup
 from .buckets import BUCKET_EXPR
+from .usage_daily import USAGE_DAY_SUMS_SQL
 
 if TYPE_CHECKING:
     from sqlite3 import Connection
@@ -102,6 +105,14 @@ on conflict(id) do update set fingerprint = excluded.fingerprint, built_utc = ex
 """
 
 MARK_DIRTY_SQL = "insert or ignore into rollup_dirty (bucket_utc, end_utc) values (?, ?)"
+
+INSERT_ALL_DAYS_SQL = USAGE_DAY_SUMS_SQL.format(rows="usage_rollup")
+# The days of the dirty buckets, each read through the rollup's key: a refresh touches a day or two.
+_DIRTY_DAYS = "(select distinct substr(bucket_utc, 1, 10) as day from rollup_dirty)"
+INSERT_DIRTY_DAYS_SQL = USAGE_DAY_SUMS_SQL.format(
+    rows=f"{_DIRTY_DAYS} as d cross join usage_rollup on bucket_utc >= d.day and bucket_utc < d.day || 'U'"
+)
+DELETE_DIRTY_DAYS_SQL = f"delete from usage_daily where day_utc in {_DIRTY_DAYS}"
 FORGET_BUILT_SQL = "delete from rollup_state"
 
 
@@ -175,6 +186,12 @@ def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
         full = built is None or built[0] != current
         if share is None or not _shared(db, share, dirty=not full):
             _rebuild(db, full)
+        if full:
+            db.execute("delete from usage_daily")
+            db.execute(INSERT_ALL_DAYS_SQL)
+        else:
+            db.execute(DELETE_DIRTY_DAYS_SQL)
+            db.execute(INSERT_DIRTY_DAYS_SQL)
         if full:
             db.execute(SAVE_STATE_SQL, {"fingerprint": current, "now": timestamps.now()})
             forget_activity_rollup(db)  # it sums subagents' costs: built again when asked

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from sqlite_utils import Database, Migrations
 
 from .activity import ACTIVITY_DAILY_SQL, ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL
+from .usage_daily import USAGE_DAILY_SQL, USAGE_DAY_SUMS_SQL
 
 __all__ = [
     "DEFERRABLE_INDEXES",
@@ -513,6 +514,12 @@ def _m014_activity(db: Database) -> None:
 @MIGRATIONS(name="m015_activity_daily")
 def _m015_activity_daily(db: Database) -> None:
     _execute_script(db, ACTIVITY_DAILY_SQL)  # the activity rollup is built again, with it, when next asked
+
+
+@MIGRATIONS(name="m016_usage_daily")
+def _m016_usage_daily(db: Database) -> None:
+    _execute_script(db, USAGE_DAILY_SQL)
+    db.execute(USAGE_DAY_SUMS_SQL.format(rows="usage_rollup"))  # from the rollup as it stands
 
 
 def _execute_script(db: Database, script: str) -> None:

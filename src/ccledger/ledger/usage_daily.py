@@ -1,0 +1,49 @@
+"""The usage rollup per UTC day: its table, and how its rows are summed from the 15-minute ones.
+
+A year of a heavy user's usage is tens of thousands of 15-minute rows (one per bucket, session,
+model, repo, branch and machine) but a few thousand daily ones, since a session mostly lives
+within a day. ``rollup`` keeps it in step with ``usage_rollup``; ``answers.facts`` reads a long
+window's whole days from it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+__all__ = ["USAGE_DAILY_SQL", "USAGE_DAY_SUMS_SQL"]
+
+USAGE_DAILY_SQL = textwrap.dedent("""
+    -- usage_rollup summed per UTC day (see ledger.rollup): long windows read whole days here.
+    CREATE TABLE usage_daily (
+        day_utc TEXT NOT NULL,            -- YYYY-MM-DD
+        day_minute INTEGER NOT NULL,      -- its start, in minutes since 1970 UTC
+        source TEXT NOT NULL,
+        session_id TEXT, model TEXT NOT NULL, canonical_model TEXT, repo_id TEXT, git_branch TEXT, machine TEXT,
+        responses INTEGER NOT NULL, subagent_responses INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL, cache_write_5m_tokens INTEGER NOT NULL, cache_write_1h_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL, web_search_requests INTEGER NOT NULL,
+        cost_nanousd INTEGER NOT NULL, unpriced_responses INTEGER NOT NULL, unpriced_tokens INTEGER NOT NULL,
+        first_utc TEXT NOT NULL, last_utc TEXT NOT NULL
+    );
+    CREATE INDEX usage_daily_day ON usage_daily(day_utc);
+    CREATE INDEX usage_daily_unpriced ON usage_daily(model) WHERE unpriced_responses > 0;
+""").strip()
+
+
+_DAILY_COLUMNS = """
+    day_utc, day_minute, source, session_id, model, canonical_model, repo_id, git_branch, machine, responses,
+    subagent_responses, input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+    cache_read_tokens, total_tokens, web_search_requests, cost_nanousd, unpriced_responses, unpriced_tokens,
+    first_utc, last_utc
+"""
+USAGE_DAY_SUMS_SQL = f"""
+insert into usage_daily ({_DAILY_COLUMNS})
+select substr(bucket_utc, 1, 10), bucket_minute / 1440 * 1440, source, session_id, model, canonical_model,
+       repo_id, git_branch, machine, sum(responses), sum(subagent_responses), sum(input_tokens),
+       sum(output_tokens), sum(cache_write_5m_tokens), sum(cache_write_1h_tokens), sum(cache_read_tokens),
+       sum(total_tokens), sum(web_search_requests), sum(cost_nanousd), sum(unpriced_responses),
+       sum(unpriced_tokens), min(first_utc), max(last_utc)
+from {{rows}}
+group by 1, source, session_id, model, canonical_model, repo_id, git_branch, machine
+"""
+"""usage_daily's rows from ``{rows}``, rows of usage_rollup (all of it, or some days: see ``rollup``)."""
