@@ -257,8 +257,11 @@ class _Query:
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         found = list(self.db.query(sql.format(key=self.key, cell=self.key, repo=self.repo), params or self.params))
         if self.local is not None:
+            keys: dict[int, str] = {}  # a year's rows name a few hundred days
             for row in found:
-                row["key"] = self.local(row["key"])
+                day = row["key"]
+                if day is not None:
+                    row["key"] = keys.get(day) or keys.setdefault(day, self.local(day))
         return found
 
     def facts(self) -> list[dict[str, Any]]:

@@ -34,9 +34,11 @@ COUNTS = tuple(name for name in Activity.model_fields if name != "cost_usd")
 
 # Activity facts grouped by a key: from the rollup's whole buckets, or from the rows themselves
 # (FACT_ROWS_SQL) for a window's unaligned edges. Sessions are kept apart only where active time
-# needs them (a session with turn durations is timed by them, not by its gaps).
+# needs them (a session with turn durations is timed by them, not by its gaps); subagents only by
+# name, as they are ranked over the whole window (a row per day and agent was a third of a year's).
 GROUPED = """
-select {key} as key, kind, name, case when kind = 'gap' or name = 'turn' then session_id end as session_id,
+select case when kind = 'agent' then null else {key} end as key, kind, name,
+       case when kind = 'gap' or name = 'turn' then session_id end as session_id,
        sum(uses) as uses, sum(errors) as errors, sum(rejected) as rejected, sum(lines_added) as lines_added,
        sum(lines_removed) as lines_removed, sum(commits) as commits, sum(pull_requests) as pull_requests,
        sum(value) as value
