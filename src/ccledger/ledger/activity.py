@@ -122,13 +122,9 @@ ACTIVITY_DAILY_SQL = textwrap.dedent("""
         session_id TEXT,                  -- of gaps and turn durations only
         repo_id TEXT,
         model TEXT,
-        uses INTEGER NOT NULL,
-        errors INTEGER NOT NULL,
-        rejected INTEGER NOT NULL,
-        lines_added INTEGER NOT NULL,
-        lines_removed INTEGER NOT NULL,
-        commits INTEGER NOT NULL,
-        pull_requests INTEGER NOT NULL,
+        -- the sums of activity_rollup, as there
+        uses INTEGER NOT NULL, errors INTEGER NOT NULL, rejected INTEGER NOT NULL, lines_added INTEGER NOT NULL,
+        lines_removed INTEGER NOT NULL, commits INTEGER NOT NULL, pull_requests INTEGER NOT NULL,
         value INTEGER NOT NULL
     );
     CREATE INDEX activity_daily_day ON activity_daily(day_utc);
