@@ -49,8 +49,12 @@ def test_bad_arguments_exit_2_with_a_message(real_projects):
     assert result.exit_code == 2
 
 
-def test_report_falls_back_to_demo_data_on_a_fresh_machine(claude_dir):
-    claude_dir.joinpath("projects").rmdir()
+@pytest.mark.parametrize("projects", ["missing", "empty"])
+def test_report_falls_back_to_demo_data_on_a_fresh_machine(claude_dir, projects):
+    if projects == "missing":
+        claude_dir.joinpath("projects").rmdir()
+    else:
+        claude_dir.joinpath("projects", "-home-u-repo").mkdir()  # a folder, and no transcript in it
     result = run("report", "--json")
     assert "showing the bundled demo data" in result.stderr
     summary = json.loads(result.stdout)
