@@ -31,7 +31,6 @@ from sqlite_utils import Database
 from ..choices import ACTIVITY_GROUP_BY_CHOICES, HEATMAP_METRICS
 from ..ledger import buckets
 from ..ledger.activity_rollup import build_activity_rollup, is_built, lookback
-from ..ledger.buckets import day_after, next_day
 from ..ledger.db import read_only, write_transaction
 from ..models import (
     ActivityHeatmap,
@@ -257,11 +256,9 @@ class _Query:
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         found = list(self.db.query(sql.format(key=self.key, cell=self.key, repo=self.repo), params or self.params))
         if self.local is not None:
-            keys: dict[int, str] = {}  # a year's rows name a few hundred days
             for row in found:
-                day = row["key"]
-                if day is not None:
-                    row["key"] = keys.get(day) or keys.setdefault(day, self.local(day))
+                if row["key"] is not None:  # None: a subagent's row, ranked by name alone
+                    row["key"] = self.local(row["key"])
         return found
 
     def facts(self) -> list[dict[str, Any]]:
@@ -285,15 +282,16 @@ class _Query:
     def _buckets(self, low: str, high: str) -> list[dict[str, Any]]:
         """The facts of whole buckets [low, high): whole UTC days from the daily rollup, where one
         falls in a single group (a day of New York's is two of UTC's: by day, only in UTC), and
-        the rest from the 15-minute rollup."""
-        first, last = day_after(low), high[:10]  # the whole days inside, [first, last)
-        if self.by_session or not first < last:
+        the rest from the 15-minute rollup (see ``buckets.day_plan``)."""
+        plan = None if self.by_session else buckets.day_plan(low, high, self._days, self.whole)
+        if plan is None:
             return self.rows(grouped(ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
-        split = [day for (day,) in self.db.execute(DAYS_SQL, [first, last]) if not self.whole(day)]
-        ranges = [(low, first), *((day, next_day(day)) for day in split), (last, high)]
-        params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split)}
-        params["ranges"] = json.dumps([(lo, hi) for lo, hi in ranges if lo < hi])
+        first, last, split, ranges = plan
+        params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split), "ranges": json.dumps(ranges)}
         return self.rows(grouped(DAILY_SOURCE), params) + self.rows(grouped(RANGES_SOURCE), params)
+
+    def _days(self, first: str, last: str) -> list[str]:
+        return [day for (day,) in self.db.execute(DAYS_SQL, [first, last])]
 
     def _raw(self, lo: str, hi: str) -> list[dict[str, Any]]:
         params = {**self.params, "lo": lo, "hi": hi, "lookback": lookback(lo)}

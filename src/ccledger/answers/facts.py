@@ -176,8 +176,7 @@ class Facts:
         if rollup_start >= rollup_end:  # shorter than a bucket: the raw rows answer it all
             self._add(RAW_FACTS_SQL, where, start, end)
             return
-        first, last = buckets.day_after(rollup_start), rollup_end[:10]  # the whole days inside
-        if whole is not None and first < last:
+        if whole is not None and buckets.day_after(rollup_start) < rollup_end[:10]:  # whole days inside
             self._days = (where, rollup_start, rollup_end, whole)
         else:
             self._add(ROLLUP_FACTS_SQL, where, rollup_start, rollup_end)
@@ -190,18 +189,17 @@ class Facts:
             self.parts.append((sql, {**self._filters, "start": start, "end": end, **more}, source))
 
     def _by_day(self, db: Database) -> None:
-        """The whole buckets as parts, once: the days in one group from the daily rollup, the
-        rest (the days that two groups share, and the buckets before and after whole days) by bucket."""
+        """The whole buckets as parts, once (see ``buckets.day_plan``): the days in one group from
+        the daily rollup, the rest (the days two groups share, the buckets around whole days) by bucket."""
         if self._days is None:
             return
         where, low, high, whole = self._days
         self._days = None
-        first, last = buckets.day_after(low), high[:10]
-        split = [day for (day,) in db.execute(DAYS_SQL, [first, last]) if not whole(day)]
-        ranges = [(low, first), *((day, buckets.next_day(day)) for day in split), (last, high)]
+        plan = buckets.day_plan(low, high, lambda lo, hi: [day for (day,) in db.execute(DAYS_SQL, [lo, hi])], whole)
+        assert plan is not None  # __init__ saw whole days inside
+        first, last, split, ranges = plan
         self._add(DAILY_FACTS_SQL, where, first, last, split=json.dumps(split))
-        spans = json.dumps([span for span in ranges if span[0] < span[1]])
-        self._add(RANGES_FACTS_SQL, where, low, high, ranges=spans)
+        self._add(RANGES_FACTS_SQL, where, low, high, ranges=json.dumps(ranges))
 
     def scan(
         self,

@@ -8,6 +8,7 @@ buckets on every tick.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -21,6 +22,7 @@ __all__ = [
     "ceil",
     "ceil_text",
     "day_after",
+    "day_plan",
     "floor",
     "floor_text",
     "next_day",
@@ -87,3 +89,18 @@ def day_after(moment: str) -> str:
 def next_day(day: str) -> str:
     """The day after a ``YYYY-MM-DD``."""
     return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
+def day_plan(
+    low: str, high: str, days: Callable[[str, str], Iterable[str]], whole: Callable[[str], bool]
+) -> tuple[str, str, list[str], list[tuple[str, str]]] | None:
+    """How whole buckets [low, high) are read when a daily rollup stands beside the 15-minute one:
+    the whole days [first, last) from it but the ``split`` ones (of the days it holds, from
+    ``days(first, last)``, those ``whole`` says two groups share), and the ``ranges`` of buckets
+    left (before and after the whole days, and the split days). None: no whole day inside."""
+    first, last = day_after(low), high[:10]
+    if not first < last:
+        return None
+    split = [day for day in days(first, last) if not whole(day)]
+    ranges = [(low, first), *((day, next_day(day)) for day in split), (last, high)]
+    return first, last, split, [(lo, hi) for lo, hi in ranges if lo < hi]

@@ -107,6 +107,7 @@ on conflict(id) do update set fingerprint = excluded.fingerprint, built_utc = ex
 MARK_DIRTY_SQL = "insert or ignore into rollup_dirty (bucket_utc, end_utc) values (?, ?)"
 
 INSERT_ALL_DAYS_SQL = USAGE_DAY_SUMS_SQL.format(rows="usage_rollup")
+DELETE_ALL_DAYS_SQL = "delete from usage_daily"
 # The days of the dirty buckets, each read through the rollup's key: a refresh touches a day or two.
 _DIRTY_DAYS = "(select distinct substr(bucket_utc, 1, 10) as day from rollup_dirty)"
 INSERT_DIRTY_DAYS_SQL = USAGE_DAY_SUMS_SQL.format(
@@ -187,7 +188,7 @@ def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
         if share is None or not _shared(db, share, dirty=not full):
             _rebuild(db, full)
         if full:
-            db.execute("delete from usage_daily")
+            db.execute(DELETE_ALL_DAYS_SQL)
             db.execute(INSERT_ALL_DAYS_SQL)
         else:
             db.execute(DELETE_DIRTY_DAYS_SQL)

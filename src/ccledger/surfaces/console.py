@@ -97,7 +97,7 @@ out = LazyConsole(soft_wrap=True)
 def ledger(prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = False) -> Iterator[tuple[Database, bool]]:
     """The user's ledger, refreshed and priced; or the demo ledger when there is nothing at all."""
     roots = paths.claude_roots()
-    if demo_when_empty and not any(_has_transcripts(paths.projects_dir(root)) for root in roots) and _ledger_is_empty():
+    if demo_when_empty and _no_transcripts(roots) and _ledger_is_empty():
         err.print(
             "[yellow]No Claude Code transcripts found under "
             f"{', '.join(str(root) for root in roots)}; showing the bundled demo data.[/yellow]"
@@ -113,13 +113,12 @@ def ledger(prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = Fal
         db.close()
 
 
-def _has_transcripts(projects: Path) -> bool:
-    """Whether a projects folder holds a transcript: Claude Code makes the folder before its
-    first session, so an empty one is a fresh machine too. Stops at the first it finds."""
-    try:
-        return next(projects.rglob("*.jsonl"), None) is not None  # symlinked folders are not followed
-    except OSError:
-        return False
+def _no_transcripts(roots: list[Path]) -> bool:
+    """Whether the indexer would find no transcript at all: Claude Code makes its projects folder
+    before the first session, so an empty one is a fresh machine too. Stops at the first found."""
+    from ..ingest.scan import scan
+
+    return next(scan(roots, []), None) is None
 
 
 def _ledger_is_empty() -> bool:
