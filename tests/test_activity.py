@@ -479,6 +479,61 @@ def test_the_rollup_follows_new_lines(real_projects, db, monkeypatch):
     assert summary(db).totals == after
 
 
+def test_a_subagent_type_known_after_its_responses_were_rolled_up(claude_dir, db, monkeypatch):
+    """The meta.json naming a subagent's type may come after the rollups summed its first
+    responses (on another day here): those move under the type too, as the rows say."""
+    from ccledger.answers import activity
+
+    folder = claude_dir / "projects" / "-home-u-repo" / "session-1" / "subagents"
+    first = assistant_line(message_id="m1", request_id="r1", sidechain=True, agent_id="abc123")
+    transcript = write_lines(folder / "agent-abc123.jsonl", first)
+    update(db, [claude_dir])
+    assert [(agent.agent_type, agent.responses) for agent in summary(db).agents] == [("unknown", 1)]
+    (folder / "agent-abc123.meta.json").write_text(json.dumps({"agentType": "Explore"}), encoding="utf-8")
+    later = assistant_line(
+        message_id="m2", request_id="r2", sidechain=True, agent_id="abc123", timestamp="2026-11-22T10:00:00.000Z"
+    )
+    with transcript.open("a", encoding="utf-8") as handle:
+        handle.write(later + "\n")
+    update(db, [claude_dir])
+    agents = summary(db).agents
+    assert [(agent.agent_type, agent.responses) for agent in agents] == [("Explore", 2)]
+    from_rollups = activity_summary(db, zone=UTC_ZONE, now=NOW, since="all", group_by="day")
+    monkeypatch.setattr(activity, "is_built", lambda db: False)
+    monkeypatch.setattr(activity, "read_only", lambda db: True)
+    assert activity_summary(db, zone=UTC_ZONE, now=NOW, since="all", group_by="day") == from_rollups
+
+
+def test_a_session_timed_later_loses_its_gaps_everywhere(claude_dir, db, monkeypatch):
+    """Active time: a session's gaps count only while it has no turn duration. When its first
+    arrives (here a day after the gaps were rolled up), the gaps go from every day of it."""
+    from ccledger.answers import activity
+
+    def response(n: int, stamp: str) -> str:
+        return assistant_line(message_id=f"m{n}", request_id=f"r{n}", timestamp=stamp)
+
+    transcript = write_lines(
+        claude_dir / "projects" / "-home-u-repo" / "session-1.jsonl",
+        response(1, "2026-11-20T09:00:00.000Z"),
+        response(2, "2026-11-20T09:02:00.000Z"),  # a gap of two minutes
+    )
+    update(db, [claude_dir])
+    assert summary(db).totals.active_seconds == 120
+    turn = {
+        "type": "system", "subtype": "turn_duration", "uuid": "turn-1", "sessionId": "session-1",
+        "timestamp": "2026-11-22T10:00:30.000Z", "durationMs": 30_000, "cwd": "/home/u/repo",
+    }  # fmt: skip
+    with transcript.open("a", encoding="utf-8") as handle:
+        handle.write(response(3, "2026-11-22T10:00:00.000Z") + "\n" + json.dumps(turn, separators=(",", ":")) + "\n")
+    update(db, [claude_dir])
+    by_day = activity_summary(db, zone=UTC_ZONE, now=NOW, since="all", group_by="day")
+    assert by_day.totals.active_seconds == 30
+    assert [(row.key, row.active_seconds) for row in by_day.rows] == [("2026-11-20", 0), ("2026-11-22", 30)]
+    monkeypatch.setattr(activity, "is_built", lambda db: False)
+    monkeypatch.setattr(activity, "read_only", lambda db: True)
+    assert activity_summary(db, zone=UTC_ZONE, now=NOW, since="all", group_by="day") == by_day
+
+
 # --- hostile input ------------------------------------------------------------------------------
 
 

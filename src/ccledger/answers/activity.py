@@ -30,6 +30,7 @@ from sqlite_utils import Database
 
 from ..choices import ACTIVITY_GROUP_BY_CHOICES, HEATMAP_METRICS
 from ..ledger import buckets
+from ..ledger.activity_daily import COUNT_COLUMNS, DAILY_DAYS_SQL
 from ..ledger.activity_rollup import build_activity_rollup, is_built, lookback
 from ..ledger.db import read_only, write_transaction
 from ..models import (
@@ -41,33 +42,17 @@ from ..models import (
     CommandCount,
     ToolCount,
 )
-from .activity_tally import RAW_SOURCE, ROLLUP_SOURCE, UNGROUPED, fields, gather, grouped
+from .activity_tally import RAW_SOURCE, ROLLUP_SOURCE, UNGROUPED, Found, fields, gather, grouped
 from .claude_totals import add_reported
-from .facts import nano_to_usd
+from .facts import Facts, nano_to_usd
 from .pages import paged
 from .periods import Window, any_day, local_day_sql, local_minute_sql, one_group
-from .queries import (
-    QueryError,
-    first_response,
-    local_key,
-    period_of,
-    resolve_repo,
-    totals_in,
-    usage_summary,
-    window_of,
-)
+from .queries import QueryError, first_response, local_key, period_of, resolve_repo, window_of
 
 __all__ = ["activity_heatmap", "activity_summary", "known_since"]
 
 TOP = 15  # tools and commands listed
 
-# Sessions with responses, from the usage rollup (whole 15-minute buckets: day-aligned windows are exact).
-SESSION_FACTS_SQL = """
-select {key} as key, count(distinct session_id) as sessions
-from (select session_id, repo_id, model, bucket_minute as m from usage_rollup
-      where bucket_utc >= :start and bucket_utc < :end and source = 'dev' and session_id is not null {repo})
-group by 1
-"""
 AGENT_TYPES_SQL = "select agent_id, agent_type from agent_types"
 KNOWN_SINCE_SQL = "select known_since_utc from activity_state where id = 1"
 
@@ -78,15 +63,24 @@ from (select responses, cost_nanousd, bucket_minute as m from usage_rollup
 group by 1
 """
 
-# The 15-minute rollup over ranges [[lo, hi], ...]; the daily one over days [:lo, :hi) but :split.
+# The 15-minute rollup over ranges [[lo, hi], ...].
 RANGES_SOURCE = """
 select r.*, r.bucket_minute as m from json_each(:ranges) as span
 cross join activity_rollup as r on r.bucket_utc >= json_extract(span.value, '$[0]')
     and r.bucket_utc < json_extract(span.value, '$[1]')"""
-DAILY_SOURCE = """
-select *, day_minute as m from activity_daily
-where day_utc >= :lo and day_utc < :hi and day_utc not in (select value from json_each(:split))"""
-DAYS_SQL = "select distinct day_utc from activity_daily where day_utc >= ? and day_utc < ?"
+# The daily tables over days [:lo, :hi) but :split (see ledger.activity_daily): each group's counts,
+# active time included, and the window's tools, commands and subagent types.
+_WHOLE_DAYS = "day_utc >= :lo and day_utc < :hi and day_utc not in (select value from json_each(:split)) {repo}"
+DAILY_COUNTS_SQL = f"""
+select {{key}} as key, {", ".join(f"sum({column})" for column in COUNT_COLUMNS)}
+from (select *, day_minute as m from activity_daily where {_WHOLE_DAYS})
+group by 1
+"""
+DAILY_NAMES_SQL = f"""
+select kind, name, sum(uses), sum(errors), sum(rejected), sum(value)
+from activity_names where {_WHOLE_DAYS}
+group by 1, 2
+"""
 
 _DIMENSIONS = {
     "none": "'total'",
@@ -117,27 +111,19 @@ def activity_summary(
     window = window_of(since, until, zone, now)
     repo_id = resolve_repo(db, repo) if repo else None
     query = _Query(db, window, repo_id, group_by)
-    facts = query.facts()
-    groups, tools, commands = gather(facts, group_by)
-    for row in query.rows(SESSION_FACTS_SQL):
-        groups[row["key"]]["sessions"] += row["sessions"]
-    costs: dict[str, float] = defaultdict(float)
-    if group_by == "none":
-        cost_usd = totals_in(db, window, repo_id=repo_id)[0].cost_usd
-    else:
-        usage = usage_summary(
-            db, since=since, until=until, group_by=group_by, repo=repo_id, source="dev", zone=zone, now=now
-        )
-        cost_usd = usage.totals.cost_usd
-        for usage_row in usage.rows:
-            costs[usage_row.key] += usage_row.cost_usd
+    found = query.facts()
+    groups, tools, commands = gather(found, group_by)
+    costs, sessions = query.usage()
+    for key, ids in sessions.items():
+        groups[key]["sessions"] = len(ids)
     summed: Counter[str] = Counter()
     for counts in groups.values():
         summed.update(counts)
-    totals = _totals(summed, cost_usd)
+    summed["sessions"] = len(set().union(*sessions.values()))
+    totals = _totals(summed, nano_to_usd(sum(costs.values())))
     add_reported(db, totals, query.params, query.repo)
     keys = sorted((groups.keys() | costs.keys()) - {UNGROUPED}) if group_by != "none" else []
-    rows = [ActivityRow(key=key, **fields(groups.get(key, {}), costs.get(key, 0.0))) for key in keys]
+    rows = [ActivityRow(key=key, **fields(groups.get(key, {}), nano_to_usd(costs.get(key, 0)))) for key in keys]
     if group_by in ("day", "week", "month"):
         rows.sort(key=lambda row: row.key)
     else:
@@ -156,7 +142,7 @@ def activity_summary(
             for name, counts in ranked[:TOP]
         ],
         slash_commands=[CommandCount(name=name, uses=uses) for name, uses in _ranked(commands)[:TOP]],
-        agents=_agents(db, facts),
+        agents=_agents(db, found),
         rows_total=page.total,
         showing=page.showing if group_by != "none" else "",
         next_offset=page.next_offset,
@@ -164,13 +150,16 @@ def activity_summary(
     )
 
 
-def _agents(db: Database, facts: list[dict[str, Any]]) -> list[AgentCost]:
+def _agents(db: Database, found: Found) -> list[AgentCost]:
     """Subagent responses and cost by agent type, costliest first."""
     types = dict(db.execute(AGENT_TYPES_SQL).fetchall())
     by_type: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in facts:
+    for row in found.facts:
         if row["kind"] == "agent":
             by_type[types.get(row["name"], "unknown")].update(responses=row["uses"], nano=row["value"])
+    for kind, agent_type, uses, _, _, nano in found.names:
+        if kind == "agent_type":
+            by_type[agent_type].update(responses=uses, nano=nano)
     ranked = sorted(by_type.items(), key=lambda item: (-item[1]["nano"], -item[1]["responses"], item[0]))
     return [
         AgentCost(agent_type=name, responses=counts["responses"], cost_usd=nano_to_usd(counts["nano"]))
@@ -200,7 +189,8 @@ def activity_heatmap(
         for row in query.rows(HEATMAP_ROLLUP_SQL):
             cells[row["cell"]] += row["responses"] if metric == "responses" else (row["cost_nanousd"] or 0)
     else:
-        groups, _, _ = gather(query.facts(), "cell")
+        found = query.facts()
+        groups, _, _ = gather(found, "cell")
         field = "prompts" if metric == "prompts" else "active_seconds"
         for cell, counts in groups.items():
             cells[int(cell)] += counts[field]
@@ -231,10 +221,11 @@ class _Query:
     """The window, filter and group key that every part of one answer is read with."""
 
     def __init__(self, db: Database, window: Window, repo_id: str | None, group_by: str) -> None:
-        self.db, self.window = db, window
+        self.db, self.window, self.repo_id = db, window, repo_id
         self.params: dict[str, Any] = {
             "start": window.start_utc or "0000", "end": window.end_utc, "repo_id": repo_id,
         }  # fmt: skip
+        self.key_params: dict[str, Any] = {}
         self.repo = "and repo_id = :repo_id" if repo_id else ""
         self.local: Callable[[int], str] | None = None
         self.by_session = group_by in ("session", "cell")  # the daily rollup keeps no sessions, no hours
@@ -242,56 +233,78 @@ class _Query:
         if group_by in ("day", "week", "month", "cell"):  # keys in local time: the offsets since the start
             start = window.start or first_response(db) or window.end
         if group_by in ("day", "week", "month"):
-            day_sql, day_params = local_day_sql("m", window.zone, start, window.end)
+            day_sql, self.key_params = local_day_sql("m", window.zone, start, window.end)
             self.key, self.local = day_sql, local_key(group_by)
             self.whole = one_group(window.zone, self.local)
-            self.params.update(day_params)
         elif group_by == "cell":
-            minute_sql, minute_params = local_minute_sql("m", window.zone, start, window.end)
+            minute_sql, self.key_params = local_minute_sql("m", window.zone, start, window.end)
             self.key = f"((({minute_sql} / 1440) + 3) % 7 * 24 + ({minute_sql} % 1440) / 60)"
-            self.params.update(minute_params)
         else:
             self.key = _DIMENSIONS[group_by]
+        self.params.update(self.key_params)
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        found = list(self.db.query(sql.format(key=self.key, cell=self.key, repo=self.repo), params or self.params))
+        found = list(self.db.query(self._sql(sql), params or self.params))
         if self.local is not None:
             for row in found:
-                if row["key"] is not None:  # None: a subagent's row, ranked by name alone
-                    row["key"] = self.local(row["key"])
+                row["key"] = self._local(row["key"])
         return found
 
-    def facts(self) -> list[dict[str, Any]]:
-        """The window's activity facts (see GROUPED): its whole buckets from the rollups, built
-        first if they are not yet (a read-only ledger reads the rows themselves), its edges from the rows."""
+    def _sql(self, sql: str) -> str:
+        return sql.format(key=self.key, cell=self.key, repo=self.repo)
+
+    def _local(self, key: Any) -> Any:
+        # None: a subagent's row, ranked by name alone
+        return self.local(key) if self.local is not None and key is not None else key
+
+    def usage(self) -> tuple[Counter[str], dict[str, set[str]]]:
+        """Each group's cost (nano-dollars) and sessions, from the usage rollups, as every cost answer's."""
+        facts = Facts(self.window, {"repo_id": self.repo_id}, whole=self.whole)
+        costs: Counter[str] = Counter()
+        sessions: dict[str, set[str]] = defaultdict(set)
+        found_costs, found_sessions = facts.cost_and_sessions(self.db, self.key, params=self.key_params)
+        for key, nanousd in found_costs.items():
+            costs[self._local(key)] += nanousd
+        for key, ids in found_sessions.items():
+            sessions[self._local(key)] |= ids
+        return costs, sessions
+
+    def facts(self) -> Found:
+        """The window's activity: its whole buckets from the rollups, built first if they are not
+        yet (a read-only ledger reads the rows themselves), its edges from the rows."""
         start, end = self.params["start"], self.params["end"]
         if not is_built(self.db) and not read_only(self.db):
             with write_transaction(self.db):
                 if not is_built(self.db):
                     build_activity_rollup(self.db)
         if not is_built(self.db):
-            return self._raw(start, end)
+            return Found(self._raw(start, end))
         low = buckets.ceil_text(start) if start != "0000" else start
         high = max(buckets.floor_text(end), low)
-        found = self._buckets(low, high)
-        for edge in ((start, low), (high, end)):
-            if edge[0] < edge[1]:
-                found += self._raw(*edge)
-        return found
-
-    def _buckets(self, low: str, high: str) -> list[dict[str, Any]]:
-        """The facts of whole buckets [low, high): whole UTC days from the daily rollup, where one
-        falls in a single group (a day of New York's is two of UTC's: by day, only in UTC), and
-        the rest from the 15-minute rollup (see ``buckets.day_plan``)."""
         plan = None if self.by_session else buckets.day_plan(low, high, self._days, self.whole)
         if plan is None:
-            return self.rows(grouped(ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
-        first, last, split, ranges = plan
-        params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split), "ranges": json.dumps(ranges)}
-        return self.rows(grouped(DAILY_SOURCE), params) + self.rows(grouped(RANGES_SOURCE), params)
+            facts = self.rows(grouped(ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
+        else:
+            facts = self.rows(grouped(RANGES_SOURCE), {**self.params, "ranges": json.dumps(plan[3])})
+        for edge in ((start, low), (high, end)):
+            if edge[0] < edge[1]:
+                facts.extend(self._raw(*edge))
+        return Found(facts) if plan is None else self._daily(facts, *plan[:3])
+
+    def _daily(self, facts: list[dict[str, Any]], first: str, last: str, split: list[str]) -> Found:
+        """The whole days [first, last) but ``split`` from the daily tables (see ``buckets.day_plan``:
+        a day of New York's is two of UTC's, so by day these are only UTC's), beside ``facts``,
+        the rest of the window."""
+        params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split)}
+        counts = self.db.execute(self._sql(DAILY_COUNTS_SQL), params)
+        return Found(
+            facts,
+            counts=[(self._local(key), *sums) for key, *sums in counts],
+            names=self.db.execute(self._sql(DAILY_NAMES_SQL), params).fetchall(),
+        )
 
     def _days(self, first: str, last: str) -> list[str]:
-        return [day for (day,) in self.db.execute(DAYS_SQL, [first, last])]
+        return [day for (day,) in self.db.execute(DAILY_DAYS_SQL, {"lo": first, "hi": last})]
 
     def _raw(self, lo: str, hi: str) -> list[dict[str, Any]]:
         params = {**self.params, "lo": lo, "hi": hi, "lookback": lookback(lo)}

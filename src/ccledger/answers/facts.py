@@ -128,6 +128,13 @@ group by 1, 2
 # over all time), and the parts of a window can still share a session without counting it twice.
 SESSION_IDS_SQL = ", json_group_array(distinct session_id) as session_ids"
 
+# Each group's cost and sessions alone (see Facts.cost_and_sessions).
+COST_AND_SESSIONS_SQL = """
+select {key} as key, coalesce(sum(cost_nanousd), 0), json_group_array(distinct session_id)
+from ({facts})
+group by 1
+"""
+
 # The filters a question may set, as fixed SQL: no column name is ever built from an argument.
 FILTER_SQL = {
     "repo_id": "and repo_id = :repo_id",
@@ -221,6 +228,21 @@ class Facts:
             for row in db.query(query, {**part_params, **(params or {})}):
                 tally.add(row, source)
         return tally
+
+    def cost_and_sessions(
+        self, db: Database, key: str, *, params: dict[str, Any] | None = None
+    ) -> tuple[dict[Any, int], dict[Any, set[str]]]:
+        """Each group's cost (nano-dollars) and distinct sessions, grouped by the SQL expression
+        ``key``: the part of :meth:`scan` that answers beside usage (activity) need, for less."""
+        self._by_day(db)
+        costs: dict[Any, int] = {}
+        sessions: dict[Any, set[str]] = {}
+        for sql, part_params, _ in self.parts:
+            query = COST_AND_SESSIONS_SQL.format(key=key, facts=sql)
+            for group, nanousd, ids in db.execute(query, {**part_params, **(params or {})}):
+                costs[group] = costs.get(group, 0) + nanousd
+                sessions.setdefault(group, set()).update(id_ for id_ in json.loads(ids) if id_ is not None)
+        return costs, sessions
 
 
 class Tally:

@@ -8,6 +8,7 @@ Calendar phrases follow the configured timezone (weeks start on Monday). A named
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -215,11 +216,14 @@ def local_date(day_number: int) -> date:
 _EPOCH = date(1970, 1, 1)
 
 
+@functools.cache
 def one_group(zone: ZoneInfo, key: Callable[[int], str]) -> Callable[[str], bool]:
     """Whether all of a UTC day (``YYYY-MM-DD``) falls in one group of ``key``, which names the
     group of a local day number in ``zone`` (its day, week or month): then a daily rollup row
-    of that day can stand for its 15-minute ones. By day, only where local days are UTC's."""
+    of that day can stand for its 15-minute ones. By day, only where local days are UTC's.
+    Remembered, as its answers: long windows ask it of every day they hold."""
 
+    @functools.cache
     def whole(day: str) -> bool:
         begin = datetime.fromisoformat(day).replace(tzinfo=UTC)
         finish = begin + timedelta(days=1, minutes=-1)  # in UTC: a local day can be 23 or 25 hours

@@ -422,9 +422,11 @@ def period_of(window: Window) -> Period:
     return Period(label=window.label, since_utc=window.start_utc, until_utc=window.end_utc, timezone=window.zone.key)
 
 
+@cache
 def local_key(group_by: str) -> Callable[[int], str]:
-    """A local day number -> the day, the Monday of its week, or its month. Remembered: a year of
-    rows names a few hundred days, tens of thousands of times."""
+    """A local day number -> the day, the Monday of its week, or its month. Remembered, one
+    function per grouping, as its answers: a year of rows names a few hundred days, tens of
+    thousands of times (and ``periods.one_group`` remembers by it)."""
 
     @cache
     def key(day_number: int) -> str:

@@ -77,7 +77,11 @@ on conflict(session_id) do update set
 where coalesce(excluded.duration_ms, 0) >= coalesce(duration_ms, 0)
 """
 
-UPSERT_AGENT_SQL = "insert or replace into agent_types (agent_id, agent_type) values (?, ?)"
+# Written only when new or changed: a trigger has the rollup sum the agent's buckets again (ledger.activity_daily).
+UPSERT_AGENT_SQL = """
+insert into agent_types (agent_id, agent_type) values (?, ?)
+on conflict (agent_id) do update set agent_type = excluded.agent_type where agent_type != excluded.agent_type
+"""
 PENDING_SQL = "select pending_tools from files where id = ?"
 
 Pending = list[list[Any]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import textwrap
 
-__all__ = ["ACTIVITY_DAILY_SQL", "ACTIVITY_SQL", "BACKFILL_ACTIVITY_SQL"]
+__all__ = ["ACTIVITY_SQL", "BACKFILL_ACTIVITY_SQL"]
 
 ACTIVITY_SQL = textwrap.dedent("""
     -- The tools each response called (a JSON array of names, in order; NULL: none), kept with
@@ -109,24 +109,4 @@ BACKFILL_ACTIVITY_SQL = textwrap.dedent("""
     SELECT 1, (SELECT max(r.timestamp_utc) FROM responses AS r LEFT JOIN files AS f ON f.id = r.file_id
                WHERE f.id IS NULL OR f.missing_since_utc IS NOT NULL);
     UPDATE files SET read_offset = 0, size = 0, mtime_ns = 0 WHERE missing_since_utc IS NULL;
-""").strip()
-
-# The activity rollup summed per UTC day, for long windows (see ledger.activity_rollup): sessions
-# are kept only where active time needs them. Built with the 15-minute rollup, from it.
-ACTIVITY_DAILY_SQL = textwrap.dedent("""
-    CREATE TABLE activity_daily (
-        day_utc TEXT NOT NULL,            -- YYYY-MM-DD
-        day_minute INTEGER NOT NULL,      -- its start, in minutes since 1970 UTC
-        kind TEXT NOT NULL,
-        name TEXT,
-        session_id TEXT,                  -- of gaps and turn durations only
-        repo_id TEXT,
-        model TEXT,
-        -- the sums of activity_rollup, as there
-        uses INTEGER NOT NULL, errors INTEGER NOT NULL, rejected INTEGER NOT NULL, lines_added INTEGER NOT NULL,
-        lines_removed INTEGER NOT NULL, commits INTEGER NOT NULL, pull_requests INTEGER NOT NULL,
-        value INTEGER NOT NULL
-    );
-    CREATE INDEX activity_daily_day ON activity_daily(day_utc);
-    UPDATE activity_state SET activity_rollup_built_utc = NULL;
 """).strip()

@@ -9,13 +9,15 @@ has it built again, as the usage rollup is.
 
 :data:`FACT_ROWS_SQL` is the one definition of what is summed, for the rollup's buckets and for
 the unaligned edges of a question's window alike (see ``answers.activity``). Active time counts
-the gap before each main-thread response of a session when it is at most five minutes (a longer
-one was idle); the gap before a bucket's first response looks back into the previous bucket, so
-a bucket is dirty also when a response lands in the last five minutes of the one before.
+the turn durations Claude Code wrote, and for a session with none, the gap before each of its
+main-thread responses when it is at most five minutes (a longer one was idle); the gap before a
+bucket's first response looks back into the previous bucket, so a bucket is dirty also when a
+response lands in the last five minutes of the one before. A session's first turn duration
+has its buckets summed again, without their gaps (a trigger: ``ledger.activity_daily``).
 
-Beside it, ``activity_daily`` sums the same rows per UTC day, without sessions but where active
-time needs them: a year is a few tens of thousands of its rows instead of hundreds of thousands.
-It is rebuilt from the 15-minute rows, day by day, whenever they change.
+Beside it, the daily tables (``activity_daily``) sum the same rows per UTC day in the shapes
+long windows read them: a year is thousands of their rows instead of hundreds of thousands.
+They are rebuilt from the 15-minute rows, day by day, whenever those change.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from .. import timestamps
 from . import buckets
+from .activity_daily import DELETE_DAYS_SQL, INSERT_DAYS_SQL
 from .buckets import BUCKET_EXPR, day_after
 
 if TYPE_CHECKING:
@@ -79,8 +82,9 @@ from (
                partition by session_id order by timestamp_utc))) * 86400000) as integer) as gap_ms
     from responses
     where timestamp_utc >= :lookback and timestamp_utc < :hi and is_sidechain = 0 and session_id is not null {{only}}
-)
-where timestamp_utc >= :lo and gap_ms <= {GAP_LIMIT_SECONDS * 1000}""",
+) as gaps
+where timestamp_utc >= :lo and gap_ms <= {GAP_LIMIT_SECONDS * 1000}
+    and not exists (select 1 from activity_events as e where e.kind = 'turn' and e.session_id = gaps.session_id)""",
 }
 
 
@@ -106,17 +110,6 @@ from ({FACT_ROWS_SQL})
 group by 1, kind, name, session_id, repo_id, model
 """
 DELETE_RANGE_SQL = "delete from activity_rollup where bucket_utc >= :lo and bucket_utc < :hi"
-# Whole days [:lo, :hi) of the 15-minute rows (each a YYYY-MM-DD, or open: '0000' and '9999').
-INSERT_DAYS_SQL = f"""
-insert into activity_daily (day_utc, day_minute, {_COLUMNS.partition(", bucket_minute, ")[2]})
-select substr(bucket_utc, 1, 10), bucket_minute / 1440 * 1440, kind, name,
-       case when kind = 'gap' or name = 'turn' then session_id end, repo_id, model,
-       sum(uses), sum(errors), sum(rejected), sum(lines_added), sum(lines_removed), sum(commits),
-       sum(pull_requests), sum(value)
-from activity_rollup where bucket_utc >= :lo and bucket_utc < :hi
-group by 1, 3, 4, 5, 6, 7
-"""
-DELETE_DAYS_SQL = "delete from activity_daily where day_utc >= :lo and day_utc < :hi"
 MARK_ACTIVITY_DIRTY_SQL = "insert or ignore into activity_dirty (bucket_utc, end_utc) values (?, ?)"
 DIRTY_SQL = "select bucket_utc, end_utc from activity_dirty order by bucket_utc"
 CLEAR_DIRTY_SQL = "delete from activity_dirty"
@@ -157,8 +150,7 @@ def build_activity_rollup(db: Database) -> None:
     """Build the whole rollup (in the caller's write transaction)."""
     db.execute("delete from activity_rollup")
     _insert_range(db, "0000", "9999")
-    db.execute("delete from activity_daily")
-    db.execute(INSERT_DAYS_SQL, {"lo": "0000", "hi": "9999"})
+    _rebuild_days(db, "0000", "9999")
     db.execute(CLEAR_DIRTY_SQL)
     db.execute(SET_BUILT_SQL, [timestamps.now()])
 
@@ -176,15 +168,18 @@ def refresh_activity_rollup(db: Database) -> bool:
         for lo, hi in _ranges(db.execute(DIRTY_SQL).fetchall()):
             db.execute(DELETE_RANGE_SQL, {"lo": lo, "hi": hi})
             _insert_range(db, lo, hi)
-            days = {"lo": lo[:10], "hi": day_after(hi)}  # every day the range touches, whole
-            db.execute(DELETE_DAYS_SQL, days)
-            db.execute(INSERT_DAYS_SQL, days)
+            _rebuild_days(db, lo[:10], day_after(hi))  # every day the range touches, whole
         db.execute(CLEAR_DIRTY_SQL)
     return True
 
 
 def _insert_range(db: Database, lo: str, hi: str) -> None:
     db.execute(INSERT_RANGE_SQL, {"lo": lo, "hi": hi, "lookback": lookback(lo)})
+
+
+def _rebuild_days(db: Database, lo: str, hi: str) -> None:
+    for sql in (*DELETE_DAYS_SQL, *INSERT_DAYS_SQL):
+        db.execute(sql, {"lo": lo, "hi": hi})
 
 
 def _ranges(dirty: list[tuple[str, str]]) -> list[tuple[str, str]]:

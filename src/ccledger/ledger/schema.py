@@ -14,7 +14,8 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database, Migrations
 
-from .activity import ACTIVITY_DAILY_SQL, ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL
+from .activity import ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL
+from .activity_daily import ACTIVITY_DAILY_SQL
 from .usage_daily import USAGE_DAILY_SQL, USAGE_DAY_SUMS_SQL
 
 __all__ = [
@@ -513,13 +514,18 @@ def _m014_activity(db: Database) -> None:
 
 @MIGRATIONS(name="m015_activity_daily")
 def _m015_activity_daily(db: Database) -> None:
-    _execute_script(db, ACTIVITY_DAILY_SQL)  # the activity rollup is built again, with it, when next asked
+    pass  # its single daily table is replaced by m017's two
 
 
 @MIGRATIONS(name="m016_usage_daily")
 def _m016_usage_daily(db: Database) -> None:
     _execute_script(db, USAGE_DAILY_SQL)
     db.execute(USAGE_DAY_SUMS_SQL.format(rows="usage_rollup"))  # from the rollup as it stands
+
+
+@MIGRATIONS(name="m017_activity_daily_shapes")
+def _m017_activity_daily_shapes(db: Database) -> None:
+    _execute_script(db, ACTIVITY_DAILY_SQL)  # the activity rollup is built again, with them, when next asked
 
 
 def _execute_script(db: Database, script: str) -> None:
