@@ -76,9 +76,17 @@ select {{key}} as key, {", ".join(f"sum({column})" for column in COUNT_COLUMNS)}
 from (select *, day_minute as m from activity_daily where {_WHOLE_DAYS})
 group by 1
 """
-DAILY_NAMES_SQL = f"""
+# The window's tools, commands and subagent types: whole months [:month_lo, :month_hi) from the
+# monthly names, the days around them ([:lo, :month_lo) and [:month_hi, :hi)) from the daily ones.
+DAILY_NAMES_SQL = """
 select kind, name, sum(uses), sum(errors), sum(rejected), sum(value)
-from activity_names where {_WHOLE_DAYS}
+from (
+    select kind, name, repo_id, uses, errors, rejected, value from activity_names
+    where (day_utc >= :lo and day_utc < :month_lo) or (day_utc >= :month_hi and day_utc < :hi)
+    union all
+    select kind, name, repo_id, uses, errors, rejected, value from activity_names_monthly
+    where month_utc >= substr(:month_lo, 1, 7) and month_utc < substr(:month_hi, 1, 7)
+) where 1 {repo}
 group by 1, 2
 """
 
@@ -285,23 +293,31 @@ class _Query:
         if plan is None:
             facts = self.rows(grouped(ROLLUP_SOURCE), {**self.params, "lo": low, "hi": high})
         else:
-            facts = self.rows(grouped(RANGES_SOURCE), {**self.params, "ranges": json.dumps(plan[3])})
+            first, last, split, _ = plan
+            facts = self._ranges([(lo, hi) for lo, hi in ((low, first), (last, high)) if lo < hi])
         for edge in ((start, low), (high, end)):
             if edge[0] < edge[1]:
                 facts.extend(self._raw(*edge))
-        return Found(facts) if plan is None else self._daily(facts, *plan[:3])
+        return Found(facts) if plan is None else self._daily(facts, first, last, split)
 
     def _daily(self, facts: list[dict[str, Any]], first: str, last: str, split: list[str]) -> Found:
-        """The whole days [first, last) but ``split`` from the daily tables (see ``buckets.day_plan``:
-        a day of New York's is two of UTC's, so by day these are only UTC's), beside ``facts``,
-        the rest of the window."""
+        """The whole days [first, last) from the daily tables, beside ``facts``, the rest of the
+        window. A ``split`` day (see ``buckets.day_plan``: a day of New York's is two of UTC's, so
+        by day only UTC's are whole) has its counts read by bucket; its names, ranked over the
+        whole window, are read with the other days'."""
         params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split)}
         counts = self.db.execute(self._sql(DAILY_COUNTS_SQL), params)
+        month_lo, month_hi = buckets.whole_months(first, last) or (last, last)
+        names = self.db.execute(self._sql(DAILY_NAMES_SQL), {**params, "month_lo": month_lo, "month_hi": month_hi})
         return Found(
             facts,
             counts=[(self._local(key), *sums) for key, *sums in counts],
-            names=self.db.execute(self._sql(DAILY_NAMES_SQL), params).fetchall(),
+            names=names.fetchall(),
+            split=self._ranges([(day, buckets.next_day(day)) for day in split]) if split else [],
         )
+
+    def _ranges(self, ranges: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        return self.rows(grouped(RANGES_SOURCE), {**self.params, "ranges": json.dumps(ranges)}) if ranges else []
 
     def _days(self, first: str, last: str) -> list[str]:
         return [day for (day,) in self.db.execute(DAILY_DAYS_SQL, {"lo": first, "hi": last})]

@@ -63,12 +63,14 @@ def grouped(source: str) -> str:
 
 class Found(NamedTuple):
     """A window's activity as read: facts (the 15-minute rollup's rows, or the rows themselves,
-    grouped as GROUPED) and the daily tables' rows: ``counts`` per group (the key, then
-    ``COUNT_COLUMNS``) and ``names`` over the window (kind, name, uses, errors, rejected, value)."""
+    grouped as GROUPED), the daily tables' rows (``counts`` per group: the key, then
+    ``COUNT_COLUMNS``; ``names`` over the window: kind, name, uses, errors, rejected, value), and
+    ``split``, facts that count in their groups only (the days whose names are in ``names``)."""
 
     facts: list[dict[str, Any]]
     counts: Sequence[tuple[Any, ...]] = ()
     names: Sequence[tuple[Any, ...]] = ()
+    split: Sequence[dict[str, Any]] = ()
 
 
 def gather(
@@ -87,24 +89,31 @@ def gather(
         elif kind == "command":
             commands[name] += uses
     for row in found.facts:
-        kind, key = row["kind"], row["key"]
-        if kind == "tool":
-            _add_tool(groups[key], row)
+        _add_fact(row, group_by, groups)
+        if row["kind"] == "tool":
             tools[row["name"]].update(uses=row["uses"], errors=row["errors"], rejected=row["rejected"])
-        elif kind == "event":
-            event, _, name = row["name"].partition(":")
-            if event == "turn":  # no model either
-                groups[key if group_by != "model" else UNGROUPED]["active_ms"] += row["value"]
-            elif event in EVENT_FIELDS:
-                # Events have no model: by model, they count in the totals only.
-                groups[key if group_by != "model" else UNGROUPED][EVENT_FIELDS[event]] += row["uses"]
-            if event == "command":
-                commands[name] += row["uses"]
-        elif kind == "gap":  # of a session with no turn durations (FACT_PARTS)
-            groups[key]["active_ms"] += row["value"]
+        elif row["kind"] == "event" and row["name"].partition(":")[0] == "command":
+            commands[row["name"].partition(":")[2]] += row["uses"]
+    for row in found.split:
+        _add_fact(row, group_by, groups)
     for group in groups.values():
         group["active_seconds"] = round(group.pop("active_ms", 0) / 1000)
     return groups, tools, commands
+
+
+def _add_fact(row: dict[str, Any], group_by: str, groups: dict[str, Counter[str]]) -> None:
+    kind, key = row["kind"], row["key"]
+    if kind == "tool":
+        _add_tool(groups[key], row)
+    elif kind == "event":
+        event = row["name"].partition(":")[0]
+        if event == "turn":  # no model either
+            groups[key if group_by != "model" else UNGROUPED]["active_ms"] += row["value"]
+        elif event in EVENT_FIELDS:
+            # Events have no model: by model, they count in the totals only.
+            groups[key if group_by != "model" else UNGROUPED][EVENT_FIELDS[event]] += row["uses"]
+    elif kind == "gap":  # of a session with no turn durations (FACT_PARTS)
+        groups[key]["active_ms"] += row["value"]
 
 
 def _gather_daily(found: Found, group_by: str, groups: dict[str, Counter[str]]) -> None:

@@ -1,4 +1,4 @@
-"""The activity rollup per UTC day: what long windows read, in two tables summed from the 15-minute one.
+"""The activity rollup per UTC day (and month): what long windows read, summed from the 15-minute one.
 
 An answer needs two things from a window's activity: each group's counts (a day's, a repo's, a
 model's prompts, tool uses, lines...) and, over the whole window, the tools, slash commands and
@@ -10,8 +10,10 @@ Per day they are kept apart, each in the shape its question reads:
   included (a session's gaps count only when it has no turn durations, a rule of the session
   alone, so no session need be kept);
 - ``activity_names``: one row per day, kind (tool, command, agent_type) and name, and repo, for the
-  rankings. A subagent's responses are summed by its type, read from ``agent_types``; the type
-  may be written after its responses were rolled up, so a trigger marks those buckets dirty.
+  rankings, and ``activity_names_monthly``, the same per UTC month: a ranking is over the whole
+  window, so its whole months can be read whatever the answer's groups and zone. A subagent's
+  responses are summed by its type, read from ``agent_types``; the type may be written after its
+  responses were rolled up, so a trigger marks those buckets dirty.
 
 The counts follow the rules ``answers.activity_tally`` applies to the facts themselves, from the
 same definitions (:data:`EDIT_TOOLS`, :data:`EVENT_FIELDS`): answers read from either agree.
@@ -28,10 +30,12 @@ __all__ = [
     "COUNT_COLUMNS",
     "DAILY_DAYS_SQL",
     "DELETE_DAYS_SQL",
+    "DELETE_MONTHS_SQL",
     "EDIT_TOOLS",
     "EVENT_COLUMNS",
     "EVENT_FIELDS",
     "INSERT_DAYS_SQL",
+    "INSERT_MONTHS_SQL",
     "TOOL_COLUMNS",
 ]
 
@@ -82,6 +86,12 @@ ACTIVITY_DAILY_SQL = textwrap.dedent(f"""
         value INTEGER NOT NULL            -- agent_type: nano-dollars
     );
     CREATE INDEX activity_names_day ON activity_names(day_utc);
+    CREATE TABLE activity_names_monthly (
+        month_utc TEXT NOT NULL,          -- YYYY-MM
+        kind TEXT NOT NULL, name TEXT NOT NULL, repo_id TEXT,
+        uses INTEGER NOT NULL, errors INTEGER NOT NULL, rejected INTEGER NOT NULL, value INTEGER NOT NULL
+    );
+    CREATE INDEX activity_names_monthly_month ON activity_names_monthly(month_utc);
     -- A subagent's type known (or changed) after its responses were rolled up: their buckets
     -- are summed again, under the type.
     CREATE INDEX activity_rollup_agent ON activity_rollup(name) WHERE kind = 'agent';
@@ -155,6 +165,16 @@ INSERT_DAYS_SQL = (_INSERT_COUNTS_SQL, _INSERT_NAMES_SQL)
 DELETE_DAYS_SQL = (
     "delete from activity_daily where day_utc >= :lo and day_utc < :hi",
     "delete from activity_names where day_utc >= :lo and day_utc < :hi",
+)
+# Whole months [:lo, :hi) (each a YYYY-MM-01, or open), from the daily names.
+INSERT_MONTHS_SQL = """
+insert into activity_names_monthly (month_utc, kind, name, repo_id, uses, errors, rejected, value)
+select substr(day_utc, 1, 7), kind, name, repo_id, sum(uses), sum(errors), sum(rejected), sum(value)
+from activity_names where day_utc >= :lo and day_utc < :hi
+group by 1, 2, 3, 4
+"""
+DELETE_MONTHS_SQL = (
+    "delete from activity_names_monthly where month_utc >= substr(:lo, 1, 7) and month_utc < substr(:hi, 1, 7)"
 )
 # A day's split between two of a question's groups matters to its counts alone (the rankings are
 # over the whole window), so the days listed are those with counts.

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .. import timestamps
 from . import buckets
-from .activity_daily import DELETE_DAYS_SQL, INSERT_DAYS_SQL
+from .activity_daily import DELETE_DAYS_SQL, DELETE_MONTHS_SQL, INSERT_DAYS_SQL, INSERT_MONTHS_SQL
 from .buckets import BUCKET_EXPR, day_after
 
 if TYPE_CHECKING:
@@ -178,8 +178,12 @@ def _insert_range(db: Database, lo: str, hi: str) -> None:
 
 
 def _rebuild_days(db: Database, lo: str, hi: str) -> None:
+    """The daily tables' days [lo, hi), and the months those touch."""
     for sql in (*DELETE_DAYS_SQL, *INSERT_DAYS_SQL):
         db.execute(sql, {"lo": lo, "hi": hi})
+    months = {"lo": buckets.month_start(lo), "hi": buckets.month_ceil(hi)}
+    db.execute(DELETE_MONTHS_SQL, months)
+    db.execute(INSERT_MONTHS_SQL, months)
 
 
 def _ranges(dirty: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -91,6 +91,26 @@ def next_day(day: str) -> str:
     return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
+def month_start(day: str) -> str:
+    """The first of a ``YYYY-MM-DD``'s month (an open end, "0000" or "9999", is its own)."""
+    return day if len(day) < 10 else day[:8] + "01"
+
+
+def month_ceil(day: str) -> str:
+    """The first first-of-a-month at or after a ``YYYY-MM-DD`` (an open end is its own)."""
+    if len(day) < 10 or day.endswith("-01"):
+        return day
+    year, month = int(day[:4]), int(day[5:7])
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}-01"
+
+
+def whole_months(first: str, last: str) -> tuple[str, str] | None:
+    """The whole months [lo, hi) within days [first, last), each bound a YYYY-MM-01 (or open);
+    None if no month is whole within them."""
+    lo, hi = month_ceil(first), month_start(last)
+    return (lo, hi) if lo < hi else None
+
+
 def day_plan(
     low: str, high: str, days: Callable[[str, str], Iterable[str]], whole: Callable[[str], bool]
 ) -> tuple[str, str, list[str], list[tuple[str, str]]] | None:
