@@ -616,17 +616,22 @@ def ledger_rows(db) -> list[tuple]:
 
 def test_a_first_load_merges_in_memory_as_the_ledger_would(db, claude_dir, tmp_path, monkeypatch):
     rivals_corpus(claude_dir)
-    by_ledger = open_db(tmp_path / "by-ledger.db")
-    index.refresh(by_ledger, [claude_dir])  # small: no helper, rivals read from the ledger
     first_load = index._first_load
+
+    def no_first_load(db):
+        yield None
+
+    by_ledger = open_db(tmp_path / "by-ledger.db")
+    monkeypatch.setattr(index, "_first_load", contextmanager(no_first_load))
+    index.refresh(by_ledger, [claude_dir])  # rivals read from the ledger
     loads = []
 
-    def always_first_load(db, large):  # the same files in the same order, merged in memory
-        with first_load(db, True) as load:
+    def recorded_first_load(db):  # the same files in the same order, merged in memory
+        with first_load(db) as load:
             loads.append(load)
             yield load
 
-    monkeypatch.setattr(index, "_first_load", contextmanager(always_first_load))
+    monkeypatch.setattr(index, "_first_load", contextmanager(recorded_first_load))
     monkeypatch.setattr(merge.Rivals, "from_ledger", None)  # fails if the merge asks the ledger
     write_batch, duplicates = index._write_batch, []
 

@@ -155,7 +155,7 @@ def refresh(
 
         # The run record and `finish` come before the log's checkpoint limit is back: the
         # helper checkpoints what is committed while this process goes on (see helper_client.Helper).
-        with _bulk_writes(db, total_bytes), _first_load(db, large=helper is not None) as load:
+        with _bulk_writes(db, total_bytes), _first_load(db) as load:
             _index_plans(db, plans, stats, problems, errors, report, helper, load)
             stats.files_missing = _mark_missing(db, known, {item.path for item in found}, roots)
             if cache is not None and (plans or helper or stats.files_missing):
@@ -330,12 +330,13 @@ class _Batch:
 
 
 @contextmanager
-def _first_load(db: Database, large: bool) -> Iterator[FirstLoad | None]:
-    """During a large first index (no responses yet), keep what is written in memory for the
+def _first_load(db: Database) -> Iterator[FirstLoad | None]:
+    """During a first index (no responses yet), whatever its size and whether or not a helper
+    shares it (most histories are under the helper's threshold), keep what is written in memory for the
     merge (:class:`merge.FirstLoad`), drop the indexes that loading does not use and build them
     once it is done (see db.DEFERRABLE_INDEXES), or when it fails; a run killed before that
     leaves them to the next ``open_db``."""
-    if not large or db.execute(ANY_RESPONSE_SQL).fetchone()[0]:
+    if db.execute(ANY_RESPONSE_SQL).fetchone()[0]:
         yield None
         return
     with write_transaction(db):  # the check again, and the load's start, under the write lock
