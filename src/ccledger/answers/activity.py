@@ -22,12 +22,13 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from .. import timestamps
 from ..choices import ACTIVITY_GROUP_BY_CHOICES, HEATMAP_METRICS
 from ..ledger import buckets
 from ..ledger.activity_daily import COUNT_COLUMNS, DAILY_DAYS_SQL
@@ -46,7 +47,7 @@ from .activity_tally import RAW_SOURCE, ROLLUP_SOURCE, UNGROUPED, Found, fields,
 from .claude_totals import add_reported
 from .facts import Facts, nano_to_usd
 from .pages import paged
-from .periods import Window, any_day, local_day_sql, local_minute_sql, one_group
+from .periods import Window, any_day, in_one_group, local_day_sql, local_minute_sql, one_group
 from .queries import QueryError, first_response, local_key, period_of, resolve_repo, window_of
 
 __all__ = ["activity_heatmap", "activity_summary", "known_since"]
@@ -78,6 +79,14 @@ group by 1
 """
 # The window's tools, commands and subagent types: whole months [:month_lo, :month_hi) from the
 # monthly names, the days around them ([:lo, :month_lo) and [:month_hi, :hi)) from the daily ones.
+# The hours [:lo, :hi) of days :split but :split_hours (the hours two groups share), per group.
+HOURLY_COUNTS_SQL = f"""
+select {{key}} as key, {", ".join(f"sum({column})" for column in COUNT_COLUMNS)}
+from (select *, hour_minute as m from activity_hourly
+      where hour_utc >= :lo and hour_utc < :hi and substr(hour_utc, 1, 10) in (select value from json_each(:split))
+          and hour_utc not in (select value from json_each(:split_hours)) {{repo}})
+group by 1
+"""
 DAILY_NAMES_SQL = """
 select kind, name, sum(uses), sum(errors), sum(rejected), sum(value)
 from (
@@ -303,18 +312,29 @@ class _Query:
     def _daily(self, facts: list[dict[str, Any]], first: str, last: str, split: list[str]) -> Found:
         """The whole days [first, last) from the daily tables, beside ``facts``, the rest of the
         window. A ``split`` day (see ``buckets.day_plan``: a day of New York's is two of UTC's, so
-        by day only UTC's are whole) has its counts read by bucket; its names, ranked over the
-        whole window, are read with the other days'."""
+        by day only UTC's are whole) has its counts read by hour, and the hour two groups share
+        (Kolkata's midnight is half past a UTC hour), by bucket; its names, ranked over the whole
+        window, are read with the other days'."""
         params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split)}
-        counts = self.db.execute(self._sql(DAILY_COUNTS_SQL), params)
+        counts = self.db.execute(self._sql(DAILY_COUNTS_SQL), params).fetchall()
+        split_facts: list[dict[str, Any]] = []
+        if split:
+            shared = [hour for day in split for hour in _hours(day) if not self._one_group(hour)]
+            hours = {**params, "lo": min(split), "hi": buckets.next_day(max(split))}
+            hours["split_hours"] = json.dumps([timestamps.text(hour)[:13] for hour in shared])
+            counts += self.db.execute(self._sql(HOURLY_COUNTS_SQL), hours).fetchall()
+            split_facts = self._ranges([(timestamps.text(hour), timestamps.text(hour + _HOUR)) for hour in shared])
         month_lo, month_hi = buckets.whole_months(first, last) or (last, last)
         names = self.db.execute(self._sql(DAILY_NAMES_SQL), {**params, "month_lo": month_lo, "month_hi": month_hi})
         return Found(
             facts,
             counts=[(self._local(key), *sums) for key, *sums in counts],
             names=names.fetchall(),
-            split=self._ranges([(day, buckets.next_day(day)) for day in split]) if split else [],
+            split=split_facts,
         )
+
+    def _one_group(self, hour: datetime) -> bool:
+        return self.local is None or in_one_group(self.window.zone, self.local, hour, _HOUR)
 
     def _ranges(self, ranges: list[tuple[str, str]]) -> list[dict[str, Any]]:
         return self.rows(grouped(RANGES_SOURCE), {**self.params, "ranges": json.dumps(ranges)}) if ranges else []
@@ -325,6 +345,15 @@ class _Query:
     def _raw(self, lo: str, hi: str) -> list[dict[str, Any]]:
         params = {**self.params, "lo": lo, "hi": hi, "lookback": lookback(lo)}
         return self.rows(grouped(RAW_SOURCE), params)
+
+
+_HOUR = timedelta(hours=1)
+
+
+def _hours(day: str) -> list[datetime]:
+    """The 24 UTC hours of a UTC day, as their starts."""
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    return [start + _HOUR * n for n in range(24)]
 
 
 def _totals(summed: dict[str, Any], cost_usd: float) -> ActivityTotals:

@@ -22,6 +22,7 @@ __all__ = [
     "PeriodError",
     "Window",
     "any_day",
+    "in_one_group",
     "local_date",
     "local_day_sql",
     "local_minute_sql",
@@ -224,12 +225,16 @@ def one_group(zone: ZoneInfo, key: Callable[[int], str]) -> Callable[[str], bool
     Remembered, as its answers: long windows ask it of every day they hold."""
 
     @functools.cache
-    def whole(day: str) -> bool:
-        begin = datetime.fromisoformat(day).replace(tzinfo=UTC)
-        finish = begin + timedelta(days=1, minutes=-1)  # in UTC: a local day can be 23 or 25 hours
-        return key(_day_number(begin.astimezone(zone))) == key(_day_number(finish.astimezone(zone)))
+    def whole(day: str) -> bool:  # in UTC: a local day can be 23 or 25 hours
+        return in_one_group(zone, key, datetime.fromisoformat(day).replace(tzinfo=UTC), timedelta(days=1))
 
     return whole
+
+
+def in_one_group(zone: ZoneInfo, key: Callable[[int], str], begin: datetime, length: timedelta) -> bool:
+    """Whether the minutes [begin, begin + length) all fall in one group of ``key`` (see :func:`one_group`)."""
+    finish = begin + length - timedelta(minutes=1)
+    return key(_day_number(begin.astimezone(zone))) == key(_day_number(finish.astimezone(zone)))
 
 
 def any_day(day: str) -> bool:

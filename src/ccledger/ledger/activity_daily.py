@@ -9,6 +9,9 @@ Per day they are kept apart, each in the shape its question reads:
 - ``activity_daily``: one row per day, repo and model with every count as a column, active time
   included (a session's gaps count only when it has no turn durations, a rule of the session
   alone, so no session need be kept);
+- ``activity_hourly``, the same per UTC hour: a UTC day that two of an answer's groups share (by
+  day in New York, every one) has its counts read by hour, whole hours being local ones almost
+  everywhere (where they are not, as in Kolkata, the hour two groups share is read by bucket);
 - ``activity_names``: one row per day, kind (tool, command, agent_type) and name, and repo, for the
   rankings, and ``activity_names_monthly``, the same per UTC month: a ranking is over the whole
   window, so its whole months can be read whatever the answer's groups and zone. A subagent's
@@ -75,6 +78,14 @@ ACTIVITY_DAILY_SQL = textwrap.dedent(f"""
         {", ".join(f"{column} INTEGER NOT NULL" for column in COUNT_COLUMNS)}
     );
     CREATE INDEX activity_daily_day ON activity_daily(day_utc);
+    CREATE TABLE activity_hourly (
+        hour_utc TEXT NOT NULL,           -- YYYY-MM-DDTHH
+        hour_minute INTEGER NOT NULL,     -- its start, in minutes since 1970 UTC
+        repo_id TEXT,
+        model TEXT,
+        {", ".join(f"{column} INTEGER NOT NULL" for column in COUNT_COLUMNS)}
+    );
+    CREATE INDEX activity_hourly_hour ON activity_hourly(hour_utc);
     CREATE TABLE activity_names (
         day_utc TEXT NOT NULL,
         kind TEXT NOT NULL,               -- tool | command | agent_type
@@ -140,12 +151,20 @@ def _sums() -> str:
     return ",\n       ".join(sums)
 
 
-# Whole days [:lo, :hi) of the 15-minute rows (each a YYYY-MM-DD, or open: '0000' and '9999').
-_INSERT_COUNTS_SQL = f"""
-insert into activity_daily (day_utc, day_minute, repo_id, model, {", ".join(COUNT_COLUMNS)})
-select substr(bucket_utc, 1, 10), bucket_minute / 1440 * 1440, repo_id, model,
+# Whole days [:lo, :hi) of the 15-minute rows (each a YYYY-MM-DD, or open: '0000' and '9999'):
+# their hours, then the days from the hours.
+_INSERT_HOURS_SQL = f"""
+insert into activity_hourly (hour_utc, hour_minute, repo_id, model, {", ".join(COUNT_COLUMNS)})
+select substr(bucket_utc, 1, 13), bucket_minute / 60 * 60, repo_id, model,
        {_sums()}
 from activity_rollup where bucket_utc >= :lo and bucket_utc < :hi and kind != 'agent'
+group by 1, 3, 4
+"""
+_INSERT_COUNTS_SQL = f"""
+insert into activity_daily (day_utc, day_minute, repo_id, model, {", ".join(COUNT_COLUMNS)})
+select substr(hour_utc, 1, 10), hour_minute / 1440 * 1440, repo_id, model,
+       {", ".join(f"sum({column})" for column in COUNT_COLUMNS)}
+from activity_hourly where hour_utc >= :lo and hour_utc < :hi
 group by 1, 3, 4
 """
 _INSERT_NAMES_SQL = f"""
@@ -160,9 +179,10 @@ where r.bucket_utc >= :lo and r.bucket_utc < :hi
     and (r.kind in ('tool', 'agent') or (r.kind = 'event' and {_EVENT.replace("name", "r.name")} = 'command'))
 group by 1, 2, 3, 4
 """
-INSERT_DAYS_SQL = (_INSERT_COUNTS_SQL, _INSERT_NAMES_SQL)
-"""Both daily tables' rows for whole days [:lo, :hi)."""
+INSERT_DAYS_SQL = (_INSERT_HOURS_SQL, _INSERT_COUNTS_SQL, _INSERT_NAMES_SQL)
+"""The hourly and daily tables' rows for whole days [:lo, :hi)."""
 DELETE_DAYS_SQL = (
+    "delete from activity_hourly where hour_utc >= :lo and hour_utc < :hi",
     "delete from activity_daily where day_utc >= :lo and day_utc < :hi",
     "delete from activity_names where day_utc >= :lo and day_utc < :hi",
 )
