@@ -31,7 +31,7 @@ from sqlite_utils import Database
 from .. import timestamps
 from ..choices import ACTIVITY_GROUP_BY_CHOICES, HEATMAP_METRICS
 from ..ledger import buckets
-from ..ledger.activity_daily import COUNT_COLUMNS, DAILY_DAYS_SQL
+from ..ledger.activity_daily import COUNT_COLUMNS, COUNT_SUMS_SQL, DAILY_DAYS_SQL
 from ..ledger.activity_rollup import build_activity_rollup, is_built, lookback
 from ..ledger.db import read_only, write_transaction
 from ..models import (
@@ -85,6 +85,12 @@ select {{key}} as key, {", ".join(f"sum({column})" for column in COUNT_COLUMNS)}
 from (select *, hour_minute as m from activity_hourly
       where hour_utc >= :lo and hour_utc < :hi and substr(hour_utc, 1, 10) in (select value from json_each(:split))
           and hour_utc not in (select value from json_each(:split_hours)) {{repo}})
+group by 1
+"""
+# The counts of 15-minute buckets in ranges [[lo, hi], ...] (the hours two groups share), per group.
+RANGES_COUNTS_SQL = f"""
+select {{key}} as key, {COUNT_SUMS_SQL}
+from ({RANGES_SOURCE}) where kind != 'agent' {{repo}}
 group by 1
 """
 DAILY_NAMES_SQL = """
@@ -313,24 +319,26 @@ class _Query:
         """The whole days [first, last) from the daily tables, beside ``facts``, the rest of the
         window. A ``split`` day (see ``buckets.day_plan``: a day of New York's is two of UTC's, so
         by day only UTC's are whole) has its counts read by hour, and the hour two groups share
-        (Kolkata's midnight is half past a UTC hour), by bucket; its names, ranked over the whole
-        window, are read with the other days'."""
+        (Kolkata's midnight is half past a UTC hour) by bucket, summed in SQL as the daily counts
+        are; its names, ranked over the whole window, are read with the other days'."""
         params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split)}
         counts = self.db.execute(self._sql(DAILY_COUNTS_SQL), params).fetchall()
-        split_facts: list[dict[str, Any]] = []
         if split:
             shared = [hour for day in split for hour in _hours(day) if not self._one_group(hour)]
             hours = {**params, "lo": min(split), "hi": buckets.next_day(max(split))}
             hours["split_hours"] = json.dumps([timestamps.text(hour)[:13] for hour in shared])
             counts += self.db.execute(self._sql(HOURLY_COUNTS_SQL), hours).fetchall()
-            split_facts = self._ranges([(timestamps.text(hour), timestamps.text(hour + _HOUR)) for hour in shared])
+            if shared:
+                hours["ranges"] = json.dumps(
+                    [(timestamps.text(hour), timestamps.text(hour + _HOUR)) for hour in shared]
+                )
+                counts += self.db.execute(self._sql(RANGES_COUNTS_SQL), hours).fetchall()
         month_lo, month_hi = buckets.whole_months(first, last) or (last, last)
         names = self.db.execute(self._sql(DAILY_NAMES_SQL), {**params, "month_lo": month_lo, "month_hi": month_hi})
         return Found(
             facts,
             counts=[(self._local(key), *sums) for key, *sums in counts],
             names=names.fetchall(),
-            split=split_facts,
         )
 
     def _one_group(self, hour: datetime) -> bool:

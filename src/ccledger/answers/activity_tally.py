@@ -63,14 +63,12 @@ def grouped(source: str) -> str:
 
 class Found(NamedTuple):
     """A window's activity as read: facts (the 15-minute rollup's rows, or the rows themselves,
-    grouped as GROUPED), the daily tables' rows (``counts`` per group: the key, then
-    ``COUNT_COLUMNS``; ``names`` over the window: kind, name, uses, errors, rejected, value), and
-    ``split``, facts that count in their groups only (the days whose names are in ``names``)."""
+    grouped as GROUPED) and the daily tables' rows (``counts`` per group: the key, then
+    ``COUNT_COLUMNS``; ``names`` over the window: kind, name, uses, errors, rejected, value)."""
 
     facts: list[dict[str, Any]]
     counts: Sequence[tuple[Any, ...]] = ()
     names: Sequence[tuple[Any, ...]] = ()
-    split: Sequence[dict[str, Any]] = ()
 
 
 def gather(
@@ -94,8 +92,6 @@ def gather(
             tools[row["name"]].update(uses=row["uses"], errors=row["errors"], rejected=row["rejected"])
         elif row["kind"] == "event" and row["name"].partition(":")[0] == "command":
             commands[row["name"].partition(":")[2]] += row["uses"]
-    for row in found.split:
-        _add_fact(row, group_by, groups)
     for group in groups.values():
         group["active_seconds"] = round(group.pop("active_ms", 0) / 1000)
     return groups, tools, commands

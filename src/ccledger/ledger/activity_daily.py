@@ -31,6 +31,7 @@ from .buckets import BUCKET_EXPR
 __all__ = [
     "ACTIVITY_DAILY_SQL",
     "COUNT_COLUMNS",
+    "COUNT_SUMS_SQL",
     "DAILY_DAYS_SQL",
     "DELETE_DAYS_SQL",
     "DELETE_MONTHS_SQL",
@@ -151,12 +152,15 @@ def _sums() -> str:
     return ",\n       ".join(sums)
 
 
+COUNT_SUMS_SQL = _sums()
+"""COUNT_COLUMNS summed over rows of ``activity_rollup`` (its agent rows count nowhere here)."""
+
 # Whole days [:lo, :hi) of the 15-minute rows (each a YYYY-MM-DD, or open: '0000' and '9999'):
 # their hours, then the days from the hours.
 _INSERT_HOURS_SQL = f"""
 insert into activity_hourly (hour_utc, hour_minute, repo_id, model, {", ".join(COUNT_COLUMNS)})
 select substr(bucket_utc, 1, 13), bucket_minute / 60 * 60, repo_id, model,
-       {_sums()}
+       {COUNT_SUMS_SQL}
 from activity_rollup where bucket_utc >= :lo and bucket_utc < :hi and kind != 'agent'
 group by 1, 3, 4
 """
