@@ -41,6 +41,11 @@ select * from (
 ) order by 1, 2, 3, 4, 5, 6, 7
 """
 ACTUAL_DAILY_SQL = ACTUAL_SQL.replace(GRAIN, DAILY_GRAIN).replace("usage_rollup", "usage_daily")
+HOURLY_GRAIN = DAILY_GRAIN.replace("day_utc", "hour_utc")
+EXPECTED_HOURLY_SQL = EXPECTED_DAILY_SQL.replace(
+    "substr(timestamp_utc, 1, 10) as day_utc", "substr(timestamp_utc, 1, 13) as hour_utc"
+).replace(DAILY_GRAIN, HOURLY_GRAIN)
+ACTUAL_HOURLY_SQL = ACTUAL_SQL.replace(GRAIN, HOURLY_GRAIN).replace("usage_rollup", "usage_hourly")
 
 
 def refresh_all(db, roots, prices_file=None):
@@ -52,6 +57,7 @@ def refresh_all(db, roots, prices_file=None):
 def assert_exact(db):
     assert db.execute(ACTUAL_SQL).fetchall() == db.execute(EXPECTED_SQL).fetchall()
     assert db.execute(ACTUAL_DAILY_SQL).fetchall() == db.execute(EXPECTED_DAILY_SQL).fetchall()
+    assert db.execute(ACTUAL_HOURLY_SQL).fetchall() == db.execute(EXPECTED_HOURLY_SQL).fetchall()
     assert db.execute("select count(*) from rollup_dirty").fetchone() == (0,)
 
 

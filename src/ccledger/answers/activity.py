@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,7 +47,7 @@ from .activity_tally import RAW_SOURCE, ROLLUP_SOURCE, UNGROUPED, Found, fields,
 from .claude_totals import add_reported
 from .facts import Facts, nano_to_usd
 from .pages import paged
-from .periods import Window, any_day, in_one_group, local_day_sql, local_minute_sql, one_group
+from .periods import Window, any_day, hour_in_one_group, local_day_sql, local_minute_sql, one_group
 from .queries import QueryError, first_response, local_key, period_of, resolve_repo, window_of
 
 __all__ = ["activity_heatmap", "activity_summary", "known_since"]
@@ -253,12 +253,14 @@ class _Query:
         self.local: Callable[[int], str] | None = None
         self.by_session = group_by in ("session", "cell")  # the daily rollup keeps no sessions, no hours
         self.whole: Callable[[str], bool] = any_day
+        self.whole_hour: Callable[[datetime], bool] | None = None
         if group_by in ("day", "week", "month", "cell"):  # keys in local time: the offsets since the start
             start = window.start or first_response(db) or window.end
         if group_by in ("day", "week", "month"):
             day_sql, self.key_params = local_day_sql("m", window.zone, start, window.end)
             self.key, self.local = day_sql, local_key(group_by)
             self.whole = one_group(window.zone, self.local)
+            self.whole_hour = hour_in_one_group(window.zone, self.local)
         elif group_by == "cell":
             minute_sql, self.key_params = local_minute_sql("m", window.zone, start, window.end)
             self.key = f"((({minute_sql} / 1440) + 3) % 7 * 24 + ({minute_sql} % 1440) / 60)"
@@ -282,7 +284,7 @@ class _Query:
 
     def usage(self) -> tuple[Counter[str], dict[str, set[str]]]:
         """Each group's cost (nano-dollars) and sessions, from the usage rollups, as every cost answer's."""
-        facts = Facts(self.window, {"repo_id": self.repo_id}, whole=self.whole)
+        facts = Facts(self.window, {"repo_id": self.repo_id}, whole=self.whole, whole_hour=self.whole_hour)
         costs: Counter[str] = Counter()
         sessions: dict[str, set[str]] = defaultdict(set)
         found_costs, found_sessions = facts.cost_and_sessions(self.db, self.key, params=self.key_params)
@@ -324,13 +326,14 @@ class _Query:
         params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split)}
         counts = self.db.execute(self._sql(DAILY_COUNTS_SQL), params).fetchall()
         if split:
-            shared = [hour for day in split for hour in _hours(day) if not self._one_group(hour)]
+            whole_hour = self.whole_hour or (lambda hour: True)
+            shared = [hour for day in split for hour in buckets.hour_starts(day) if not whole_hour(hour)]
             hours = {**params, "lo": min(split), "hi": buckets.next_day(max(split))}
             hours["split_hours"] = json.dumps([timestamps.text(hour)[:13] for hour in shared])
             counts += self.db.execute(self._sql(HOURLY_COUNTS_SQL), hours).fetchall()
             if shared:
                 hours["ranges"] = json.dumps(
-                    [(timestamps.text(hour), timestamps.text(hour + _HOUR)) for hour in shared]
+                    [(timestamps.text(hour), timestamps.text(hour + buckets.HOUR)) for hour in shared]
                 )
                 counts += self.db.execute(self._sql(RANGES_COUNTS_SQL), hours).fetchall()
         month_lo, month_hi = buckets.whole_months(first, last) or (last, last)
@@ -341,9 +344,6 @@ class _Query:
             names=names.fetchall(),
         )
 
-    def _one_group(self, hour: datetime) -> bool:
-        return self.local is None or in_one_group(self.window.zone, self.local, hour, _HOUR)
-
     def _ranges(self, ranges: list[tuple[str, str]]) -> list[dict[str, Any]]:
         return self.rows(grouped(RANGES_SOURCE), {**self.params, "ranges": json.dumps(ranges)}) if ranges else []
 
@@ -353,15 +353,6 @@ class _Query:
     def _raw(self, lo: str, hi: str) -> list[dict[str, Any]]:
         params = {**self.params, "lo": lo, "hi": hi, "lookback": lookback(lo)}
         return self.rows(grouped(RAW_SOURCE), params)
-
-
-_HOUR = timedelta(hours=1)
-
-
-def _hours(day: str) -> list[datetime]:
-    """The 24 UTC hours of a UTC day, as their starts."""
-    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
-    return [start + _HOUR * n for n in range(24)]
 
 
 def _totals(summed: dict[str, Any], cost_usd: float) -> ActivityTotals:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .. import timestamps
 from ..ledger import buckets
 from ..models import UnpricedModel, Usage, UsageTotals
 
@@ -52,6 +54,13 @@ from json_each(:ranges) as span cross join usage_rollup as r
 where 1 {filters}
 """
 DAYS_SQL = "select distinct day_utc from usage_daily where day_utc >= ? and day_utc < ?"
+# The hours [:start, :end) of days :split but :split_hours (JSON lists): the days two groups share, by hour.
+HOURLY_FACTS_SQL = """
+select hour_utc as t, hour_minute as m, {columns}
+from usage_hourly
+where hour_utc >= :start and hour_utc < :end and substr(hour_utc, 1, 10) in (select value from json_each(:split))
+    and hour_utc not in (select value from json_each(:split_hours)) {filters}
+"""
 
 
 # One response as a fact: the same columns as a rollup row.
@@ -150,7 +159,8 @@ class Facts:
 
     Whole 15-minute buckets come from the rollup; the parts of the window that do not fill a
     bucket come from the raw view. With ``whole``, which tells whether a UTC day lies in one of the
-    question's groups (``periods.one_group``), the whole days that do come from the daily rollup.
+    question's groups (``periods.one_group``), the whole days that do come from the daily rollup;
+    with ``whole_hour`` too, the hours of the others that lie in one group come from the hourly one.
     With ``source`` 'prod' or 'all', production records (read from ``prod_costs`` by their bucket
     start) are one more part; 'dev' keeps Claude Code's alone.
     """
@@ -162,6 +172,7 @@ class Facts:
         *,
         source: str = "dev",
         whole: Callable[[str], bool] | None = None,
+        whole_hour: Callable[[datetime], bool] | None = None,
     ) -> None:
         clauses = []
         self._filters: dict[str, Any] = {}
@@ -172,6 +183,7 @@ class Facts:
             self._filters[column] = value
         where = " ".join(clauses)
         self._days: tuple[str, str, str, Callable[[str], bool]] | None = None  # see _by_day
+        self._whole_hour = whole_hour
         start = (window.start_utc if window else None) or ""
         end = window.end_utc if window else "9999"
         rollup_start, rollup_end = buckets.ceil_text(start), buckets.floor_text(end)
@@ -206,6 +218,14 @@ class Facts:
         assert plan is not None  # __init__ saw whole days inside
         first, last, split, ranges = plan
         self._add(DAILY_FACTS_SQL, where, first, last, split=json.dumps(split))
+        if split and self._whole_hour is not None:  # the days two groups share, by hour where one holds it
+            shared = [hour for day in split for hour in buckets.hour_starts(day) if not self._whole_hour(hour)]
+            self._add(
+                HOURLY_FACTS_SQL, where, min(split), buckets.next_day(max(split)), split=json.dumps(split),
+                split_hours=json.dumps([timestamps.text(hour)[:13] for hour in shared]),
+            )  # fmt: skip
+            ranges = [(lo, hi) for lo, hi in ((low, first), (last, high)) if lo < hi]
+            ranges += [(timestamps.text(hour), timestamps.text(hour + buckets.HOUR)) for hour in shared]
         self._add(RANGES_FACTS_SQL, where, low, high, ranges=json.dumps(ranges))
 
     def scan(

@@ -22,6 +22,7 @@ __all__ = [
     "PeriodError",
     "Window",
     "any_day",
+    "hour_in_one_group",
     "in_one_group",
     "local_date",
     "local_day_sql",
@@ -227,6 +228,18 @@ def one_group(zone: ZoneInfo, key: Callable[[int], str]) -> Callable[[str], bool
     @functools.cache
     def whole(day: str) -> bool:  # in UTC: a local day can be 23 or 25 hours
         return in_one_group(zone, key, datetime.fromisoformat(day).replace(tzinfo=UTC), timedelta(days=1))
+
+    return whole
+
+
+@functools.cache
+def hour_in_one_group(zone: ZoneInfo, key: Callable[[int], str]) -> Callable[[datetime], bool]:
+    """:func:`one_group` for a UTC hour (by its start): where a day two groups share is read by hour,
+    the hours that fall in one group (all of them in a zone whose offset is whole hours)."""
+
+    @functools.cache
+    def whole(hour: datetime) -> bool:
+        return in_one_group(zone, key, hour, timedelta(hours=1))
 
     return whole
 

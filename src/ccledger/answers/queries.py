@@ -44,7 +44,16 @@ from ..models import (
 )
 from .facts import USAGE_FIELDS, Facts, nano_to_usd, split_total, total, usage_fields
 from .pages import paged
-from .periods import PeriodError, Window, any_day, local_date, local_day_sql, one_group, resolve_period
+from .periods import (
+    PeriodError,
+    Window,
+    any_day,
+    hour_in_one_group,
+    local_date,
+    local_day_sql,
+    one_group,
+    resolve_period,
+)
 from .session_activity import session_activity
 
 __all__ = [
@@ -188,9 +197,13 @@ def usage_summary(
     window = window_of(since, until, zone, now)
     repo_id = _resolve_repo(db, repo) if repo else None
     models = resolve_models(db, model) if model else None
-    whole = one_group(window.zone, local_key(group_by)) if group_by in TIME_GROUPS else any_day
+    whole: Callable[[str], bool] = any_day
+    whole_hour: Callable[[datetime], bool] | None = None
+    if group_by in TIME_GROUPS:
+        key = local_key(group_by)
+        whole, whole_hour = one_group(window.zone, key), hour_in_one_group(window.zone, key)
     filters = {"repo_id": repo_id, "model": json.dumps(models) if models else None}
-    facts = Facts(window, filters, source=source, whole=whole)
+    facts = Facts(window, filters, source=source, whole=whole, whole_hour=whole_hour)
     if group_by in TIME_GROUPS:
         first = window.start or first_response(db, source) or window.end
         day_sql, day_params = local_day_sql("m", window.zone, first, window.end)

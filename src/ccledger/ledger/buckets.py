@@ -91,6 +91,15 @@ def next_day(day: str) -> str:
     return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
 
 
+HOUR = timedelta(hours=1)
+
+
+def hour_starts(day: str) -> list[datetime]:
+    """The starts of the 24 UTC hours of a ``YYYY-MM-DD`` (UTC)."""
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    return [start + HOUR * n for n in range(24)]
+
+
 def month_start(day: str) -> str:
     """The first of a ``YYYY-MM-DD``'s month (an open end, "0000" or "9999", is its own)."""
     return day if len(day) < 10 else day[:8] + "01"

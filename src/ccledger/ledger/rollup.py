@@ -25,7 +25,7 @@ from .. import timestamps
 from . import buckets
 from .activity_rollup import forget_activity_rollup
 from .buckets import BUCKET_EXPR
-from .usage_daily import USAGE_DAY_SUMS_SQL
+from .usage_daily import USAGE_DAY_SUMS_SQL, USAGE_HOUR_SUMS_SQL
 
 if TYPE_CHECKING:
     from sqlite3 import Connection
@@ -106,14 +106,22 @@ on conflict(id) do update set fingerprint = excluded.fingerprint, built_utc = ex
 
 MARK_DIRTY_SQL = "insert or ignore into rollup_dirty (bucket_utc, end_utc) values (?, ?)"
 
-INSERT_ALL_DAYS_SQL = USAGE_DAY_SUMS_SQL.format(rows="usage_rollup")
-DELETE_ALL_DAYS_SQL = "delete from usage_daily"
-# The days of the dirty buckets, each read through the rollup's key: a refresh touches a day or two.
+# The daily and hourly levels (ledger.usage_daily), all of them or the days of the dirty buckets,
+# each read through the rollup's key: a refresh touches a day or two.
 _DIRTY_DAYS = "(select distinct substr(bucket_utc, 1, 10) as day from rollup_dirty)"
-INSERT_DIRTY_DAYS_SQL = USAGE_DAY_SUMS_SQL.format(
-    rows=f"{_DIRTY_DAYS} as d cross join usage_rollup on bucket_utc >= d.day and bucket_utc < d.day || 'U'"
+_DIRTY_DAY_ROWS = f"{_DIRTY_DAYS} as d cross join usage_rollup on bucket_utc >= d.day and bucket_utc < d.day || 'U'"
+REBUILD_ALL_DAYS_SQL = (
+    "delete from usage_daily",
+    "delete from usage_hourly",
+    USAGE_DAY_SUMS_SQL.format(rows="usage_rollup"),
+    USAGE_HOUR_SUMS_SQL.format(rows="usage_rollup"),
 )
-DELETE_DIRTY_DAYS_SQL = f"delete from usage_daily where day_utc in {_DIRTY_DAYS}"
+REBUILD_DIRTY_DAYS_SQL = (
+    f"delete from usage_daily where day_utc in {_DIRTY_DAYS}",
+    f"delete from usage_hourly where substr(hour_utc, 1, 10) in {_DIRTY_DAYS}",
+    USAGE_DAY_SUMS_SQL.format(rows=_DIRTY_DAY_ROWS),
+    USAGE_HOUR_SUMS_SQL.format(rows=_DIRTY_DAY_ROWS),
+)
 FORGET_BUILT_SQL = "delete from rollup_state"
 
 
@@ -187,12 +195,8 @@ def ensure_rollup(db: Database, share: RollupShare | None = None) -> bool:
         full = built is None or built[0] != current
         if share is None or not _shared(db, share, dirty=not full):
             _rebuild(db, full)
-        if full:
-            db.execute(DELETE_ALL_DAYS_SQL)
-            db.execute(INSERT_ALL_DAYS_SQL)
-        else:
-            db.execute(DELETE_DIRTY_DAYS_SQL)
-            db.execute(INSERT_DIRTY_DAYS_SQL)
+        for sql in REBUILD_ALL_DAYS_SQL if full else REBUILD_DIRTY_DAYS_SQL:
+            db.execute(sql)
         if full:
             db.execute(SAVE_STATE_SQL, {"fingerprint": current, "now": timestamps.now()})
             forget_activity_rollup(db)  # it sums subagents' costs: built again when asked

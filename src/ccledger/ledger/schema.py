@@ -16,7 +16,7 @@ from sqlite_utils import Database, Migrations
 
 from .activity import ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL
 from .activity_daily import ACTIVITY_DAILY_SQL
-from .usage_daily import USAGE_DAILY_SQL, USAGE_DAY_SUMS_SQL
+from .usage_daily import USAGE_DAILY_SQL, USAGE_DAY_SUMS_SQL, USAGE_HOUR_SUMS_SQL, USAGE_HOURLY_SQL
 
 __all__ = [
     "DEFERRABLE_INDEXES",
@@ -526,6 +526,12 @@ def _m016_usage_daily(db: Database) -> None:
 @MIGRATIONS(name="m017_activity_daily_shapes")
 def _m017_activity_daily_shapes(db: Database) -> None:
     _execute_script(db, ACTIVITY_DAILY_SQL)  # the activity rollup is built again, with them, when next asked
+
+
+@MIGRATIONS(name="m018_usage_hourly")
+def _m018_usage_hourly(db: Database) -> None:
+    _execute_script(db, USAGE_HOURLY_SQL)
+    db.execute(USAGE_HOUR_SUMS_SQL.format(rows="usage_rollup"))  # from the rollup as it stands
 
 
 def _execute_script(db: Database, script: str) -> None:
