@@ -65,28 +65,32 @@ COUNT_COLUMNS = (*TOOL_COLUMNS, "gap_ms", *EVENT_COLUMNS, "turn_ms")
 """activity_daily's sums, in order: of tools and gaps (a response's model has them), then of
 events and turn durations (no model has them)."""
 
+# Trigger bodies: list the buckets of an agent's rolled-up responses, or of a session's responses, dirty.
+_MARK_AGENT = """INSERT OR IGNORE INTO activity_dirty (bucket_utc, end_utc)
+        SELECT DISTINCT bucket_utc, strftime('%Y-%m-%dT%H:%M:%S.000Z', (bucket_minute + 15) * 60, 'unixepoch')
+        FROM activity_rollup WHERE kind = 'agent' AND name = NEW.agent_id;"""
 _MARK_SESSION = f"""INSERT OR IGNORE INTO activity_dirty (bucket_utc, end_utc)
         SELECT DISTINCT {BUCKET_EXPR}, strftime('%Y-%m-%dT%H:%M:%S.000Z', {BUCKET_EXPR}, '+15 minutes')
         FROM responses WHERE session_id = {{session}};"""
 
+
+def _counts_table(table: str, grain: str) -> str:
+    """A table of COUNT_COLUMNS per UTC ``grain`` (day or hour), repo and model, with its index."""
+    counts = ", ".join(f"{column} INTEGER NOT NULL" for column in COUNT_COLUMNS)
+    return f"""CREATE TABLE {table} (
+        {grain}_utc TEXT NOT NULL,  -- {"YYYY-MM-DD" if grain == "day" else "YYYY-MM-DDTHH"}
+        {grain}_minute INTEGER NOT NULL,  -- its start, in minutes since 1970 UTC
+        repo_id TEXT,
+        model TEXT,
+        {counts}
+    );
+    CREATE INDEX {table}_{grain} ON {table}({grain}_utc);"""
+
+
 ACTIVITY_DAILY_SQL = textwrap.dedent(f"""
     DROP TABLE IF EXISTS activity_daily;
-    CREATE TABLE activity_daily (
-        day_utc TEXT NOT NULL,            -- YYYY-MM-DD
-        day_minute INTEGER NOT NULL,      -- its start, in minutes since 1970 UTC
-        repo_id TEXT,
-        model TEXT,
-        {", ".join(f"{column} INTEGER NOT NULL" for column in COUNT_COLUMNS)}
-    );
-    CREATE INDEX activity_daily_day ON activity_daily(day_utc);
-    CREATE TABLE activity_hourly (
-        hour_utc TEXT NOT NULL,           -- YYYY-MM-DDTHH
-        hour_minute INTEGER NOT NULL,     -- its start, in minutes since 1970 UTC
-        repo_id TEXT,
-        model TEXT,
-        {", ".join(f"{column} INTEGER NOT NULL" for column in COUNT_COLUMNS)}
-    );
-    CREATE INDEX activity_hourly_hour ON activity_hourly(hour_utc);
+    {_counts_table("activity_daily", "day")}
+    {_counts_table("activity_hourly", "hour")}
     CREATE TABLE activity_names (
         day_utc TEXT NOT NULL,
         kind TEXT NOT NULL,               -- tool | command | agent_type
@@ -108,14 +112,10 @@ ACTIVITY_DAILY_SQL = textwrap.dedent(f"""
     -- are summed again, under the type.
     CREATE INDEX activity_rollup_agent ON activity_rollup(name) WHERE kind = 'agent';
     CREATE TRIGGER agent_type_added AFTER INSERT ON agent_types BEGIN
-        INSERT OR IGNORE INTO activity_dirty (bucket_utc, end_utc)
-        SELECT DISTINCT bucket_utc, strftime('%Y-%m-%dT%H:%M:%S.000Z', (bucket_minute + 15) * 60, 'unixepoch')
-        FROM activity_rollup WHERE kind = 'agent' AND name = NEW.agent_id;
+        {_MARK_AGENT}
     END;
     CREATE TRIGGER agent_type_changed AFTER UPDATE OF agent_type ON agent_types BEGIN
-        INSERT OR IGNORE INTO activity_dirty (bucket_utc, end_utc)
-        SELECT DISTINCT bucket_utc, strftime('%Y-%m-%dT%H:%M:%S.000Z', (bucket_minute + 15) * 60, 'unixepoch')
-        FROM activity_rollup WHERE kind = 'agent' AND name = NEW.agent_id;
+        {_MARK_AGENT}
     END;
     -- A session's first turn duration: its gaps no longer count, in any bucket of its responses.
     CREATE INDEX activity_events_turn ON activity_events(session_id) WHERE kind = 'turn';

@@ -14,39 +14,31 @@ import textwrap
 
 __all__ = ["USAGE_DAILY_SQL", "USAGE_DAY_SUMS_SQL", "USAGE_HOURLY_SQL", "USAGE_HOUR_SUMS_SQL"]
 
-USAGE_DAILY_SQL = textwrap.dedent("""
-    -- usage_rollup summed per UTC day (see ledger.rollup): long windows read whole days here.
-    CREATE TABLE usage_daily (
-        day_utc TEXT NOT NULL,            -- YYYY-MM-DD
-        day_minute INTEGER NOT NULL,      -- its start, in minutes since 1970 UTC
-        source TEXT NOT NULL,
-        session_id TEXT, model TEXT NOT NULL, canonical_model TEXT, repo_id TEXT, git_branch TEXT, machine TEXT,
-        responses INTEGER NOT NULL, subagent_responses INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
-        output_tokens INTEGER NOT NULL, cache_write_5m_tokens INTEGER NOT NULL, cache_write_1h_tokens INTEGER NOT NULL,
-        cache_read_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL, web_search_requests INTEGER NOT NULL,
-        cost_nanousd INTEGER NOT NULL, unpriced_responses INTEGER NOT NULL, unpriced_tokens INTEGER NOT NULL,
-        first_utc TEXT NOT NULL, last_utc TEXT NOT NULL
-    );
-    CREATE INDEX usage_daily_day ON usage_daily(day_utc);
-    CREATE INDEX usage_daily_unpriced ON usage_daily(model) WHERE unpriced_responses > 0;
-""").strip()
+
+def _table_sql(table: str, grain: str, shape: str, purpose: str) -> str:
+    """usage_rollup's sums per period ``grain`` (its text is a ``shape``): the columns of both levels."""
+    return textwrap.dedent(f"""
+        -- usage_rollup summed per UTC {grain} (see ledger.rollup): {purpose}.
+        CREATE TABLE {table} (
+            {grain}_utc TEXT NOT NULL,  -- {shape}
+            {grain}_minute INTEGER NOT NULL,  -- its start, in minutes since 1970 UTC
+            source TEXT NOT NULL,
+            session_id TEXT, model TEXT NOT NULL, canonical_model TEXT, repo_id TEXT, git_branch TEXT, machine TEXT,
+            responses INTEGER NOT NULL, subagent_responses INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL, cache_write_5m_tokens INTEGER NOT NULL,
+            cache_write_1h_tokens INTEGER NOT NULL, cache_read_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL,
+            web_search_requests INTEGER NOT NULL, cost_nanousd INTEGER NOT NULL, unpriced_responses INTEGER NOT NULL,
+            unpriced_tokens INTEGER NOT NULL, first_utc TEXT NOT NULL, last_utc TEXT NOT NULL
+        );
+        CREATE INDEX {table}_{grain} ON {table}({grain}_utc);
+    """).strip()
 
 
-USAGE_HOURLY_SQL = textwrap.dedent("""
-    -- usage_rollup summed per UTC hour (see ledger.rollup): the days local days split read hours here.
-    CREATE TABLE usage_hourly (
-        hour_utc TEXT NOT NULL,           -- YYYY-MM-DDTHH
-        hour_minute INTEGER NOT NULL,     -- its start, in minutes since 1970 UTC
-        source TEXT NOT NULL,
-        session_id TEXT, model TEXT NOT NULL, canonical_model TEXT, repo_id TEXT, git_branch TEXT, machine TEXT,
-        responses INTEGER NOT NULL, subagent_responses INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
-        output_tokens INTEGER NOT NULL, cache_write_5m_tokens INTEGER NOT NULL, cache_write_1h_tokens INTEGER NOT NULL,
-        cache_read_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL, web_search_requests INTEGER NOT NULL,
-        cost_nanousd INTEGER NOT NULL, unpriced_responses INTEGER NOT NULL, unpriced_tokens INTEGER NOT NULL,
-        first_utc TEXT NOT NULL, last_utc TEXT NOT NULL
-    );
-    CREATE INDEX usage_hourly_hour ON usage_hourly(hour_utc);
-""").strip()
+USAGE_DAILY_SQL = (
+    _table_sql("usage_daily", "day", "YYYY-MM-DD", "long windows read whole days here")
+    + "\nCREATE INDEX usage_daily_unpriced ON usage_daily(model) WHERE unpriced_responses > 0;"
+)
+USAGE_HOURLY_SQL = _table_sql("usage_hourly", "hour", "YYYY-MM-DDTHH", "the days local days split read hours here")
 
 
 _SUMMED_COLUMNS = """
