@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
-from .. import timestamps
 from ..choices import ACTIVITY_GROUP_BY_CHOICES, HEATMAP_METRICS
 from ..ledger import buckets
 from ..ledger.activity_daily import COUNT_COLUMNS, COUNT_SUMS_SQL, DAILY_DAYS_SQL
@@ -325,16 +324,13 @@ class _Query:
         are; its names, ranked over the whole window, are read with the other days'."""
         params = {**self.params, "lo": first, "hi": last, "split": json.dumps(split)}
         counts = self.db.execute(self._sql(DAILY_COUNTS_SQL), params).fetchall()
-        if split:
-            whole_hour = self.whole_hour or (lambda hour: True)
-            shared = [hour for day in split for hour in buckets.hour_starts(day) if not whole_hour(hour)]
-            hours = {**params, "lo": min(split), "hi": buckets.next_day(max(split))}
-            hours["split_hours"] = json.dumps([timestamps.text(hour)[:13] for hour in shared])
+        if split:  # only by day, week or month, which set whole_hour
+            assert self.whole_hour is not None
+            hours_lo, hours_hi, shared, ranges = buckets.hour_plan(split, self.whole_hour)
+            hours = {**params, "lo": hours_lo, "hi": hours_hi, "split_hours": json.dumps(shared)}
             counts += self.db.execute(self._sql(HOURLY_COUNTS_SQL), hours).fetchall()
-            if shared:
-                hours["ranges"] = json.dumps(
-                    [(timestamps.text(hour), timestamps.text(hour + buckets.HOUR)) for hour in shared]
-                )
+            if ranges:
+                hours["ranges"] = json.dumps(ranges)
                 counts += self.db.execute(self._sql(RANGES_COUNTS_SQL), hours).fetchall()
         month_lo, month_hi = buckets.whole_months(first, last) or (last, last)
         names = self.db.execute(self._sql(DAILY_NAMES_SQL), {**params, "month_lo": month_lo, "month_hi": month_hi})

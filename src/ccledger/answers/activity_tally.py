@@ -71,12 +71,8 @@ class Found(NamedTuple):
     names: Sequence[tuple[Any, ...]] = ()
 
 
-def gather(
-    found: Found | list[dict[str, Any]], group_by: str
-) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]], Counter[str]]:
+def gather(found: Found, group_by: str) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]], Counter[str]]:
     """Activity per group, per tool and per slash command; active time by the README's rule."""
-    if not isinstance(found, Found):
-        found = Found(found)
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     tools: dict[str, Counter[str]] = defaultdict(Counter)
     commands: Counter[str] = Counter()

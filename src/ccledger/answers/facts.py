@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .. import timestamps
 from ..ledger import buckets
 from ..models import UnpricedModel, Usage, UsageTotals
 
@@ -219,13 +218,11 @@ class Facts:
         first, last, split, ranges = plan
         self._add(DAILY_FACTS_SQL, where, first, last, split=json.dumps(split))
         if split and self._whole_hour is not None:  # the days two groups share, by hour where one holds it
-            shared = [hour for day in split for hour in buckets.hour_starts(day) if not self._whole_hour(hour)]
+            hours_lo, hours_hi, shared, shared_ranges = buckets.hour_plan(split, self._whole_hour)
             self._add(
-                HOURLY_FACTS_SQL, where, min(split), buckets.next_day(max(split)), split=json.dumps(split),
-                split_hours=json.dumps([timestamps.text(hour)[:13] for hour in shared]),
-            )  # fmt: skip
-            ranges = [(lo, hi) for lo, hi in ((low, first), (last, high)) if lo < hi]
-            ranges += [(timestamps.text(hour), timestamps.text(hour + buckets.HOUR)) for hour in shared]
+                HOURLY_FACTS_SQL, where, hours_lo, hours_hi, split=json.dumps(split), split_hours=json.dumps(shared)
+            )
+            ranges = [(lo, hi) for lo, hi in ((low, first), (last, high)) if lo < hi] + shared_ranges
         self._add(RANGES_FACTS_SQL, where, low, high, ranges=json.dumps(ranges))
 
     def scan(

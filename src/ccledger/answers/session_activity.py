@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .. import timestamps
 from ..ledger.activity_rollup import fact_rows_sql, lookback
 from ..models import Activity
-from .activity_tally import fields, gather, grouped, raw_source
+from .activity_tally import Found, fields, gather, grouped, raw_source
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -39,7 +39,7 @@ def session_activity(db: Database, session_ids: list[str], first_utc: str, last_
         only = "and session_id in (" + ", ".join(f":s{n}" for n in range(len(chunk))) + ")"
         facts = fact_rows_sql(only, ("tool", "result", "event", "gap"))
         sql = grouped(raw_source(facts)).format(key="session_id", repo="")
-        groups, _, _ = gather([dict(row) for row in db.query(sql, named)], "session")
+        groups, _, _ = gather(Found([dict(row) for row in db.query(sql, named)]), "session")
         for session, counts in groups.items():
             if session in found:
                 found[session] = Activity(**{**fields(counts, 0.0), "sessions": 1})

@@ -100,6 +100,17 @@ def hour_starts(day: str) -> list[datetime]:
     return [start + HOUR * n for n in range(24)]
 
 
+def hour_plan(
+    split: list[str], whole_hour: Callable[[datetime], bool]
+) -> tuple[str, str, list[str], list[tuple[str, str]]]:
+    """How the ``split`` days of a :func:`day_plan` are read by hour: the hours [lo, hi) of those
+    days from an hourly table but the ``shared`` ones (``YYYY-MM-DDTHH``), which ``whole_hour``
+    says two groups share, and those by bucket, as ``ranges``."""
+    shared = [hour for day in split for hour in hour_starts(day) if not whole_hour(hour)]
+    ranges = [(timestamps.text(hour), timestamps.text(hour + HOUR)) for hour in shared]
+    return min(split), next_day(max(split)), [start[:13] for start, _ in ranges], ranges
+
+
 def month_start(day: str) -> str:
     """The first of a ``YYYY-MM-DD``'s month (an open end, "0000" or "9999", is its own)."""
     return day if len(day) < 10 else day[:8] + "01"
