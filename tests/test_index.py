@@ -29,7 +29,7 @@ from ccledger.ingest.scan import planned_bytes
 from ccledger.ingest.speedups import helper_client as sharing
 from ccledger.ingest.speedups import spawn as spawn_module
 from ccledger.ledger.db import open_db
-from ccledger.ledger.schema import DEFERRABLE_INDEXES
+from ccledger.ledger.schema import DEFERRABLE_ACTIVITY, DEFERRABLE_INDEXES, drop_deferrable
 
 
 def session_file(claude_dir: Path, name: str = "s1.jsonl", project: str = "-home-u-repo") -> Path:
@@ -553,6 +553,43 @@ def test_a_large_first_index_loads_without_the_deferrable_indexes(db, claude_dir
     write_lines(session_file(claude_dir), assistant_line(message_id="new"))  # not a first index: they stay
     index.refresh(db, [claude_dir])
     assert during and all(set(names) == set(before) for names in during)
+
+
+ACTIVITY_OBJECTS_SQL = "select type, name, sql from sqlite_master where name in ({}) order by name".format(
+    ", ".join(f"'{name}'" for name in DEFERRABLE_ACTIVITY)
+)
+
+
+def test_a_first_index_writes_activity_without_its_triggers_and_time_indexes(db, claude_dir, monkeypatch):
+    many_files(claude_dir, 2)
+    before = db.execute(ACTIVITY_OBJECTS_SQL).fetchall()
+    assert {name for _, name, _ in before} == set(DEFERRABLE_ACTIVITY)
+    assert {kind for kind, _, _ in before} == {"index", "trigger"}
+    during = []
+    write_batch = index._write_batch
+    monkeypatch.setattr(
+        index,
+        "_write_batch",
+        lambda db, *a: during.append(db.execute(ACTIVITY_OBJECTS_SQL).fetchall()) or write_batch(db, *a),
+    )
+    index.refresh(db, [claude_dir])
+    assert during and all(names == [] for names in during)
+    assert db.execute(ACTIVITY_OBJECTS_SQL).fetchall() == before  # the same definitions, again
+    during.clear()
+    write_lines(session_file(claude_dir), assistant_line(message_id="new"))  # not a first index: they stay
+    index.refresh(db, [claude_dir])
+    assert during and all(names == before for names in during)
+
+
+def test_opening_the_ledger_creates_the_triggers_a_killed_first_index_dropped(tmp_path):
+    ledger = open_db(tmp_path / "ledger.db")
+    before = ledger.execute(ACTIVITY_OBJECTS_SQL).fetchall()
+    drop_deferrable(ledger)
+    assert ledger.execute(ACTIVITY_OBJECTS_SQL).fetchall() == []
+    ledger.close()
+    ledger = open_db(tmp_path / "ledger.db")
+    assert ledger.execute(ACTIVITY_OBJECTS_SQL).fetchall() == before
+    ledger.close()
 
 
 def test_a_failed_first_index_builds_the_indexes_again(db, claude_dir, monkeypatch):

@@ -32,7 +32,7 @@ from .. import paths, timestamps
 from ..ledger.activity_rollup import MARK_ACTIVITY_DIRTY_SQL, dirty_activity_rows, forget_activity_rollup
 from ..ledger.db import restore_indexes, write_transaction
 from ..ledger.rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
-from ..ledger.schema import DEFERRABLE_INDEXES, MODEL_INDEX, create_missing_indexes
+from ..ledger.schema import MODEL_INDEX, create_missing_indexes, drop_deferrable
 from .activity_rows import ACTIVITY_TIMED, ActivityRows, Batch, prepare, write_batch
 from .file_result import Outcome, read_planned
 from .lines import new_buffer
@@ -334,7 +334,7 @@ def _first_load(db: Database) -> Iterator[FirstLoad | None]:
     """During a first index (no responses yet), whatever its size and whether or not a helper
     shares it (most histories are under the helper's threshold), keep what is written in memory for the
     merge (:class:`merge.FirstLoad`), drop the indexes that loading does not use and build them
-    once it is done (see db.DEFERRABLE_INDEXES), or when it fails; a run killed before that
+    once it is done (see schema.DEFERRABLE_INDEXES and DEFERRABLE_ACTIVITY), or when it fails; a run killed before that
     leaves them to the next ``open_db``."""
     if db.execute(ANY_RESPONSE_SQL).fetchone()[0]:
         yield None
@@ -342,8 +342,7 @@ def _first_load(db: Database) -> Iterator[FirstLoad | None]:
     with write_transaction(db):  # the check again, and the load's start, under the write lock
         load = None if db.execute(ANY_RESPONSE_SQL).fetchone()[0] else FirstLoad(db)
         if load is not None:
-            for name in DEFERRABLE_INDEXES:
-                db.execute(f"drop index if exists {name}")
+            drop_deferrable(db)
             forget_built(db)  # the whole rollup is rebuilt after: no bucket need be listed dirty
             forget_activity_rollup(db)
     if load is None:

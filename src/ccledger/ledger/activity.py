@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import textwrap
 
-__all__ = ["ACTIVITY_SQL", "BACKFILL_ACTIVITY_SQL"]
+__all__ = ["ACTIVITY_SQL", "BACKFILL_ACTIVITY_SQL", "TIME_INDEXES"]
 
-ACTIVITY_SQL = textwrap.dedent("""
+# The time indexes serve answers and rollup builds, not the writes: a first load builds them
+# after it (see schema.DEFERRABLE_ACTIVITY).
+TIME_INDEXES = {
+    "tool_results_time": "CREATE INDEX IF NOT EXISTS tool_results_time ON tool_results(timestamp_utc)",
+    "activity_events_time": "CREATE INDEX IF NOT EXISTS activity_events_time ON activity_events(timestamp_utc)",
+}
+
+ACTIVITY_SQL = textwrap.dedent(f"""
     -- The tools each response called (a JSON array of names, in order; NULL: none), kept with
     -- the response so that they are counted once with it; and the tool uses a file's last read
     -- left waiting for their results (see ingest.activity_rows).
@@ -36,7 +43,7 @@ ACTIVITY_SQL = textwrap.dedent("""
         file_id INTEGER
     );
     CREATE UNIQUE INDEX tool_results_key ON tool_results(key);
-    CREATE INDEX tool_results_time ON tool_results(timestamp_utc);
+    {TIME_INDEXES["tool_results_time"]};
 
     -- Prompts, slash commands, compactions, API errors and turn durations, one row per line.
     CREATE TABLE activity_events (
@@ -51,7 +58,7 @@ ACTIVITY_SQL = textwrap.dedent("""
         file_id INTEGER
     );
     CREATE UNIQUE INDEX activity_events_key ON activity_events(key);
-    CREATE INDEX activity_events_time ON activity_events(timestamp_utc);
+    {TIME_INDEXES["activity_events_time"]};
 
     -- Claude Code's own running totals per session (its latest cost-state line).
     CREATE TABLE session_costs (

@@ -41,6 +41,7 @@ __all__ = [
     "INSERT_DAYS_SQL",
     "INSERT_MONTHS_SQL",
     "TOOL_COLUMNS",
+    "TRIGGERS",
 ]
 
 EDIT_TOOLS = ("Edit", "MultiEdit", "Write", "NotebookEdit")
@@ -72,6 +73,43 @@ _MARK_AGENT = """INSERT OR IGNORE INTO activity_dirty (bucket_utc, end_utc)
 _MARK_SESSION = f"""INSERT OR IGNORE INTO activity_dirty (bucket_utc, end_utc)
         SELECT DISTINCT {BUCKET_EXPR}, strftime('%Y-%m-%dT%H:%M:%S.000Z', {BUCKET_EXPR}, '+15 minutes')
         FROM responses WHERE session_id = {{session}};"""
+
+
+# A subagent's type known (or changed) after its responses were rolled up: their buckets are
+# summed again, under the type. A session's first turn duration: its gaps no longer count, in
+# any bucket of its responses. Each trigger only marks buckets of a built rollup dirty, so a
+# first load, which builds the rollups whole after, drops them (and the index the last two use)
+# while it writes, and creates them again after (see schema.DEFERRABLE_ACTIVITY): on every row
+# written they cost more than the row itself.
+TRIGGERS = {
+    "agent_type_added": f"""CREATE TRIGGER IF NOT EXISTS agent_type_added AFTER INSERT ON agent_types BEGIN
+        {_MARK_AGENT}
+    END""",
+    "agent_type_changed": f"""CREATE TRIGGER IF NOT EXISTS agent_type_changed AFTER UPDATE OF agent_type ON agent_types
+    BEGIN
+        {_MARK_AGENT}
+    END""",
+    "activity_events_turn": (
+        "CREATE INDEX IF NOT EXISTS activity_events_turn ON activity_events(session_id) WHERE kind = 'turn'"
+    ),
+    "session_timed": f"""CREATE TRIGGER IF NOT EXISTS session_timed AFTER INSERT ON activity_events
+    WHEN NEW.kind = 'turn' AND NEW.session_id IS NOT NULL
+        AND (SELECT activity_rollup_built_utc FROM activity_state WHERE id = 1) IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM activity_events WHERE kind = 'turn' AND session_id = NEW.session_id
+                        AND rowid != NEW.rowid)
+    BEGIN
+        {_MARK_SESSION.format(session="NEW.session_id")}
+    END""",
+    "session_timed_moved": f"""CREATE TRIGGER IF NOT EXISTS session_timed_moved
+    AFTER UPDATE OF session_id ON activity_events
+    WHEN NEW.kind = 'turn' AND (SELECT activity_rollup_built_utc FROM activity_state WHERE id = 1) IS NOT NULL
+    BEGIN
+        {_MARK_SESSION.format(session="NEW.session_id")}
+        {_MARK_SESSION.format(session="OLD.session_id")}
+    END""",
+}
+"""The triggers (and the index of turns they read), by name: created by m017, dropped by a first load."""
+_TRIGGERS_SQL = ";\n".join(TRIGGERS.values())
 
 
 def _counts_table(table: str, grain: str) -> str:
@@ -111,28 +149,7 @@ ACTIVITY_DAILY_SQL = textwrap.dedent(f"""
     -- A subagent's type known (or changed) after its responses were rolled up: their buckets
     -- are summed again, under the type.
     CREATE INDEX activity_rollup_agent ON activity_rollup(name) WHERE kind = 'agent';
-    CREATE TRIGGER agent_type_added AFTER INSERT ON agent_types BEGIN
-        {_MARK_AGENT}
-    END;
-    CREATE TRIGGER agent_type_changed AFTER UPDATE OF agent_type ON agent_types BEGIN
-        {_MARK_AGENT}
-    END;
-    -- A session's first turn duration: its gaps no longer count, in any bucket of its responses.
-    CREATE INDEX activity_events_turn ON activity_events(session_id) WHERE kind = 'turn';
-    CREATE TRIGGER session_timed AFTER INSERT ON activity_events
-    WHEN NEW.kind = 'turn' AND NEW.session_id IS NOT NULL
-        AND (SELECT activity_rollup_built_utc FROM activity_state WHERE id = 1) IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM activity_events WHERE kind = 'turn' AND session_id = NEW.session_id
-                        AND rowid != NEW.rowid)
-    BEGIN
-        {_MARK_SESSION.format(session="NEW.session_id")}
-    END;
-    CREATE TRIGGER session_timed_moved AFTER UPDATE OF session_id ON activity_events
-    WHEN NEW.kind = 'turn' AND (SELECT activity_rollup_built_utc FROM activity_state WHERE id = 1) IS NOT NULL
-    BEGIN
-        {_MARK_SESSION.format(session="NEW.session_id")}
-        {_MARK_SESSION.format(session="OLD.session_id")}
-    END;
+    {_TRIGGERS_SQL};
     UPDATE activity_state SET activity_rollup_built_utc = NULL;
 """).strip()
 """The daily tables (replacing the first, single one) and the trigger; the rollups are built

@@ -14,16 +14,18 @@ from collections.abc import Iterable
 
 from sqlite_utils import Database, Migrations
 
-from .activity import ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL
-from .activity_daily import ACTIVITY_DAILY_SQL
+from .activity import ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL, TIME_INDEXES
+from .activity_daily import ACTIVITY_DAILY_SQL, TRIGGERS
 from .usage_daily import USAGE_DAILY_SQL, USAGE_DAY_SUMS_SQL, USAGE_HOUR_SUMS_SQL, USAGE_HOURLY_SQL
 
 __all__ = [
+    "DEFERRABLE_ACTIVITY",
     "DEFERRABLE_INDEXES",
     "KEY_INDEX",
     "MIGRATIONS",
     "MODEL_INDEX",
     "create_missing_indexes",
+    "drop_deferrable",
     "missing_indexes",
 ]
 
@@ -438,7 +440,7 @@ def _m011_responses_key_index(db: Database) -> None:
     )
     columns = ", ".join(name for (name,) in db.execute(RESPONSES_COLUMNS_SQL))
     _execute_script(db, REBUILD_RESPONSES_SQL.format(columns=columns))
-    create_missing_indexes(db)
+    create_missing_indexes(db, DEFERRABLE_INDEXES)  # the later migrations' tables are not there yet
 
 
 # A response without requestId was keyed sessionId:message.id, so each copy of it in a fork or a
@@ -558,8 +560,19 @@ DEFERRABLE_INDEXES = {
     MODEL_INDEX: "CREATE INDEX IF NOT EXISTS responses_model ON responses(model)",
     "responses_message": "CREATE INDEX IF NOT EXISTS responses_message ON responses(message_id)",
 }
-_INDEXES_SQL = "select name from sqlite_master where type = 'index' and tbl_name = 'responses'"
+# The activity tables' time indexes and triggers, deferred the same way: a first load builds the
+# activity rollup whole after it, and its triggers mark buckets of a built one only.
+DEFERRABLE_ACTIVITY = {**TIME_INDEXES, **TRIGGERS}
+_DEFERRABLE = {**DEFERRABLE_INDEXES, **DEFERRABLE_ACTIVITY}
+_PRESENT_SQL = "select name from sqlite_master where type in ('index', 'trigger')"
 DROP_SUPERSEDED_COPIES_SQL = "delete from responses where rowid not in (select max(rowid) from responses group by key)"
+
+
+def drop_deferrable(db: Database) -> None:
+    """Drop the deferrable indexes and triggers (a first load's start, in its transaction)."""
+    for name, sql in _DEFERRABLE.items():
+        kind = "trigger" if sql.startswith("CREATE TRIGGER") else "index"
+        db.execute(f"drop {kind} if exists {name}")
 
 
 def create_missing_indexes(db: Database, names: Iterable[str] | None = None) -> None:
@@ -577,6 +590,8 @@ def create_missing_indexes(db: Database, names: Iterable[str] | None = None) -> 
 
 
 def missing_indexes(db: Database, names: Iterable[str] | None = None) -> list[str]:
-    present = {name for (name,) in db.execute(_INDEXES_SQL)}
-    wanted = DEFERRABLE_INDEXES.keys() if names is None else set(names)
-    return [sql for name, sql in DEFERRABLE_INDEXES.items() if name in wanted and name not in present]
+    """The statements that create the deferrable indexes and triggers that are missing (of
+    ``names`` only, if given)."""
+    present = {name for (name,) in db.execute(_PRESENT_SQL)}
+    wanted = _DEFERRABLE.keys() if names is None else set(names)
+    return [sql for name, sql in _DEFERRABLE.items() if name in wanted and name not in present]
