@@ -82,7 +82,7 @@ def test_a_ledger_from_before_the_key_index_keeps_every_row(tmp_path, real_proje
 
 def test_building_the_key_index_keeps_the_last_written_copy_of_a_key(tmp_path):
     from ccledger.ledger.db import restore_indexes
-    from ccledger.ledger.schema import KEY_INDEX
+    from ccledger.ledger.deferred import KEY_INDEX
 
     db = open_db(tmp_path / "l.db")
     db.execute(f"drop index {KEY_INDEX}")

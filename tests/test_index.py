@@ -29,7 +29,7 @@ from ccledger.ingest.scan import planned_bytes
 from ccledger.ingest.speedups import helper_client as sharing
 from ccledger.ingest.speedups import spawn as spawn_module
 from ccledger.ledger.db import open_db
-from ccledger.ledger.schema import DEFERRABLE_ACTIVITY, DEFERRABLE_INDEXES, drop_deferrable
+from ccledger.ledger.deferred import DEFERRABLE_ACTIVITY, DEFERRABLE_INDEXES, drop_deferrable
 
 
 def session_file(claude_dir: Path, name: str = "s1.jsonl", project: str = "-home-u-repo") -> Path:

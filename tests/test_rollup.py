@@ -7,8 +7,8 @@ from ccledger.ingest import index
 from ccledger.ingest.speedups import helper_client as sharing
 from ccledger.ledger.buckets import bounds as bucket_bounds
 from ccledger.ledger.db import open_db
+from ccledger.ledger.deferred import DEFERRABLE_INDEXES, MODEL_INDEX
 from ccledger.ledger.rollup import aggregate_rows, dirty_rows, ensure_rollup
-from ccledger.ledger.schema import DEFERRABLE_INDEXES, MODEL_INDEX
 from ccledger.pricing import table as pricing
 
 GRAIN = "bucket_utc, session_id, model, canonical_model, repo_id, git_branch, machine"

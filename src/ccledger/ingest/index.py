@@ -31,8 +31,8 @@ from sqlite_utils import Database
 from .. import paths, timestamps
 from ..ledger.activity_rollup import MARK_ACTIVITY_DIRTY_SQL, dirty_activity_rows, forget_activity_rollup
 from ..ledger.db import restore_indexes, write_transaction
+from ..ledger.deferred import MODEL_INDEX, create_missing_indexes, drop_deferrable
 from ..ledger.rollup import MARK_DIRTY_SQL, RollupShare, dirty_rows, forget_built
-from ..ledger.schema import MODEL_INDEX, create_missing_indexes, drop_deferrable
 from .activity_rows import ACTIVITY_TIMED, ActivityRows, Batch, prepare, write_batch
 from .file_result import Outcome, read_planned
 from .lines import new_buffer
@@ -334,7 +334,7 @@ def _first_load(db: Database) -> Iterator[FirstLoad | None]:
     """During a first index (no responses yet), whatever its size and whether or not a helper
     shares it (most histories are under the helper's threshold), keep what is written in memory for the
     merge (:class:`merge.FirstLoad`), drop the indexes that loading does not use and build them
-    once it is done (see schema.DEFERRABLE_INDEXES and DEFERRABLE_ACTIVITY), or when it fails; a run killed before that
+    once it is done (see ledger.deferred), or when it fails; a run killed before that
     leaves them to the next ``open_db``."""
     if db.execute(ANY_RESPONSE_SQL).fetchone()[0]:
         yield None

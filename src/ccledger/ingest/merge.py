@@ -10,14 +10,14 @@ Those are read from the ledger for each file (:meth:`Rivals.from_ledger`), excep
 index into an empty ledger: then every copy the ledger holds is one this run wrote, and
 :class:`FirstLoad` keeps them in memory instead, with the rowid it gave each. That spares a
 lookup per file, and the key and message-id indexes during the load (see
-``db.DEFERRABLE_INDEXES``): more than half of the writer's time.
+``ledger.deferred``): more than half of the writer's time.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..ledger.schema import create_missing_indexes
+from ..ledger.deferred import create_missing_indexes
 from .file_result import KEY, MESSAGE_ID, TIMESTAMP, Candidates
 from .transcript import Rank, rank_of
 

@@ -13,7 +13,7 @@ import textwrap
 __all__ = ["ACTIVITY_SQL", "BACKFILL_ACTIVITY_SQL", "TIME_INDEXES"]
 
 # The time indexes serve answers and rollup builds, not the writes: a first load builds them
-# after it (see schema.DEFERRABLE_ACTIVITY).
+# after it (see deferred.DEFERRABLE_ACTIVITY).
 TIME_INDEXES = {
     "tool_results_time": "CREATE INDEX IF NOT EXISTS tool_results_time ON tool_results(timestamp_utc)",
     "activity_events_time": "CREATE INDEX IF NOT EXISTS activity_events_time ON activity_events(timestamp_utc)",

@@ -79,7 +79,7 @@ _MARK_SESSION = f"""INSERT OR IGNORE INTO activity_dirty (bucket_utc, end_utc)
 # summed again, under the type. A session's first turn duration: its gaps no longer count, in
 # any bucket of its responses. Each trigger only marks buckets of a built rollup dirty, so a
 # first load, which builds the rollups whole after, drops them (and the index the last two use)
-# while it writes, and creates them again after (see schema.DEFERRABLE_ACTIVITY): on every row
+# while it writes, and creates them again after (see deferred.DEFERRABLE_ACTIVITY): on every row
 # written they cost more than the row itself.
 TRIGGERS = {
     "agent_type_added": f"""CREATE TRIGGER IF NOT EXISTS agent_type_added AFTER INSERT ON agent_types BEGIN

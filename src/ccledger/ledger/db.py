@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .. import paths
-from .schema import MIGRATIONS, create_missing_indexes, missing_indexes
+from .deferred import create_missing_indexes, missing_indexes
+from .schema import MIGRATIONS
 
 __all__ = ["LedgerError", "open_db", "read_only", "restore_indexes", "write_transaction"]
 

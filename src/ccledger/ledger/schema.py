@@ -1,5 +1,4 @@
-"""The ledger's schema: readable DDL, the named migrations that build it, and the indexes a
-large first load defers.
+"""The ledger's schema: readable DDL, and the named migrations that build it.
 
 Every schema change is a new named migration, applied on open (``db.open_db``). The ledger is the
 user's long memory (Claude Code deletes transcripts after 30 days), so migrations only ever add,
@@ -10,24 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
-from collections.abc import Iterable
 
 from sqlite_utils import Database, Migrations
 
-from .activity import ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL, TIME_INDEXES
-from .activity_daily import ACTIVITY_DAILY_SQL, TRIGGERS
+from .activity import ACTIVITY_SQL, BACKFILL_ACTIVITY_SQL
+from .activity_daily import ACTIVITY_DAILY_SQL
+from .deferred import DEFERRABLE_INDEXES, create_missing_indexes
 from .usage_daily import USAGE_DAILY_SQL, USAGE_DAY_SUMS_SQL, USAGE_HOUR_SUMS_SQL, USAGE_HOURLY_SQL
 
-__all__ = [
-    "DEFERRABLE_ACTIVITY",
-    "DEFERRABLE_INDEXES",
-    "KEY_INDEX",
-    "MIGRATIONS",
-    "MODEL_INDEX",
-    "create_missing_indexes",
-    "drop_deferrable",
-    "missing_indexes",
-]
+__all__ = ["MIGRATIONS"]
 
 SCHEMA_SQL = textwrap.dedent("""
     -- One row per transcript file ever seen. A file Claude Code deleted keeps its row (and
@@ -412,7 +402,7 @@ def _m010_prod_service_tier(db: Database) -> None:
 
 # The responses' key is unique through an index of its own rather than the table's primary key,
 # so that a first index can load without it and build it once at the end: kept up to date row by
-# row it was half the cost of every insert (see DEFERRABLE_INDEXES). The table is rebuilt from its
+# row it was half the cost of every insert (see deferred.DEFERRABLE_INDEXES). The table is rebuilt from its
 # own definition with that one clause changed, keeping its columns in order and its rowids (file
 # order, which the merge relies on); the one view over it is left alone while it is renamed, and
 # reads it by name after.
@@ -545,53 +535,3 @@ def _execute_script(db: Database, script: str) -> None:
         if sqlite3.complete_statement(pending):
             db.execute(pending.strip())
             pending = ""
-
-
-# Indexes that a large first index drops while it loads the responses and builds again after
-# (see ``index.refresh``): kept up to date row by row they cost about 0.55 s per 66,000 rows
-# (1 GiB of transcripts), built once 0.12 s. The key and message-id indexes serve the merge, which
-# such a load does in memory (merge.FirstLoad); the key's uniqueness holds through it, and the
-# index's build checks it.
-MODEL_INDEX = "responses_model"
-KEY_INDEX = "responses_key"
-DEFERRABLE_INDEXES = {
-    KEY_INDEX: "CREATE UNIQUE INDEX IF NOT EXISTS responses_key ON responses(key)",
-    "responses_time": "CREATE INDEX IF NOT EXISTS responses_time ON responses(timestamp_utc)",
-    MODEL_INDEX: "CREATE INDEX IF NOT EXISTS responses_model ON responses(model)",
-    "responses_message": "CREATE INDEX IF NOT EXISTS responses_message ON responses(message_id)",
-}
-# The activity tables' time indexes and triggers, deferred the same way: a first load builds the
-# activity rollup whole after it, and its triggers mark buckets of a built one only.
-DEFERRABLE_ACTIVITY = {**TIME_INDEXES, **TRIGGERS}
-_DEFERRABLE = {**DEFERRABLE_INDEXES, **DEFERRABLE_ACTIVITY}
-_PRESENT_SQL = "select name from sqlite_master where type in ('index', 'trigger')"
-DROP_SUPERSEDED_COPIES_SQL = "delete from responses where rowid not in (select max(rowid) from responses group by key)"
-
-
-def drop_deferrable(db: Database) -> None:
-    """Drop the deferrable indexes and triggers (a first load's start, in its transaction)."""
-    for name, sql in _DEFERRABLE.items():
-        kind = "trigger" if sql.startswith("CREATE TRIGGER") else "index"
-        db.execute(f"drop {kind} if exists {name}")
-
-
-def create_missing_indexes(db: Database, names: Iterable[str] | None = None) -> None:
-    """:func:`restore_indexes` inside the caller's write transaction (of ``names`` only, if given)."""
-    for sql in missing_indexes(db, names):
-        try:
-            db.execute(sql)
-        except sqlite3.IntegrityError:
-            # Only the key index is unique. A first index writes each key once, but another
-            # process writing while it loads (its REPLACE had no index to find the first copy
-            # by) may have added a second copy; a copy is only ever written to outrank the
-            # earlier one, so the last written stays.
-            db.execute(DROP_SUPERSEDED_COPIES_SQL)
-            db.execute(sql)
-
-
-def missing_indexes(db: Database, names: Iterable[str] | None = None) -> list[str]:
-    """The statements that create the deferrable indexes and triggers that are missing (of
-    ``names`` only, if given)."""
-    present = {name for (name,) in db.execute(_PRESENT_SQL)}
-    wanted = _DEFERRABLE.keys() if names is None else set(names)
-    return [sql for name, sql in _DEFERRABLE.items() if name in wanted and name not in present]
