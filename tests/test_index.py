@@ -125,6 +125,24 @@ def test_sidechain_replay_with_new_request_id_counts_once(db, claude_dir):
     assert rows == [("msg_1:req_1", 0)]  # the parent's copy replaced the replay
 
 
+def test_a_replacement_takes_a_rowid_past_every_earlier_one(db, claude_dir):
+    # A team sync sends the rows past the highest rowid it sent: a replacement must never take
+    # the rowid of the rival it deletes, even when that rival held the highest one.
+    write_lines(session_file(claude_dir), assistant_line(message_id="first"))
+    write_lines(
+        session_file(claude_dir, "btw.jsonl", "-home-u-repo/s1/subagents"),
+        assistant_line(request_id="req_replay", sidechain=True, output_tokens=350),
+    )
+    index.refresh(db, [claude_dir])
+    ((highest,),) = db.execute("select max(rowid) from responses").fetchall()
+    assert db.execute("select key from responses where rowid = ?", [highest]).fetchone() == ("msg_1:req_replay",)
+    write_lines(session_file(claude_dir, "s2.jsonl"), assistant_line(request_id="req_1", output_tokens=350))
+    index.refresh(db, [claude_dir])
+    rows = db.execute("select rowid, key from responses order by rowid").fetchall()
+    assert [key for _, key in rows] == ["first:req_1", "msg_1:req_1"]
+    assert rows[-1][0] > highest
+
+
 def test_same_message_id_different_requests_both_count_outside_sidechains(db, claude_dir):
     write_lines(session_file(claude_dir), assistant_line(request_id="req_a"), assistant_line(request_id="req_b"))
     index.refresh(db, [claude_dir])

@@ -55,6 +55,7 @@ _PLACES = ", ".join("nullif(?, '')" if column in NULLABLE_TEXT else "?" for colu
 INSERT_RESPONSE_SQL = f"insert or replace into responses ({_COLUMNS}) values ({_PLACES})"
 # A first load's rows: rowids of its own choosing, and no key index to find a copy to replace by.
 LOAD_RESPONSE_SQL = f"insert into responses (rowid, {_COLUMNS}) values (?, {_PLACES})"
+REPLACE_AT_SQL = f"insert or replace into responses (rowid, {_COLUMNS}) values (?, {_PLACES})"
 DELETE_RESPONSE_SQL = "delete from responses where key = ?"
 DELETE_ROWID_SQL = "delete from responses where rowid = ?"
 DATA_VERSION_SQL = "PRAGMA data_version"
@@ -218,7 +219,12 @@ def _write(
     """What :func:`merge` decided: outranked copies deleted (by key, or a first load's by rowid),
     then the new rows inserted."""
     if to_delete:
+        # Rowids only ever grow (a team sync sends what lies past the last one it sent): the
+        # replacements are numbered past the highest before the rivals, which may hold it, go.
+        (next_rowid,) = db.execute(NEXT_ROWID_SQL).fetchone()
         db.conn.executemany(DELETE_RESPONSE_SQL, [(key,) for key in to_delete])
+        db.conn.executemany(REPLACE_AT_SQL, [(next_rowid + i, *row) for i, row in enumerate(rows)])
+        return
     if gone:
         db.conn.executemany(DELETE_ROWID_SQL, gone)
     db.conn.executemany(LOAD_RESPONSE_SQL if first_load else INSERT_RESPONSE_SQL, rows)
