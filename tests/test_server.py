@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 READ_ONLY_TOOLS = {
     "usage_summary", "cost_by_repo", "sessions", "session_detail", "index_status", "usage_blocks", "burn_rate",
-    "plan_value", "usage_pace", "budget_status", "activity_summary", "activity_heatmap",
+    "plan_value", "usage_pace", "budget_status", "activity_summary", "activity_heatmap", "team_usage",
 }  # fmt: skip
 WRITING_TOOLS = {"set_budget", "delete_budget"}
 
@@ -60,7 +60,9 @@ async def test_tools_are_described_read_only_and_typed(server):
         assert tools["usage_summary"].output_schema["title"] == "UsageSummary"
         # Each tool is a function of the module, registered from TOOLS in that order, and the
         # description a host hands the model is its docstring without the code's indentation.
-        assert list(tools) == [tool.__name__ for tool, _, _ in server_module.TOOLS]
+        assert list(tools) == [tool.__name__ for tool, _, _ in server_module.TOOLS] + [
+            name for _, name, _, _ in server_module.TEAM_TOOLS
+        ]
         for tool, title, _ in server_module.TOOLS:
             assert getattr(server_module, tool.__name__) is tool and tools[tool.__name__].title == title
             assert "\n    " not in tools[tool.__name__].description

@@ -526,6 +526,27 @@ def _m018_usage_hourly(db: Database) -> None:
     db.execute(USAGE_HOUR_SUMS_SQL.format(rows="usage_rollup"))  # from the rollup as it stands
 
 
+# Where this ledger stands with a team database (see ``team.sync``): its own id there (what the
+# team's high-water mark is kept under) and the last attempt, so that a failure is reported and
+# retried, never in the way of a local answer.
+TEAM_SYNC_SQL = textwrap.dedent("""
+    CREATE TABLE team_sync (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        ledger_id TEXT NOT NULL,
+        last_attempt_utc TEXT,
+        last_success_utc TEXT,
+        last_error TEXT,                  -- NULL after a sync that succeeded; never holds a password
+        responses_sent INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO team_sync (id, ledger_id) VALUES (1, lower(hex(randomblob(16))));
+""").strip()
+
+
+@MIGRATIONS(name="m019_team_sync")
+def _m019_team_sync(db: Database) -> None:
+    _execute_script(db, TEAM_SYNC_SQL)
+
+
 def _execute_script(db: Database, script: str) -> None:
     """Run a script's statements one by one, in the caller's transaction (executescript() would
     commit it first)."""

@@ -27,7 +27,7 @@ from ..choices import (
 )
 from ..config import load_config
 from ..ledger.db import LedgerError, open_db
-from . import console
+from . import console, team_cli
 from .console import ask, demo_ledger, empty_hint, err, lazy, ledger, out, show, zone
 
 if TYPE_CHECKING:
@@ -38,19 +38,9 @@ if TYPE_CHECKING:
     from . import render
 
 
+_LAZY = "answers.activity answers.budgets answers.status answers.pace pricing.table answers.queries surfaces.render"
 if not TYPE_CHECKING:
-    activity, budgets, ledger_status, pace, pricing, queries, render = (
-        lazy(f"ccledger.{name}")
-        for name in (
-            "answers.activity",
-            "answers.budgets",
-            "answers.status",
-            "answers.pace",
-            "pricing.table",
-            "answers.queries",
-            "surfaces.render",
-        )
-    )
+    activity, budgets, ledger_status, pace, pricing, queries, render = (lazy(f"ccledger.{n}") for n in _LAZY.split())
 
 
 __all__ = ["cli", "main"]
@@ -587,6 +577,10 @@ def demo(group_by: str, as_json: bool) -> None:
     err.print("[dim]Demo: real public transcripts bundled with ccledger, in a temporary ledger.[/dim]")
     out.print(render.usage_table(summary))
     out.print(render.repo_table(costs))
+
+
+for command in (team_cli.sync_command, team_cli.team_command):
+    cli.add_command(command)
 
 
 def main(head_start: HeadStart | None = None) -> None:

@@ -6,7 +6,7 @@ import csv
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group
@@ -36,6 +36,9 @@ from ..models import (
     UsageTotals,
 )
 
+if TYPE_CHECKING:
+    from ..team.usage import TeamUsage
+
 __all__ = [
     "activity_view",
     "blocks_table",
@@ -51,6 +54,7 @@ __all__ = [
     "session_detail_view",
     "sessions_table",
     "status_view",
+    "team_table",
     "usage_table",
     "write_csv",
     "write_rows_csv",
@@ -141,6 +145,24 @@ def usage_table(summary: UsageSummary) -> Group:
     table.add_section()
     table.add_row("Total", *_usage_cells(summary.totals), style="bold")
     return Group(table, *_split_note(summary.totals), *_unpriced_notes(summary.unpriced_models))
+
+
+def team_table(usage: TeamUsage) -> Group:
+    """The team's usage: one row per group and a total, with how many developers and machines."""
+    filters = "".join(f", {name} {value}" for name, value in usage.filters.items())
+    totals = usage.totals
+    people = f"{totals.developers} developers, {totals.machines} machines"
+    table = _table(
+        f"Team usage by {usage.group_by}: {usage.period.label}{filters} ({people})", _caption(usage.period.timezone)
+    )
+    _key_column(table, usage.group_by.capitalize())
+    _usage_columns(table)
+    label = {"repo": short_repo, "model": short_model}.get(usage.group_by, str)
+    for row in usage.rows:
+        table.add_row(label(row.key), *_usage_cells(row))
+    table.add_section()
+    table.add_row("Total", *_usage_cells(totals), style="bold")
+    return Group(table, *_unpriced_notes(usage.unpriced_models))
 
 
 def repo_table(costs: RepoCosts) -> Group:

@@ -55,6 +55,7 @@ from ..pricing import table as pricing
 from ..prod.pull import pull_sources
 from ..prod.sources import load_sources, select_sources
 from ..update import update
+from .team_tools import TEAM_TOOLS
 from .tool_parts import (
     DELETES,
     PULLS,
@@ -511,6 +512,8 @@ def build_server(
     for tool, title, hints in TOOLS:
         # The docstring without its indentation: the host hands the model every space of it.
         mcp.add_tool(tool, title=title, description=inspect.cleandoc(tool.__doc__ or ""), annotations=hints)
+    for tool, name, title, hints in TEAM_TOOLS:
+        mcp.add_tool(tool, name, title, inspect.cleandoc(tool.__doc__ or ""), hints)
 
     @mcp.resource("ccledger://prices", name="prices", title="Price table", mime_type="application/json")
     def prices() -> str:

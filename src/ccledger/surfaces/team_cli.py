@@ -1,0 +1,127 @@
+"""``ccledger sync`` and ``ccledger team``: the team ledger on the command line.
+
+The team modules (and psycopg) are imported by these commands alone: every other command starts
+as fast without them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from ..config import load_config
+from ..ledger.db import open_db
+from . import console
+from .console import out, show, zone
+
+__all__ = ["sync_command", "team_command"]
+
+_TEAM_HELP = "set CCLEDGER_TEAM_URL (or [team] url in the config file) to a postgresql:// URL"
+
+
+def _url() -> str:
+    from ..team.connect import TeamError, team_url
+
+    try:
+        url = team_url(load_config())
+    except TeamError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if url is None:
+        raise click.UsageError(f"no team database is configured: {_TEAM_HELP}")
+    return url
+
+
+@click.command("sync")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a line.")
+@click.option("--no-index", is_flag=True, help="Send what the ledger holds without indexing first.")
+def sync_command(as_json: bool, no_index: bool) -> None:
+    """Index, then send this machine's new responses to the team database (CCLEDGER_TEAM_URL).
+
+    Only what changed since the last sync is sent; sending again never counts anything twice.
+    The developer is CCLEDGER_DEVELOPER (default: git's user.email), the machine CCLEDGER_MACHINE.
+    """
+    from ..team.connect import TeamError
+    from ..team.sync import sync
+
+    url = _url()
+    db = open_db()
+    try:
+        if not no_index:
+            console.update(db, None, show_progress=False)
+        try:
+            result = sync(db, url)
+        except TeamError as exc:
+            raise click.ClickException(f"{exc} (the local ledger is intact; run `ccledger sync` again later)") from exc
+    finally:
+        db.close()
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+        return
+    pending = f", {result.pending:,} still to send" if result.pending else ""
+    out.print(
+        f"Sent {result.sent:,} responses ({result.batches} batches) to {result.team} as {result.developer} "
+        f"on {result.machine} in {result.seconds:.2f}s{pending}"
+    )
+
+
+@click.command("team")
+@click.option("--since", default="this month", show_default=True, help="Start, or a whole period (as everywhere).")
+@click.option("--until", help="Inclusive end: a date, a period or a datetime (default: now).")
+@click.option("--timezone", help="IANA zone for day/week/month boundaries (default: config, else this machine's).")
+@click.option(
+    "--by",
+    "group_by",
+    type=click.Choice(["developer", "machine", "repo", "model", "day", "week", "month"]),
+    default="developer",
+    show_default=True,
+    help="How to group rows.",
+)
+@click.option("--developer", help="Only this developer's usage.")
+@click.option("--repo", help="Only this repo (as the team answer names it).")
+@click.option("--model", help="Only this model.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Rows per page.")
+@click.option("--offset", type=click.IntRange(0), default=0, help="Rows to skip (the next page's offset).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def team_command(
+    since: str,
+    until: str | None,
+    timezone: str | None,
+    group_by: str,
+    developer: str | None,
+    repo: str | None,
+    model: str | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
+    """Usage and cost across every machine synced to the team database, summed there."""
+    from ..answers.periods import PeriodError, resolve_period
+    from ..team.connect import TeamError, connect, redact
+    from ..team.usage import team_usage
+    from . import render
+
+    url = _url()
+    try:
+        window = resolve_period(since, until, zone=zone(timezone), now=datetime.now(UTC))
+    except PeriodError as exc:
+        raise click.UsageError(str(exc)) from exc
+    filters = {"developer": developer or "", "repo": repo or "", "model": model or ""}
+    try:
+        with connect(url) as conn:
+            answer = team_usage(
+                conn, window, team=redact(url), group_by=group_by, filters=filters, limit=limit, offset=offset
+            )
+    except TeamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except Exception as exc:  # psycopg's errors: a team database that has never been synced to, say
+        if type(exc).__module__.startswith("psycopg"):
+            raise click.ClickException(f"the team database at {redact(url)} cannot answer: {exc}") from exc
+        raise
+    more = answer.next_offset is not None
+    show(
+        answer,
+        render.team_table,
+        as_json,
+        f"[dim]{answer.rows_total} rows; next page: --offset {answer.next_offset}[/dim]" if more else None,
+    )

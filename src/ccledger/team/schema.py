@@ -1,0 +1,156 @@
+"""The team database's tables, created and changed by numbered migrations.
+
+Every statement is PostgreSQL. ``team_responses`` holds one row per response key, the copy
+that outranks the others whoever sent it (the local ledger's rule, ``transcript.rank_of``,
+with the machine's name breaking a tie so that the order of syncs never matters);
+``team_rollup`` sums them per UTC hour, developer, machine, repo and model, priced with the
+price table the newest ccledger synced (``team_price_periods``), and is what answers read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+# One lock for the schema and one for the rollup, so that two machines syncing at once neither
+# migrate twice nor rebuild the same hours side by side (pg_advisory_xact_lock keys).
+SCHEMA_LOCK = 0x6363_6C65_0001
+ROLLUP_LOCK = 0x6363_6C65_0002
+
+_M001 = """
+CREATE TABLE team_responses (
+    key TEXT PRIMARY KEY,
+    message_id TEXT,
+    request_id TEXT,
+    timestamp_utc TEXT NOT NULL,          -- as the local ledger writes it: 2026-12-03T12:00:00.000Z
+    hour_utc TIMESTAMPTZ NOT NULL,        -- its hour, for the rollup
+    session_id TEXT,
+    agent_id TEXT,
+    is_sidechain BOOLEAN NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens BIGINT NOT NULL,
+    output_tokens BIGINT NOT NULL,
+    cache_write_5m_tokens BIGINT NOT NULL,
+    cache_write_1h_tokens BIGINT NOT NULL,
+    cache_read_tokens BIGINT NOT NULL,
+    web_search_requests BIGINT NOT NULL,
+    speed TEXT,
+    from_progress BOOLEAN NOT NULL,
+    repo_id TEXT,
+    git_branch TEXT,
+    developer TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    synced_utc TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX team_responses_message ON team_responses (message_id);
+CREATE INDEX team_responses_hour ON team_responses (hour_utc);
+
+-- Each machine's ledger and how far it has been sent: the rowid of its last response sent.
+CREATE TABLE team_machines (
+    ledger_id TEXT PRIMARY KEY,           -- a random id the local ledger keeps (sync_state)
+    machine TEXT NOT NULL,
+    developer TEXT NOT NULL,
+    high_water BIGINT NOT NULL DEFAULT 0,
+    responses_sent BIGINT NOT NULL DEFAULT 0,
+    first_synced_utc TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_synced_utc TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- The price table, as the local ledger's (pricing.table); replaced whole by a newer ccledger.
+CREATE TABLE team_model_prices (
+    model TEXT PRIMARY KEY,
+    canonical_model TEXT
+);
+CREATE TABLE team_price_periods (
+    model TEXT NOT NULL,
+    valid_from_utc TEXT NOT NULL,
+    valid_to_utc TEXT,
+    speed TEXT NOT NULL,
+    min_prompt_tokens BIGINT NOT NULL,
+    max_prompt_tokens BIGINT,
+    long_context INTEGER NOT NULL,
+    input_nanousd BIGINT NOT NULL,
+    output_nanousd BIGINT NOT NULL,
+    cache_write_5m_nanousd BIGINT NOT NULL,
+    cache_write_1h_nanousd BIGINT NOT NULL,
+    cache_read_nanousd BIGINT NOT NULL,
+    web_search_nanousd BIGINT NOT NULL,
+    PRIMARY KEY (model, valid_from_utc, speed, min_prompt_tokens)
+);
+CREATE TABLE team_prices (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint TEXT NOT NULL,
+    version TEXT NOT NULL,                -- of the ccledger that synced it
+    synced_utc TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- What each response costs, as the local response_costs view prices it: a response matches one
+-- price period by time, speed and prompt size, or none (unpriced, never $0).
+CREATE VIEW team_response_costs AS
+SELECT r.*, m.canonical_model,
+    r.input_tokens + r.output_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens
+        + r.cache_read_tokens AS total_tokens,
+    r.input_tokens * p.input_nanousd + r.output_tokens * p.output_nanousd
+        + r.cache_write_5m_tokens * p.cache_write_5m_nanousd
+        + r.cache_write_1h_tokens * p.cache_write_1h_nanousd
+        + r.cache_read_tokens * p.cache_read_nanousd
+        + r.web_search_requests * p.web_search_nanousd AS cost_nanousd
+FROM team_responses AS r
+LEFT JOIN team_model_prices AS m ON m.model = r.model
+LEFT JOIN team_price_periods AS p
+    ON p.model = m.canonical_model
+    AND p.valid_from_utc <= r.timestamp_utc
+    AND (p.valid_to_utc IS NULL OR r.timestamp_utc < p.valid_to_utc)
+    AND p.speed = CASE WHEN r.speed = 'fast' THEN 'fast' ELSE 'standard' END
+    AND r.input_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens + r.cache_read_tokens
+        BETWEEN p.min_prompt_tokens AND coalesce(p.max_prompt_tokens, 9223372036854775807);
+
+CREATE TABLE team_rollup (
+    hour_utc TIMESTAMPTZ NOT NULL,
+    developer TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    repo_id TEXT,
+    model TEXT NOT NULL,
+    canonical_model TEXT,
+    responses BIGINT NOT NULL,
+    subagent_responses BIGINT NOT NULL,
+    input_tokens NUMERIC NOT NULL,
+    output_tokens NUMERIC NOT NULL,
+    cache_write_5m_tokens NUMERIC NOT NULL,
+    cache_write_1h_tokens NUMERIC NOT NULL,
+    cache_read_tokens NUMERIC NOT NULL,
+    total_tokens NUMERIC NOT NULL,
+    web_search_requests NUMERIC NOT NULL,
+    cost_nanousd NUMERIC NOT NULL,
+    unpriced_responses BIGINT NOT NULL,
+    unpriced_tokens NUMERIC NOT NULL
+);
+CREATE INDEX team_rollup_hour ON team_rollup (hour_utc);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _M001)]
+"""(version, statements), in order; a database is at the highest version applied."""
+
+_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS team_schema (version INTEGER PRIMARY KEY, applied_utc TIMESTAMPTZ NOT NULL DEFAULT now())
+"""
+
+
+def migrate(conn: psycopg.Connection) -> int:
+    """Apply the migrations the database lacks, each in its own transaction under the schema
+    lock; returns the version it is at. Safe to call from several machines at once."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
+        conn.execute(_VERSION_TABLE)
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM team_schema").fetchone()
+        at = row[0] if row else 0
+        for version, statements in MIGRATIONS:
+            if version > at:
+                conn.execute(statements)
+                conn.execute("INSERT INTO team_schema (version) VALUES (%s)", [version])
+                at = version
+    return at
