@@ -283,3 +283,37 @@ async def test_the_mcp_tools_sync_and_answer_for_the_team(machines, team_url, mo
         assert "s3cret-pw" not in json.dumps(team) + json.dumps(synced.structured_content)
         bad = await client.call_tool("team_usage", {"since": "the day after never"})
         assert bad.is_error and "since" in bad.content[0].text.lower()
+
+
+def run_cli(machines: dict[str, Path], name: str, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ, "CCLEDGER_TEAM_URL": url, "CCLEDGER_MACHINE": name, "CCLEDGER_DEVELOPER": MACHINES[name],
+        "CLAUDE_CONFIG_DIR": str(machines[name]), "CCLEDGER_DB": str(machines[name].parent / "ledger.db"),
+    }  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "ccledger", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_index_syncs_when_a_team_is_configured_and_a_background_one_at_most_every_few_minutes(machines, team_url):
+    assert run_cli(machines, "b1-laptop", team_url, "index", "--no-sync").returncode == 0
+    with connect(team_url) as conn:  # nothing sent: not even the tables made
+        assert conn.execute("select to_regclass('team_responses')").fetchone() == (None,)
+    done = run_cli(machines, "b1-laptop", team_url, "index")
+    assert done.returncode == 0 and "Sent 40 responses to the team ledger" in done.stderr
+    assert team_totals(team_url)[("bob@example.com", "b1-laptop")]["responses"] == 40
+    own = machines["b1-laptop"] / "projects" / "-bob" / "own.jsonl"
+    with own.open("a", encoding="utf-8") as file:
+        file.write(assistant_line(message_id="later", request_id="req_later", session_id="bob-session") + "\n")
+    quiet = run_cli(machines, "b1-laptop", team_url, "index", "--quiet")  # the statusline's: synced a moment ago
+    assert quiet.returncode == 0 and quiet.stdout == quiet.stderr == ""
+    assert team_totals(team_url)[("bob@example.com", "b1-laptop")]["responses"] == 40
+    db = open_db(machines["b1-laptop"].parent / "ledger.db")
+    db.execute("update team_sync set last_attempt_utc = '2026-01-01T00:00:00.000Z'")
+    db.conn.commit()
+    db.close()
+    assert run_cli(machines, "b1-laptop", team_url, "index", "--quiet").returncode == 0
+    assert team_totals(team_url)[("bob@example.com", "b1-laptop")]["responses"] == 41
+    unreachable = team_url.rsplit(":", 1)[0] + ":1/none"
+    failed = run_cli(machines, "b1-laptop", unreachable, "index")
+    assert failed.returncode == 0 and "the index is done" in failed.stderr and "s3cret-pw" not in failed.stderr

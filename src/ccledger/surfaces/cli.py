@@ -104,9 +104,13 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
     type=click.Path(path_type=Path, file_okay=False),
     help="A Claude config dir to read instead of the defaults (repeatable).",
 )
+@click.option("--no-sync", is_flag=True, help="Do not send what changed to the team database (CCLEDGER_TEAM_URL).")
 @click.pass_obj
-def index_command(head_start: HeadStart | None, as_json: bool, quiet: bool, roots: tuple[Path, ...]) -> None:
-    """Bring the ledger up to date with the transcripts (incremental)."""
+def index_command(
+    head_start: HeadStart | None, as_json: bool, quiet: bool, roots: tuple[Path, ...], no_sync: bool
+) -> None:
+    """Bring the ledger up to date with the transcripts (incremental), then sync it to the team
+    database when one is configured."""
     db = open_db()
     try:
         # Keep prices and the rollup current too: the statusline reads them without refreshing.
@@ -118,20 +122,20 @@ def index_command(head_start: HeadStart | None, as_json: bool, quiet: bool, root
             f"the ledger at {paths.db_path()} is read-only here: nothing can be indexed into it "
             "(questions still answer from what it holds)"
         )
-    if quiet:
-        return
     if as_json:
         click.echo(stats.to_json())
-        return
-    out.print(
-        f"{stats.files_seen:,} files seen, {stats.files_read:,} read, "
-        f"{stats.new_responses:,} new responses, {stats.updated_responses:,} updated, "
-        f"{stats.bad_lines:,} bad lines in {stats.seconds:.2f}s"
-    )
-    for kind, count in sorted(stats.problems.items()):
-        out.print(f"  {kind}: {count:,}")
-    for error in stats.errors:
-        out.print(f"  [yellow]unreadable[/yellow] {error.path}: {error.error}")
+    elif not quiet:
+        out.print(
+            f"{stats.files_seen:,} files seen, {stats.files_read:,} read, "
+            f"{stats.new_responses:,} new responses, {stats.updated_responses:,} updated, "
+            f"{stats.bad_lines:,} bad lines in {stats.seconds:.2f}s"
+        )
+        for kind, count in sorted(stats.problems.items()):
+            out.print(f"  {kind}: {count:,}")
+        for error in stats.errors:
+            out.print(f"  [yellow]unreadable[/yellow] {error.path}: {error.error}")
+    if not no_sync:
+        team_cli.sync_after_index(quiet=quiet)
 
 
 @cli.command()

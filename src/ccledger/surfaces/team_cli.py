@@ -10,13 +10,17 @@ from datetime import UTC, datetime
 
 import click
 
-from ..config import load_config
+from .. import timestamps
+from ..config import ConfigError, load_config
 from ..ledger.db import open_db
 from . import console
-from .console import out, show, zone
+from .console import err, out, show, zone
 
-__all__ = ["sync_command", "team_command"]
+__all__ = ["SYNC_EVERY_SECONDS", "sync_after_index", "sync_command", "team_command"]
 
+SYNC_EVERY_SECONDS = 300
+"""How often a background ``ccledger index`` (the statusline's) syncs to the team database."""
+LAST_ATTEMPT_SQL = "select last_attempt_utc from team_sync where id = 1"
 _TEAM_HELP = "set CCLEDGER_TEAM_URL (or [team] url in the config file) to a postgresql:// URL"
 
 
@@ -125,3 +129,37 @@ def team_command(
         as_json,
         f"[dim]{answer.rows_total} rows; next page: --offset {answer.next_offset}[/dim]" if more else None,
     )
+
+
+def sync_after_index(*, quiet: bool) -> None:
+    """After ``ccledger index``: send what changed to the team database, when one is configured.
+    A background run (``--quiet``: the statusline's) syncs at most every SYNC_EVERY_SECONDS and
+    says nothing; a failure is a warning, not an error (the index is done), retried next time."""
+    from ..team.connect import TeamError, team_url
+
+    try:
+        url = team_url(load_config())
+    except (TeamError, ConfigError) as exc:
+        if not quiet:
+            err.print(f"[yellow]ccledger: not synced to the team ledger: {exc}[/yellow]")
+        return
+    if url is None:
+        return
+    from ..team.sync import sync
+
+    db = open_db()
+    try:
+        (last,) = db.execute(LAST_ATTEMPT_SQL).fetchone() or (None,)
+        due = timestamps.now(ago=SYNC_EVERY_SECONDS)
+        if quiet and last is not None and last > due:
+            return
+        try:
+            result = sync(db, url)
+        except TeamError as exc:
+            if not quiet:
+                err.print(f"[yellow]ccledger: {exc}; the index is done, `ccledger sync` sends it later[/yellow]")
+            return
+    finally:
+        db.close()
+    if not quiet:
+        err.print(f"[dim]Sent {result.sent:,} responses to the team ledger at {result.team}[/dim]")
