@@ -128,12 +128,13 @@ def expected_union(machines: dict[str, Path]) -> dict[tuple[str, str], dict[str,
 
 
 def team_totals(url: str) -> dict[tuple[str, str], dict[str, int]]:
-    """The team database's sums by (developer, machine), read from its rollup."""
+    """The team database's sums by (developer, machine), read from its rollup (and its days)."""
+    sums = (
+        f"select developer, machine, sum(responses), {', '.join(f'sum({c})' for c in TOKENS)} from {{}} group by 1, 2"
+    )
     with connect(url) as conn:
-        rows = conn.execute(
-            f"select developer, machine, sum(responses), {', '.join(f'sum({c})' for c in TOKENS)} "
-            "from team_rollup group by 1, 2"
-        ).fetchall()
+        rows = conn.execute(sums.format("team_rollup")).fetchall()
+        assert sorted(conn.execute(sums.format("team_daily")).fetchall()) == sorted(rows)  # the days sum the hours
         raw = conn.execute("select count(*) from team_responses").fetchone()[0]
     found = {
         (dev, machine): dict(zip(("responses", *TOKENS), map(int, sums), strict=True)) for dev, machine, *sums in rows
@@ -192,6 +193,22 @@ def test_team_usage_equals_the_union_ledger_by_developer_and_in_cost(machines, t
     assert {row.key for row in answer.rows} == {"alice@example.com", "bob@example.com"}
     assert [row.cost_usd for row in answer.rows] == sorted((row.cost_usd for row in answer.rows), reverse=True)
     assert "s3cret-pw" not in answer.model_dump_json()
+    # Long windows read whole UTC days, but for those two of the answer's groups share; a zone
+    # whose offset is not whole hours reads the responses: every way, the local answer's rows.
+    with connect(team_url) as conn:
+        for zone_name in ("UTC", "America/New_York", "Asia/Kolkata", "Pacific/Auckland"):
+            zone = ZoneInfo(zone_name)
+            for since, until in (("all", None), ("2026-11-03T10:20", "2026-11-25T15:10")):
+                window = resolve_period(since, until, zone=zone, now=NOW)
+                for group_by in ("day", "week", "month", "repo"):
+                    team = team_usage(conn, window, team="t", group_by=group_by, limit=1000)
+                    mine = queries.usage_summary(
+                        union_db, since=since, until=until, group_by=group_by, zone=zone, now=NOW, limit=1000
+                    )
+                    shown = {row.key: (row.responses, row.total_tokens) for row in team.rows}
+                    expected = {row.key: (row.responses, row.total_tokens) for row in mine.rows}
+                    assert shown == expected, (zone_name, since, group_by)
+                    assert team.totals.cost_usd == pytest.approx(mine.totals.cost_usd, abs=1e-6)
 
 
 def test_a_window_with_unaligned_edges_is_exact_to_the_response(machines, team_url):
@@ -270,6 +287,8 @@ async def test_the_mcp_tools_sync_and_answer_for_the_team(machines, team_url, mo
     async with Client(server) as client:
         missing = await client.call_tool("team_usage", {"since": "all"})
         assert missing.is_error and "CCLEDGER_TEAM_URL" in missing.content[0].text
+        alone = await client.call_tool("cost_by_repo", {"since": "all"})
+        assert alone.structured_content["team_view"] is None
         monkeypatch.setenv("CCLEDGER_TEAM_URL", team_url)
         monkeypatch.setenv("CCLEDGER_DEVELOPER", "bob@example.com")
         synced = await client.call_tool("sync_team", {})
@@ -278,6 +297,7 @@ async def test_the_mcp_tools_sync_and_answer_for_the_team(machines, team_url, mo
         assert not answer.is_error, answer.content[0].text
         local = await client.call_tool("usage_summary", {"since": "all", "group_by": "day", "timezone": "UTC"})
         team, mine = answer.structured_content, local.structured_content
+        assert "team_usage" in mine["team_view"]  # a local answer says a team view exists
         assert team["totals"]["responses"] == mine["totals"]["responses"] == 40
         assert team["totals"]["cost_usd"] == pytest.approx(mine["totals"]["cost_usd"], abs=1e-6)
         assert "s3cret-pw" not in json.dumps(team) + json.dumps(synced.structured_content)

@@ -85,6 +85,11 @@ def alerts_field() -> Any:
     return Field(default_factory=list, description="Budgets past a threshold: mention them to the user.")
 
 
+def team_field() -> Any:
+    """The ``team_view`` note of the answers a team database also gives (see ``team``)."""
+    return Field(None, description="Set when a team database is configured: this answer is this machine's alone.")
+
+
 class Usage(BaseModel):
     """Tokens and cost of a set of API responses."""
 
@@ -153,6 +158,7 @@ class UsageSummary(BaseModel):
     rows: list[UsageRow]
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
     budget_alerts: list[BudgetAlert] = alerts_field()
+    team_view: str | None = team_field()
 
 
 class RepoCost(Usage):
@@ -177,6 +183,7 @@ class RepoCosts(BaseModel):
     repos: list[RepoCost]
     unpriced_models: list[UnpricedModel] = Field(default_factory=list)
     budget_alerts: list[BudgetAlert] = alerts_field()
+    team_view: str | None = team_field()
 
 
 class SessionSummary(Usage):

@@ -55,7 +55,7 @@ from ..pricing import table as pricing
 from ..prod.pull import pull_sources
 from ..prod.sources import load_sources, select_sources
 from ..update import update
-from .team_tools import TEAM_TOOLS
+from .team_tools import TEAM_TOOLS, team_url_or_none
 from .tool_parts import (
     DELETES,
     PULLS,
@@ -126,6 +126,8 @@ class ServerState:
     def with_alerts(self, db: Database, result: AlertedT) -> AlertedT:
         """The result, carrying the budgets that are past a threshold (so Claude mentions them)."""
         result.budget_alerts = budgets.alerts(db, zone=self.config.zone(), now=self.now())
+        if hasattr(result, "team_view") and team_url_or_none(self.config) is not None:
+            result.team_view = "This machine's usage only: team_usage answers for every machine synced to the team."
         return result
 
     def zone(self, timezone: str | None) -> ZoneInfo:

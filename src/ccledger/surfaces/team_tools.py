@@ -28,7 +28,7 @@ from ..team.sync import SyncResult, sync
 from ..team.usage import TeamUsage, team_usage
 from .tool_parts import PULLS, Offset, Since, Timezone, Until, reply
 
-__all__ = ["TEAM_TOOLS"]
+__all__ = ["TEAM_TOOLS", "team_url_or_none"]
 
 _NOT_CONFIGURED = (
     "no team database is configured. Tell the user: set CCLEDGER_TEAM_URL (or [team] url in the "
@@ -56,6 +56,14 @@ def _team_errors() -> Iterator[None]:
         yield
     except (TeamError, ConfigError, PeriodError, ValueError) as exc:
         raise ToolError(str(exc)) from exc
+
+
+def team_url_or_none(config: Config) -> str | None:
+    """The team database's URL when one is configured (a malformed one counts as configured)."""
+    try:
+        return team_url(config)
+    except TeamError:
+        return "(malformed)"
 
 
 def _url(state: _State) -> str:

@@ -82,13 +82,20 @@ def developer() -> str:
 def connect(url: str) -> psycopg.Connection:
     """A connection to the team database, or TeamError saying why not. In autocommit mode: each
     ``conn.transaction()`` is then a transaction of its own, committed when its block ends (not
-    a savepoint inside one left open until the connection closes), and a read holds no locks."""
+    a savepoint inside one left open until the connection closes), and a read holds no locks.
+    Its time zone is UTC, which the rollup's hours and days are cut in."""
     try:
         import psycopg
     except ImportError as exc:
         raise TeamError("the team ledger needs psycopg: pip install 'ccledger[team]'") from exc
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_SECONDS, application_name="ccledger")
+        return psycopg.connect(
+            url,
+            autocommit=True,
+            connect_timeout=CONNECT_SECONDS,
+            application_name="ccledger",
+            options="-c TimeZone=UTC",
+        )
     except psycopg.Error as exc:
         raise TeamError(f"cannot reach the team database at {redact(url)}: {first_line(exc, url)}") from exc
 

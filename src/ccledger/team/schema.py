@@ -4,7 +4,8 @@ Every statement is PostgreSQL. ``team_responses`` holds one row per response key
 that outranks the others whoever sent it (the local ledger's rule, ``transcript.rank_of``,
 with the machine's name breaking a tie so that the order of syncs never matters);
 ``team_rollup`` sums them per UTC hour, developer, machine, repo and model, priced with the
-price table the newest ccledger synced (``team_price_periods``), and is what answers read.
+price table the newest ccledger synced (``team_price_periods``), and ``team_daily`` per UTC day:
+what answers read.
 """
 
 from __future__ import annotations
@@ -132,7 +133,23 @@ CREATE TABLE team_rollup (
 CREATE INDEX team_rollup_hour ON team_rollup (hour_utc);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _M001)]
+# The rows of one developer's machine by hour, which a sync sums again; and the same sums per
+# UTC day, for long windows: a year of a 20-person team is some 20,000 rows
+# here against hundreds of thousands of hourly ones. Kept from team_rollup by the sync.
+_M002 = """
+CREATE INDEX team_responses_owner ON team_responses (developer, machine, hour_utc);
+CREATE TABLE team_daily (LIKE team_rollup);
+ALTER TABLE team_daily RENAME COLUMN hour_utc TO day_utc;
+CREATE INDEX team_daily_day ON team_daily (day_utc);
+INSERT INTO team_daily
+SELECT date_trunc('day', hour_utc), developer, machine, repo_id, model, canonical_model, sum(responses),
+       sum(subagent_responses), sum(input_tokens), sum(output_tokens), sum(cache_write_5m_tokens),
+       sum(cache_write_1h_tokens), sum(cache_read_tokens), sum(total_tokens), sum(web_search_requests),
+       sum(cost_nanousd), sum(unpriced_responses), sum(unpriced_tokens)
+FROM team_rollup GROUP BY 1, 2, 3, 4, 5, 6;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _M001), (2, _M002)]
 """(version, statements), in order; a database is at the highest version applied."""
 
 _VERSION_TABLE = """
@@ -141,8 +158,8 @@ CREATE TABLE IF NOT EXISTS team_schema (version INTEGER PRIMARY KEY, applied_utc
 
 
 def migrate(conn: psycopg.Connection) -> int:
-    """Apply the migrations the database lacks, each in its own transaction under the schema
-    lock; returns the version it is at. Safe to call from several machines at once."""
+    """Apply the migrations the database lacks, in one transaction under the schema lock;
+    returns the version it is at. Safe to call from several machines at once."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         conn.execute(_VERSION_TABLE)

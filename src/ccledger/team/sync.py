@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -98,9 +97,16 @@ def _ranked(table: str, *tie: str) -> str:
     return _RANK.format(t=table) + "".join(f", {column}" for column in tie) + ")"
 
 
-HOURS_BEFORE_SQL = """
-SELECT DISTINCT hour_utc FROM team_responses WHERE key IN (SELECT key FROM team_incoming)
-UNION SELECT DISTINCT date_trunc('hour', timestamp_utc::timestamptz) FROM team_incoming
+# The (hour, developer, machine) rollup rows a batch changes: its own, and those of the copies
+# it replaces or drops (another machine's, or another developer's).
+TOUCHED_SQL = """
+CREATE TEMP TABLE IF NOT EXISTS team_touched (hour_utc TIMESTAMPTZ, developer TEXT, machine TEXT)
+ON COMMIT DELETE ROWS
+"""
+TOUCHED_BEFORE_SQL = """
+INSERT INTO team_touched
+SELECT hour_utc, developer, machine FROM team_responses WHERE key IN (SELECT key FROM team_incoming)
+UNION SELECT DISTINCT date_trunc('hour', timestamp_utc::timestamptz), %(developer)s, %(machine)s FROM team_incoming
 """
 _SET = ", ".join(f"{column} = excluded.{column}" for column in (*_COLUMNS[1:], "hour_utc", "developer", "machine"))
 UPSERT_SQL = f"""
@@ -110,31 +116,65 @@ FROM team_incoming ORDER BY key
 ON CONFLICT (key) DO UPDATE SET {_SET}, synced_utc = now()
 WHERE {_ranked("excluded", "t.machine")} >= {_ranked("t", "excluded.machine")}
 """
+# Only message ids held under two keys, one a sidechain's, can hold a replay: few, or none.
 DROP_REPLAYS_SQL = f"""
-DELETE FROM team_responses AS r USING team_responses AS s
-WHERE r.message_id IN (SELECT message_id FROM team_incoming WHERE message_id IS NOT NULL)
-    AND s.message_id = r.message_id AND s.key <> r.key AND (r.is_sidechain OR s.is_sidechain)
-    AND {_ranked("s", "r.machine", "r.key")} > {_ranked("r", "s.machine", "s.key")}
-RETURNING r.hour_utc
+WITH shared AS (
+    SELECT t.message_id FROM team_responses AS t
+    JOIN (SELECT DISTINCT message_id FROM team_incoming WHERE message_id IS NOT NULL) AS i USING (message_id)
+    GROUP BY t.message_id HAVING count(*) > 1 AND bool_or(t.is_sidechain)
+), dropped AS (
+    DELETE FROM team_responses AS r USING team_responses AS s
+    WHERE r.message_id IN (SELECT message_id FROM shared)
+        AND s.message_id = r.message_id AND s.key <> r.key AND (r.is_sidechain OR s.is_sidechain)
+        AND {_ranked("s", "r.machine", "r.key")} > {_ranked("r", "s.machine", "s.key")}
+    RETURNING r.hour_utc, r.developer, r.machine
+)
+INSERT INTO team_touched SELECT * FROM dropped
 """
 
-_SUMS = """
-SELECT hour_utc, developer, machine, repo_id, model, canonical_model, count(*), count(*) FILTER (WHERE is_sidechain),
-       sum(input_tokens), sum(output_tokens), sum(cache_write_5m_tokens), sum(cache_write_1h_tokens),
-       sum(cache_read_tokens), sum(total_tokens), sum(web_search_requests), coalesce(sum(cost_nanousd), 0),
-       count(*) FILTER (WHERE cost_nanousd IS NULL), coalesce(sum(total_tokens) FILTER (WHERE cost_nanousd IS NULL), 0)
-FROM team_response_costs {where}
+_HOURLY_SUMS = """
+SELECT c.hour_utc, c.developer, c.machine, c.repo_id, c.model, c.canonical_model, count(*),
+       count(*) FILTER (WHERE c.is_sidechain), sum(c.input_tokens), sum(c.output_tokens), sum(c.cache_write_5m_tokens),
+       sum(c.cache_write_1h_tokens), sum(c.cache_read_tokens), sum(c.total_tokens), sum(c.web_search_requests),
+       coalesce(sum(c.cost_nanousd), 0), count(*) FILTER (WHERE c.cost_nanousd IS NULL),
+       coalesce(sum(c.total_tokens) FILTER (WHERE c.cost_nanousd IS NULL), 0)
+FROM team_response_costs AS c {join}
 GROUP BY 1, 2, 3, 4, 5, 6
 """
-REBUILD_HOURS_SQL = (
-    "DELETE FROM team_rollup WHERE hour_utc = ANY(%(hours)s)",
-    "INSERT INTO team_rollup " + _SUMS.format(where="WHERE hour_utc = ANY(%(hours)s)"),
+_DAILY_SUMS = """
+SELECT date_trunc('day', r.hour_utc), r.developer, r.machine, r.repo_id, r.model, r.canonical_model, sum(r.responses),
+       sum(r.subagent_responses), sum(r.input_tokens), sum(r.output_tokens), sum(r.cache_write_5m_tokens),
+       sum(r.cache_write_1h_tokens), sum(r.cache_read_tokens), sum(r.total_tokens), sum(r.web_search_requests),
+       sum(r.cost_nanousd), sum(r.unpriced_responses), sum(r.unpriced_tokens)
+FROM team_rollup AS r {join}
+GROUP BY 1, 2, 3, 4, 5, 6
+"""
+_TOUCHED = "(SELECT DISTINCT hour_utc, developer, machine FROM team_touched)"
+_TOUCHED_DAYS = "(SELECT DISTINCT date_trunc('day', hour_utc) AS day_utc, developer, machine FROM team_touched)"
+_ON_HOURS = "JOIN {t} AS t ON {a}.hour_utc = t.hour_utc AND {a}.developer = t.developer AND {a}.machine = t.machine"
+_ON_DAYS = (
+    "JOIN {t} AS t ON {a}.{column} >= t.day_utc AND {a}.{column} < t.day_utc + interval '1 day' "
+    "AND {a}.developer = t.developer AND {a}.machine = t.machine"
+)
+REBUILD_TOUCHED_SQL = (
+    f"DELETE FROM team_rollup AS r USING {_TOUCHED} AS t "
+    "WHERE r.hour_utc = t.hour_utc AND r.developer = t.developer AND r.machine = t.machine",
+    "INSERT INTO team_rollup " + _HOURLY_SUMS.format(join=_ON_HOURS.format(t=_TOUCHED, a="c")),
+    f"DELETE FROM team_daily AS d USING {_TOUCHED_DAYS} AS t "
+    "WHERE d.day_utc = t.day_utc AND d.developer = t.developer AND d.machine = t.machine",
+    "INSERT INTO team_daily " + _DAILY_SUMS.format(join=_ON_DAYS.format(t=_TOUCHED_DAYS, a="r", column="hour_utc")),
 )
 REBUILD_MODELS_SQL = (
     "DELETE FROM team_rollup WHERE model = ANY(%(models)s)",
-    "INSERT INTO team_rollup " + _SUMS.format(where="WHERE model = ANY(%(models)s)"),
+    "INSERT INTO team_rollup " + _HOURLY_SUMS.format(join="WHERE c.model = ANY(%(models)s)"),
+    "DELETE FROM team_daily WHERE model = ANY(%(models)s)",
+    "INSERT INTO team_daily " + _DAILY_SUMS.format(join="WHERE r.model = ANY(%(models)s)"),
 )
-REBUILD_ALL_SQL = ("TRUNCATE team_rollup", "INSERT INTO team_rollup " + _SUMS.format(where=""))
+REBUILD_ALL_SQL = (
+    "TRUNCATE team_rollup, team_daily",
+    "INSERT INTO team_rollup " + _HOURLY_SUMS.format(join=""),
+    "INSERT INTO team_daily " + _DAILY_SUMS.format(join=""),
+)
 
 TEAM_PRICES_SQL = "SELECT fingerprint, version FROM team_prices WHERE id = 1"
 UPSERT_MODEL_SQL = """
@@ -188,7 +228,6 @@ def sync(
             import psycopg
 
             try:
-                conn.execute("SET TIME ZONE 'UTC'")
                 migrate(conn)
                 ledger_id = db.execute(LOCAL_STATE_SQL).fetchone()[0]
                 with conn.transaction():
@@ -223,14 +262,18 @@ def _send_batch(conn: psycopg.Connection, rows: list[tuple[Any, ...]], ledger: s
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
         conn.execute(INCOMING_SQL)
+        conn.execute(TOUCHED_SQL)
         with conn.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
             for row in rows:
                 copy.write_row(row[1:])
-        hours: set[datetime] = {hour for (hour,) in conn.execute(HOURS_BEFORE_SQL)}
-        conn.execute(UPSERT_SQL, {"developer": who, "machine": machine})
-        hours.update(hour for (hour,) in conn.execute(DROP_REPLAYS_SQL))
-        for sql in REBUILD_HOURS_SQL:
-            conn.execute(sql, {"hours": sorted(hours)})
+        conn.execute("ANALYZE team_incoming")  # a temp table has no statistics: the joins need its size
+        who_where = {"developer": who, "machine": machine}
+        conn.execute(TOUCHED_BEFORE_SQL, who_where)
+        conn.execute(UPSERT_SQL, who_where)
+        conn.execute(DROP_REPLAYS_SQL)
+        conn.execute("ANALYZE team_touched")
+        for sql in REBUILD_TOUCHED_SQL:
+            conn.execute(sql)
         conn.execute(ADVANCE_SQL, {"high": rows[-1][0], "sent": len(rows), "ledger": ledger})
 
 

@@ -10,7 +10,8 @@ two local days, so those answers read the priced responses whole instead (slower
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -20,6 +21,8 @@ from ..answers.periods import Window
 from ..models import Period, UnpricedModel, Usage, UsageRow
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     import psycopg
 
 __all__ = ["TEAM_GROUP_BY", "TeamTotals", "TeamUsage", "team_usage"]
@@ -44,20 +47,34 @@ _SUMS = (
     "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens",
     "total_tokens", "web_search_requests", "cost_nanousd", "unpriced_responses", "unpriced_tokens",
 )  # fmt: skip
-_ROLLUP_ROWS = f"""
-SELECT hour_utc AS moment, developer, machine, repo_id, model, responses, {", ".join(_SUMS)}
-FROM team_rollup WHERE hour_utc >= %(whole_from)s AND hour_utc < %(whole_to)s {{only}}"""
+_COLUMNS = f"developer, machine, repo_id, model, responses, {', '.join(_SUMS)}"
+# Whole hours from the hourly rollup: a range (before the first whole day, after the last, or all
+# of a window without one), and the hours of the days two of the answer's groups share.
+_HOUR_ROWS = f"""
+SELECT hour_utc AS moment, {_COLUMNS}
+FROM team_rollup WHERE hour_utc >= %({{name}}_from)s AND hour_utc < %({{name}}_to)s {{only}}"""
+_SPLIT_DAY_ROWS = f"""
+SELECT r.hour_utc AS moment, {_COLUMNS}
+FROM unnest(%(split)s::timestamptz[]) AS s(day)
+JOIN team_rollup AS r ON r.hour_utc >= s.day AND r.hour_utc < s.day + interval '1 day' WHERE true {{only}}"""
+_DAY_ROWS = f"""
+SELECT day_utc AS moment, {_COLUMNS}
+FROM team_daily WHERE day_utc >= %(days_from)s AND day_utc < %(days_to)s AND day_utc <> ALL(%(split)s::timestamptz[])
+    {{only}}"""
+FIRST_HOUR_SQL = "SELECT min(hour_utc) FROM team_rollup"
+# A response as a rollup row (every column named: the first part of a UNION names them all).
 _RESPONSE_SUMS = (
     "input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, total_tokens, "
-    "web_search_requests, coalesce(cost_nanousd, 0), (cost_nanousd IS NULL)::int, "
-    "CASE WHEN cost_nanousd IS NULL THEN total_tokens ELSE 0 END"
+    "web_search_requests, coalesce(cost_nanousd, 0) AS cost_nanousd, "
+    "(cost_nanousd IS NULL)::int AS unpriced_responses, "
+    "CASE WHEN cost_nanousd IS NULL THEN total_tokens ELSE 0 END AS unpriced_tokens"
 )
 _EDGE_ROWS = f"""
-SELECT timestamp_utc::timestamptz, developer, machine, repo_id, model, 1, {_RESPONSE_SUMS}
+SELECT timestamp_utc::timestamptz AS moment, developer, machine, repo_id, model, 1 AS responses, {_RESPONSE_SUMS}
 FROM team_response_costs WHERE hour_utc = %({{name}}_hour)s
     AND timestamp_utc >= %({{name}}_from)s AND timestamp_utc < %({{name}}_to)s {{only}}"""
 _ALL_RESPONSE_ROWS = f"""
-SELECT timestamp_utc::timestamptz, developer, machine, repo_id, model, 1, {_RESPONSE_SUMS}
+SELECT timestamp_utc::timestamptz AS moment, developer, machine, repo_id, model, 1 AS responses, {_RESPONSE_SUMS}
 FROM team_response_costs WHERE timestamp_utc >= %(start)s AND timestamp_utc < %(end)s {{only}}"""
 
 _SUMMED = "sum(responses), " + ", ".join(f"sum({column})" for column in _SUMS)
@@ -69,7 +86,6 @@ UNPRICED_SQL = """
 WITH rows AS ({rows}) SELECT model, sum(unpriced_responses), sum(unpriced_tokens) FROM rows
 GROUP BY model HAVING sum(unpriced_responses) > 0 ORDER BY 3 DESC
 """
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TeamTotals(Usage):
@@ -111,7 +127,8 @@ def team_usage(
     unknown = set(filters) - set(_FILTERS)
     if unknown:
         raise ValueError(f"unknown filter {sorted(unknown)[0]!r}: use developer, repo or model")
-    rows_sql, params = _rows(window, filters)
+    first = conn.execute(FIRST_HOUR_SQL).fetchone()
+    rows_sql, params = _rows(window, group_by, filters, first[0] if first else None)
     params["zone"] = window.zone.key
     grouped = conn.execute(GROUPED_SQL.format(rows=rows_sql, key=_KEYS[group_by]), params).fetchall()
     totals = conn.execute(TOTALS_SQL.format(rows=rows_sql), params).fetchone()
@@ -153,43 +170,83 @@ def _usage(values: list[Any]) -> dict[str, Any]:
     }
 
 
-def _rows(window: Window, filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    """The SQL of the window's rows (rollup hours and edge responses) and its parameters."""
+def _rows(window: Window, group_by: str, filters: dict[str, str], first: datetime | None) -> tuple[str, dict[str, Any]]:
+    """The SQL of the window's rows and its parameters: whole UTC days from the daily rollup (but
+    for days two of the answer's groups share), other whole hours from the hourly one, and the
+    minutes at the edges from the responses. ``first``: the earliest hour the team has."""
     only = "".join(f" AND {_FILTERS[name]} = %(filter_{name})s" for name in filters)
     params: dict[str, Any] = {f"filter_{name}": value for name, value in filters.items()}
-    start, end = (window.start or _EARLIEST).astimezone(UTC), window.end.astimezone(UTC)
+    end = window.end.astimezone(UTC)
+    start = (window.start or first or end).astimezone(UTC)
     params.update(start=_text(start), end=_text(end))
-    if not _whole_hours(window):
+    if not _whole_hours(window.zone, start, end):
         return _ALL_RESPONSE_ROWS.format(only=only), params
-    whole_from, whole_to = _ceil_hour(start), end.replace(minute=0, second=0, microsecond=0)
+    whole_from, whole_to = _ceil(start, _HOUR), _floor(end, _HOUR)
     if whole_from >= whole_to:  # no whole hour: the window lies within one or two hours
-        whole_from = whole_to = _ceil_hour(start)
-    parts = [_ROLLUP_ROWS.format(only=only)]
-    params.update(whole_from=whole_from, whole_to=whole_to)
+        whole_from = whole_to = _ceil(start, _HOUR)
+    days_from, days_to = _ceil(whole_from, _DAY), _floor(whole_to, _DAY)
+    parts = []
+    hours: tuple[tuple[str, datetime, datetime], ...]
+    if days_from < days_to:
+        split = _split_days(window.zone, group_by, days_from, days_to)
+        params.update(days_from=days_from, days_to=days_to, split=split)
+        parts += [_DAY_ROWS.format(only=only), _SPLIT_DAY_ROWS.format(only=only)]
+        hours = (("head_hours", whole_from, days_from), ("tail_hours", days_to, whole_to))
+    else:
+        hours = (("hours", whole_from, whole_to),)
+    for name, low, high in hours:
+        if low < high:
+            params[f"{name}_from"], params[f"{name}_to"] = low, high
+            parts.append(_HOUR_ROWS.format(name=name, only=only))
     # Each edge lies within one hour: before the first whole hour, and from the last one on.
     for name, low, high in (("head", start, min(whole_from, end)), ("tail", max(whole_to, start), end)):
         if low < high:
-            params[f"{name}_hour"] = low.replace(minute=0, second=0, microsecond=0)
+            params[f"{name}_hour"] = _floor(low, _HOUR)
             params[f"{name}_from"], params[f"{name}_to"] = _text(low), _text(high)
             parts.append(_EDGE_ROWS.format(name=name, only=only))
+    if not parts:  # an empty window
+        params.update(hours_from=start, hours_to=start)
+        parts.append(_HOUR_ROWS.format(name="hours", only=only))
     return " UNION ALL ".join(parts), params
 
 
-def _whole_hours(window: Window) -> bool:
-    """Whether the zone's offset is a whole number of hours over the window (sampled monthly)."""
-    start = window.start or window.end - timedelta(days=366)
-    days = max(1, (window.end - start).days)
-    moments = [window.end, *(start + timedelta(days=day) for day in range(0, days, 30))]
-    return all(_offset(moment, window) % timedelta(hours=1) == timedelta() for moment in moments)
+def _split_days(zone: ZoneInfo, group_by: str, low: datetime, high: datetime) -> list[datetime]:
+    """The UTC days in [low, high) whose hours fall in two of the answer's groups (by day outside
+    UTC, every one; by month, the one holding a local month's start); none for other groupings."""
+    key = _GROUP_OF.get(group_by)
+    if key is None:
+        return []
+    split = []
+    day = low
+    while day < high:
+        if key(day.astimezone(zone).date()) != key((day + _DAY - timedelta(microseconds=1)).astimezone(zone).date()):
+            split.append(day)
+        day += _DAY
+    return split
 
 
-def _offset(moment: datetime, window: Window) -> timedelta:
-    return moment.astimezone(window.zone).utcoffset() or timedelta()
+_GROUP_OF: dict[str, Callable[[date], object]] = {
+    "day": lambda day: day,
+    "week": lambda day: day - timedelta(days=day.weekday()),
+    "month": lambda day: (day.year, day.month),
+}
+_HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
 
 
-def _ceil_hour(moment: datetime) -> datetime:
-    floor = moment.replace(minute=0, second=0, microsecond=0)
-    return floor if floor == moment else floor + timedelta(hours=1)
+def _whole_hours(zone: ZoneInfo, start: datetime, end: datetime) -> bool:
+    """Whether the zone's offset is a whole number of hours from ``start`` to ``end`` (sampled monthly)."""
+    moments = [end, *(start + timedelta(days=day) for day in range(0, max(1, (end - start).days), 30))]
+    return all((moment.astimezone(zone).utcoffset() or timedelta()) % _HOUR == timedelta() for moment in moments)
+
+
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    """``moment`` (UTC) down to a whole hour or day."""
+    return datetime.fromtimestamp(moment.timestamp() // step.total_seconds() * step.total_seconds(), UTC)
+
+
+def _ceil(moment: datetime, step: timedelta) -> datetime:
+    floor = _floor(moment, step)
+    return floor if floor == moment else floor + step
 
 
 def _text(moment: datetime) -> str:
