@@ -337,3 +337,66 @@ def test_index_syncs_when_a_team_is_configured_and_a_background_one_at_most_ever
     unreachable = team_url.rsplit(":", 1)[0] + ":1/none"
     failed = run_cli(machines, "b1-laptop", unreachable, "index")
     assert failed.returncode == 0 and "the index is done" in failed.stderr and "s3cret-pw" not in failed.stderr
+
+
+_RECORD = {
+    "source_id": "shop", "bucket_end_utc": "2026-11-20T11:00:00.000Z", "repo_id": "github.com/acme/shop",
+    "model": "claude-sonnet-4-5-20250929", "requests": 3, "input_tokens": 1000, "cache_write_5m_tokens": 0,
+    "cache_write_1h_tokens": 0, "cache_read_tokens": 500, "web_search_requests": 0, "speed": None,
+    "context_window": None, "provider_cost_nanousd": None,
+}  # fmt: skip
+
+
+def _pulled(db, pulled_utc: str, records: list[tuple[str, int]]) -> None:
+    """A pull of source 'shop' (its records as ``prod.pull`` writes them): (record key, output tokens)."""
+    from ccledger.prod.pull import UPSERT_SQL
+
+    with db.conn:
+        db.execute("delete from prod_usage where source_id = 'shop'")
+        for key, output in records:
+            start = f"2026-11-2{len(key) % 3}T10:00:00.000Z"
+            tier = "batch" if key == "b" else None
+            db.execute(
+                UPSERT_SQL,
+                {**_RECORD, "record_key": key, "bucket_start_utc": start, "output_tokens": output,
+                 "service_tier": tier, "pulled_utc": pulled_utc},
+            )  # fmt: skip
+        db.execute(
+            "insert into prod_cursors (source_id, last_pull_utc) values ('shop', ?) "
+            "on conflict (source_id) do update set last_pull_utc = excluded.last_pull_utc",
+            [pulled_utc],
+        )
+    update(db, [])  # prices for the model, and the rollup
+
+
+def test_production_records_count_once_whichever_machines_pulled_them(machines, team_url):
+    first, second = ledger_of(machines, "a1-laptop"), ledger_of(machines, "b1-laptop")
+    _pulled(first, "2026-11-22T08:00:00.000Z", [("a", 100), ("b", 200), ("cc", 300)])
+    _pulled(second, "2026-11-22T09:00:00.000Z", [("a", 100), ("b", 250), ("cc", 300), ("dddd", 50)])  # later, corrected
+    window = resolve_period("all", None, zone=ZoneInfo("UTC"), now=NOW)
+
+    def team_prod():
+        with connect(team_url) as conn:
+            return team_usage(conn, window, team="t", group_by="repo", source="prod")
+
+    assert team_sync.sync(first, team_url, who="alice", machine="a1-laptop").prod_records_sent == 3
+    assert team_sync.sync(second, team_url, who="bob", machine="b1-laptop").prod_records_sent == 4
+    assert team_sync.sync(first, team_url, who="alice", machine="a1-laptop").prod_records_sent == 0  # older pull
+    assert team_sync.sync(second, team_url, who="bob", machine="b1-laptop").prod_records_sent == 0  # unchanged
+    local = queries.usage_summary(second, since="all", group_by="repo", source="prod", zone=ZoneInfo("UTC"), now=NOW)
+    answer = team_prod()
+    assert answer.totals.responses == local.totals.responses == 12
+    assert answer.totals.output_tokens == local.totals.output_tokens == 700
+    assert (
+        answer.totals.prod_cost_usd == pytest.approx(local.totals.prod_cost_usd, abs=1e-9) and local.totals.cost_usd > 0
+    )
+    assert [row.key for row in answer.rows] == ["github.com/acme/shop"]
+    _pulled(first, "2026-11-23T08:00:00.000Z", [("a", 100)])  # the source now says one record
+    assert team_sync.sync(first, team_url, who="alice", machine="a1-laptop").prod_records_sent == 1
+    assert team_prod().totals.output_tokens == 100
+    with connect(team_url) as conn:
+        everything = team_usage(conn, window, team="t", group_by="developer")
+    totals = everything.totals
+    assert totals.prod_cost_usd == team_prod().totals.cost_usd and totals.dev_cost_usd > 0
+    assert totals.dev_cost_usd == pytest.approx(totals.cost_usd - totals.prod_cost_usd)
+    assert "(prod)" in [row.key for row in everything.rows] and everything.totals.developers == 2

@@ -162,7 +162,8 @@ def team_table(usage: TeamUsage) -> Group:
         table.add_row(label(row.key), *_usage_cells(row))
     table.add_section()
     table.add_row("Total", *_usage_cells(totals), style="bold")
-    return Group(table, *_unpriced_notes(usage.unpriced_models))
+    split = [Text(f"Claude Code (dev) {money(totals.dev_cost_usd)} + production (prod) {money(totals.prod_cost_usd)}")]
+    return Group(table, *(split if totals.prod_cost_usd else []), *_unpriced_notes(usage.unpriced_models))
 
 
 def repo_table(costs: RepoCosts) -> Group:

@@ -84,6 +84,13 @@ def sync_command(as_json: bool, no_index: bool) -> None:
 @click.option("--developer", help="Only this developer's usage.")
 @click.option("--repo", help="Only this repo (as the team answer names it).")
 @click.option("--model", help="Only this model.")
+@click.option(
+    "--source",
+    type=click.Choice(["dev", "prod", "all"]),
+    default="all",
+    show_default=True,
+    help="dev: Claude Code; prod: shipped apps' pulled telemetry, synced; all: both.",
+)
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Rows per page.")
 @click.option("--offset", type=click.IntRange(0), default=0, help="Rows to skip (the next page's offset).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -95,6 +102,7 @@ def team_command(
     developer: str | None,
     repo: str | None,
     model: str | None,
+    source: str,
     limit: int,
     offset: int,
     as_json: bool,
@@ -114,7 +122,14 @@ def team_command(
     try:
         with connect(url) as conn:
             answer = team_usage(
-                conn, window, team=redact(url), group_by=group_by, filters=filters, limit=limit, offset=offset
+                conn,
+                window,
+                team=redact(url),
+                group_by=group_by,
+                filters=filters,
+                source=source,
+                limit=limit,
+                offset=offset,
             )
     except TeamError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -26,7 +26,7 @@ from ..ledger.db import open_db
 from ..team.connect import TeamError, connect, redact, team_url
 from ..team.sync import SyncResult, sync
 from ..team.usage import TeamUsage, team_usage
-from .tool_parts import PULLS, Offset, Since, Timezone, Until, reply
+from .tool_parts import PULLS, Offset, Since, SourceArg, Timezone, Until, reply
 
 __all__ = ["TEAM_TOOLS", "team_url_or_none"]
 
@@ -84,13 +84,16 @@ def team_usage_tool(
     developer: Annotated[str | None, Field(description="Only this developer (as the answer names them).")] = None,
     repo: Annotated[str | None, Field(description="Only this repo id, as the answer names it.")] = None,
     model: Annotated[str | None, Field(description="Only this model id.")] = None,
+    source: SourceArg = "all",
     timezone: Timezone = None,
-    limit: Annotated[int, Field(ge=1, le=200, description="Rows per page.")] = 50,
+    limit: Annotated[int, Field(ge=1, le=100, description="Rows per page; totals always cover every row.")] = 40,
     offset: Offset = 0,
 ) -> Annotated[CallToolResult, TeamUsage]:
     """Usage and cost across the whole team: every developer's machines synced to the team
     database (PostgreSQL), summed there. Default: this month by developer. Totals first (with how
-    many developers and machines); rows by cost, or in time order by day, week or month. Use it for
+    many developers and machines, and the split between Claude Code (dev) and shipped apps' synced
+    production telemetry (prod), which groups under '(prod)'); rows by cost, or in time order by
+    day, week or month. Use it for
     "what did the team spend this month?", "who spent most?", "team cost by repo". Costs are API
     list-price equivalents from the same dated prices as usage_summary. Only what machines have
     synced is here: call sync_team first for this machine's latest."""
@@ -102,7 +105,14 @@ def team_usage_tool(
         with connect(url) as conn:
             try:
                 answer = team_usage(
-                    conn, window, team=redact(url), group_by=group_by, filters=filters, limit=limit, offset=offset
+                    conn,
+                    window,
+                    team=redact(url),
+                    group_by=group_by,
+                    filters=filters,
+                    source=source,
+                    limit=limit,
+                    offset=offset,
                 )
             except Exception as exc:  # psycopg's: say what failed, never with a password
                 if type(exc).__module__.startswith("psycopg"):

@@ -149,7 +149,65 @@ SELECT date_trunc('day', hour_utc), developer, machine, repo_id, model, canonica
 FROM team_rollup GROUP BY 1, 2, 3, 4, 5, 6;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _M001), (2, _M002)]
+# Production telemetry (``prod``): each source's records, keyed per source as locally. The
+# ledger that pulled a source last owns its rows here: they are replaced whole when it syncs, so
+# two machines pulling one source count it once. Priced as the local prod_costs view prices them.
+_M003 = """
+CREATE TABLE team_prod_usage (
+    source_id TEXT NOT NULL,
+    record_key TEXT NOT NULL,
+    bucket_start_utc TEXT NOT NULL,
+    bucket_end_utc TEXT NOT NULL,
+    repo_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    requests BIGINT,
+    input_tokens BIGINT NOT NULL,
+    output_tokens BIGINT NOT NULL,
+    cache_write_5m_tokens BIGINT NOT NULL,
+    cache_write_1h_tokens BIGINT NOT NULL,
+    cache_read_tokens BIGINT NOT NULL,
+    web_search_requests BIGINT NOT NULL,
+    speed TEXT,
+    context_window TEXT,
+    provider_cost_nanousd BIGINT,
+    service_tier TEXT,
+    PRIMARY KEY (source_id, record_key)
+);
+CREATE INDEX team_prod_usage_start ON team_prod_usage (bucket_start_utc);
+CREATE TABLE team_prod_sources (
+    source_id TEXT PRIMARY KEY,
+    ledger_id TEXT NOT NULL,
+    developer TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    last_pull_utc TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    synced_utc TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE VIEW team_prod_costs AS
+SELECT u.*, m.canonical_model,
+    u.input_tokens + u.output_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens + u.cache_read_tokens
+        AS total_tokens,
+    (u.input_tokens * p.input_nanousd + u.output_tokens * p.output_nanousd
+        + u.cache_write_5m_tokens * p.cache_write_5m_nanousd
+        + u.cache_write_1h_tokens * p.cache_write_1h_nanousd
+        + u.cache_read_tokens * p.cache_read_nanousd) / CASE WHEN u.service_tier = 'batch' THEN 2 ELSE 1 END
+    + u.web_search_requests * p.web_search_nanousd AS cost_nanousd
+FROM team_prod_usage AS u
+LEFT JOIN team_model_prices AS m ON m.model = u.model
+LEFT JOIN team_price_periods AS p
+    ON p.model = m.canonical_model
+    AND p.valid_from_utc <= u.bucket_start_utc
+    AND (p.valid_to_utc IS NULL OR u.bucket_start_utc < p.valid_to_utc)
+    AND p.speed = CASE WHEN u.speed = 'fast' THEN 'fast' ELSE 'standard' END
+    AND CASE
+            WHEN u.context_window IS NULL
+                THEN u.input_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens + u.cache_read_tokens
+            WHEN u.context_window = '0-200k' THEN 0
+            ELSE 9223372036854775807
+        END BETWEEN p.min_prompt_tokens AND coalesce(p.max_prompt_tokens, 9223372036854775807);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _M001), (2, _M002), (3, _M003)]
 """(version, statements), in order; a database is at the highest version applied."""
 
 _VERSION_TABLE = """

@@ -15,7 +15,8 @@ and one rerun sends nothing twice; a row sent twice changes nothing anyway:
   serialises machines syncing at once.
 
 Prices go too: the team prices with the table of the newest ccledger that synced, and every
-machine adds the models it resolved. Budgets stay local.
+machine adds the models it resolved; so do production telemetry records (``prod_sync``).
+Budgets stay local, and so do the official rate-limit readings (they are per account).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pydantic import BaseModel, Field
 from .. import __version__, paths, timestamps
 from ..ledger.db import write_transaction
 from .connect import TeamError, connect, developer, first_line, redact
+from .prod_sync import sync_prod
 from .schema import ROLLUP_LOCK, migrate
 
 if TYPE_CHECKING:
@@ -199,6 +201,7 @@ class SyncResult(BaseModel):
     sent: int = Field(description="Responses sent this time (new or better copies since the last sync).")
     batches: int
     pending: int = Field(0, description="Responses still to send (a sync stopped by max_batches).")
+    prod_records_sent: int = Field(0, description="Production telemetry records sent (sources that changed).")
     prices_updated: bool = Field(description="Whether this sync replaced the team's price table or added models.")
     seconds: float
 
@@ -243,6 +246,7 @@ def sync(
                 if not batches:
                     with conn.transaction():
                         conn.execute(TOUCH_SQL, {"ledger": ledger_id})
+                prod_sent = sync_prod(conn, db, ledger=ledger_id, who=who, machine=machine)
             except psycopg.Error as exc:
                 raise TeamError(f"the team database at {redact(url)} refused the sync: {first_line(exc, url)}") from exc
     except TeamError as exc:
@@ -252,7 +256,7 @@ def sync(
     pending = db.execute(LOCAL_PENDING_SQL, [high_water]).fetchone()[0]
     return SyncResult(
         team=redact(url), developer=who, machine=machine, sent=sent, batches=batches, pending=pending,
-        prices_updated=prices_updated, seconds=round(time.perf_counter() - started, 3),
+        prod_records_sent=prod_sent, prices_updated=prices_updated, seconds=round(time.perf_counter() - started, 3),
     )  # fmt: skip
 
 

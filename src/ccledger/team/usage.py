@@ -47,7 +47,7 @@ _SUMS = (
     "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens",
     "total_tokens", "web_search_requests", "cost_nanousd", "unpriced_responses", "unpriced_tokens",
 )  # fmt: skip
-_COLUMNS = f"developer, machine, repo_id, model, responses, {', '.join(_SUMS)}"
+_COLUMNS = f"developer, machine, repo_id, model, responses, {', '.join(_SUMS)}, 'dev' AS source"
 # Whole hours from the hourly rollup: a range (before the first whole day, after the last, or all
 # of a window without one), and the hours of the days two of the answer's groups share.
 _HOUR_ROWS = f"""
@@ -67,7 +67,7 @@ _RESPONSE_SUMS = (
     "input_tokens, output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, total_tokens, "
     "web_search_requests, coalesce(cost_nanousd, 0) AS cost_nanousd, "
     "(cost_nanousd IS NULL)::int AS unpriced_responses, "
-    "CASE WHEN cost_nanousd IS NULL THEN total_tokens ELSE 0 END AS unpriced_tokens"
+    "CASE WHEN cost_nanousd IS NULL THEN total_tokens ELSE 0 END AS unpriced_tokens, 'dev' AS source"
 )
 _EDGE_ROWS = f"""
 SELECT timestamp_utc::timestamptz AS moment, developer, machine, repo_id, model, 1 AS responses, {_RESPONSE_SUMS}
@@ -77,10 +77,23 @@ _ALL_RESPONSE_ROWS = f"""
 SELECT timestamp_utc::timestamptz AS moment, developer, machine, repo_id, model, 1 AS responses, {_RESPONSE_SUMS}
 FROM team_response_costs WHERE timestamp_utc >= %(start)s AND timestamp_utc < %(end)s {{only}}"""
 
+# Production records (pulled telemetry, ``prod``) by their bucket's start, as the local answers
+# read them: under '(prod)' as developer and machine, a record counting the requests it reports.
+_PROD_ROWS = """
+SELECT bucket_start_utc::timestamptz AS moment, '(prod)' AS developer, '(prod)' AS machine, repo_id, model,
+       coalesce(requests, 1) AS responses, input_tokens, output_tokens, cache_write_5m_tokens,
+       cache_write_1h_tokens, cache_read_tokens, total_tokens, web_search_requests,
+       coalesce(cost_nanousd, 0) AS cost_nanousd,
+       CASE WHEN cost_nanousd IS NULL THEN coalesce(requests, 1) ELSE 0 END AS unpriced_responses,
+       CASE WHEN cost_nanousd IS NULL THEN total_tokens ELSE 0 END AS unpriced_tokens, 'prod' AS source
+FROM team_prod_costs WHERE bucket_start_utc >= %(start)s AND bucket_start_utc < %(end)s {only}"""
+
 _SUMMED = "sum(responses), " + ", ".join(f"sum({column})" for column in _SUMS)
 GROUPED_SQL = "WITH rows AS ({rows}) SELECT {key} AS key, " + _SUMMED + " FROM rows GROUP BY 1"
 TOTALS_SQL = (
-    "WITH rows AS ({rows}) SELECT count(DISTINCT developer), count(DISTINCT machine), " + _SUMMED + " FROM rows"
+    "WITH rows AS ({rows}) SELECT count(DISTINCT developer) FILTER (WHERE source = 'dev'), "
+    "count(DISTINCT machine) FILTER (WHERE source = 'dev'), "
+    "coalesce(sum(cost_nanousd) FILTER (WHERE source = 'prod'), 0), " + _SUMMED + " FROM rows"
 )
 UNPRICED_SQL = """
 WITH rows AS ({rows}) SELECT model, sum(unpriced_responses), sum(unpriced_tokens) FROM rows
@@ -93,6 +106,8 @@ class TeamTotals(Usage):
 
     developers: int = Field(description="Developers with usage in the period.")
     machines: int = Field(description="Machines with usage in the period.")
+    dev_cost_usd: float = Field(description="The part of cost_usd spent in Claude Code, on every machine.")
+    prod_cost_usd: float = Field(description="The part of cost_usd spent by shipped apps (pulled telemetry, synced).")
 
 
 class TeamUsage(BaseModel):
@@ -116,11 +131,15 @@ def team_usage(
     team: str,
     group_by: str = "developer",
     filters: dict[str, str] | None = None,
+    source: str = "all",
     limit: int = 50,
     offset: int = 0,
 ) -> TeamUsage:
     """The team's usage over ``window`` by ``group_by`` (one of TEAM_GROUP_BY), filtered by
-    developer, repo and model; rows by cost (largest first), or in time order by day, week, month."""
+    developer, repo and model; rows by cost (largest first), or in time order by day, week, month.
+    ``source``: dev (Claude Code), prod (pulled telemetry) or all."""
+    if source not in ("dev", "prod", "all"):
+        raise ValueError(f"source must be dev, prod or all, not {source!r}")
     if group_by not in _KEYS:
         raise ValueError(f"group_by must be one of {', '.join(TEAM_GROUP_BY)}, not {group_by!r}")
     filters = {name: value for name, value in (filters or {}).items() if value}
@@ -129,6 +148,10 @@ def team_usage(
         raise ValueError(f"unknown filter {sorted(unknown)[0]!r}: use developer, repo or model")
     first = conn.execute(FIRST_HOUR_SQL).fetchone()
     rows_sql, params = _rows(window, group_by, filters, first[0] if first else None)
+    only = "".join(f" AND {_FILTERS[name]} = %(filter_{name})s" for name in filters)
+    if source != "dev":
+        prod = _PROD_ROWS.format(only=only)
+        rows_sql = prod if source == "prod" else f"{rows_sql} UNION ALL {prod}"
     params["zone"] = window.zone.key
     grouped = conn.execute(GROUPED_SQL.format(rows=rows_sql, key=_KEYS[group_by]), params).fetchall()
     totals = conn.execute(TOTALS_SQL.format(rows=rows_sql), params).fetchone()
@@ -139,7 +162,8 @@ def team_usage(
     else:
         rows.sort(key=lambda row: (-row.cost_usd, row.key))
     assert totals is not None  # an aggregate without GROUP BY returns one row
-    developers, machines, *sums = totals
+    developers, machines, prod_nanousd, *sums = totals
+    total = _usage(sums)
     page = rows[offset : offset + limit]
     return TeamUsage(
         team=team,
@@ -148,7 +172,13 @@ def team_usage(
         ),
         group_by=group_by,
         filters=filters,
-        totals=TeamTotals(developers=developers, machines=machines, **_usage(sums)),
+        totals=TeamTotals(
+            developers=developers,
+            machines=machines,
+            dev_cost_usd=round(total["cost_usd"] - int(prod_nanousd) / 1e9, 6),
+            prod_cost_usd=round(int(prod_nanousd) / 1e9, 6),
+            **total,
+        ),
         rows_total=len(rows),
         next_offset=offset + limit if offset + limit < len(rows) else None,
         rows=page,
