@@ -23,6 +23,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 READ_ONLY_TOOLS = {
     "usage_summary", "cost_by_repo", "sessions", "session_detail", "index_status", "usage_blocks", "burn_rate",
     "plan_value", "usage_pace", "budget_status", "activity_summary", "activity_heatmap", "team_usage",
+    "team_budget_status",
 }  # fmt: skip
 WRITING_TOOLS = {"set_budget", "delete_budget"}
 

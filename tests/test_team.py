@@ -400,3 +400,33 @@ def test_production_records_count_once_whichever_machines_pulled_them(machines, 
     assert totals.prod_cost_usd == team_prod().totals.cost_usd and totals.dev_cost_usd > 0
     assert totals.dev_cost_usd == pytest.approx(totals.cost_usd - totals.prod_cost_usd)
     assert "(prod)" in [row.key for row in everything.rows] and everything.totals.developers == 2
+
+
+def test_team_budgets_for_the_team_and_a_developer(machines, team_url):
+    for name in ("a1-laptop", "b1-laptop"):
+        db = ledger_of(machines, name)
+        team_sync.sync(db, team_url, who=MACHINES[name], machine=name)
+        db.close()
+    unknown = run_cli(machines, "b1-laptop", team_url, "team-budget", "set", "carol@example.com", "month", "100")
+    assert unknown.returncode == 2 and "alice@example.com, bob@example.com" in unknown.stderr
+    assert run_cli(machines, "b1-laptop", team_url, "team-budget", "set", "team", "month", "2000").returncode == 0
+    done = run_cli(machines, "b1-laptop", team_url, "team-budget", "set", "bob@example.com", "month", "0.05")
+    assert done.returncode == 0, done.stderr
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    with connect(team_url) as conn:
+        from ccledger.team.budgets import team_budget_status
+
+        statuses = {status.scope: status for status in team_budget_status(conn, team="t", now=now).budgets}
+        window = resolve_period("this month", None, zone=ZoneInfo("UTC"), now=now)
+        month = {row.key: row.cost_usd for row in team_usage(conn, window, team="t", group_by="developer").rows}
+    bob, team = statuses["bob@example.com"], statuses["team"]
+    assert bob.spent_usd == round(month["bob@example.com"], 2) and bob.status == "exceeded"
+    assert team.spent_usd == round(sum(month.values()), 2) and team.status == "ok"
+    assert next(iter(statuses)) == "bob@example.com"  # the most urgent first
+    listed = run_cli(machines, "b1-laptop", team_url, "team-budget", "--json")  # this month (now): nothing spent
+    assert listed.returncode == 0 and {b["scope"] for b in json.loads(listed.stdout)["budgets"]} == {
+        "bob@example.com",
+        "team",
+    }
+    gone = run_cli(machines, "b1-laptop", team_url, "team-budget", "rm", "99")
+    assert gone.returncode == 2 and "the team budgets are: 1, 2" in gone.stderr

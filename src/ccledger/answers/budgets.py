@@ -22,7 +22,7 @@ from ..choices import BUDGET_PERIODS
 from ..ledger.db import write_transaction
 from ..models import BudgetAlert, BudgetInfo, BudgetStatus, BudgetStatusList
 from . import queries
-from .periods import resolve_period
+from .periods import Window, resolve_period
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -33,6 +33,8 @@ __all__ = [
     "due_alerts",
     "mark_sent",
     "set_budget",
+    "standing",
+    "valid_thresholds",
 ]
 
 DEFAULT_THRESHOLDS = (0.9, 1.0)
@@ -84,7 +86,7 @@ def set_budget(
         "model": _one_model(db, model) if model and model.strip() else "",
         "period": period,
         "amount_nanousd": round(amount_usd * 1_000_000_000),
-        "thresholds": json.dumps(_thresholds(thresholds)),
+        "thresholds": json.dumps(valid_thresholds(thresholds)),
         "include_prod": int(include_prod),
         "now": timestamps.now(),
     }
@@ -103,7 +105,7 @@ def _one_model(db: Database, name: str) -> str:
     return found[0]
 
 
-def _thresholds(given: list[float] | None) -> list[float]:
+def valid_thresholds(given: list[float] | None) -> list[float]:
     chosen = list(DEFAULT_THRESHOLDS) if not given else list(given)
     for value in chosen:
         if isinstance(value, bool) or not math.isfinite(value) or not 0 < value <= 10:
@@ -200,33 +202,40 @@ def mark_sent(db: Database, status: BudgetStatus) -> None:
 
 def _status(db: Database, budget: BudgetInfo, zone: ZoneInfo, now: datetime) -> BudgetStatus:
     window = resolve_period(BUDGET_PERIODS[budget.period], None, zone=zone, now=now)
-    assert window.start is not None
     repo_id = None if budget.scope == "all" else budget.scope
     source = "all" if budget.include_prod else "dev"
     usage, unpriced = queries.totals_in(db, window, repo_id=repo_id, model=budget.model, source=source)
-    spent = usage.cost_usd
+    return BudgetStatus(
+        **budget.model_dump(),
+        **standing(usage.cost_usd, budget.amount_usd, budget.thresholds, window, now),
+        unpriced_models=unpriced,
+    )
+
+
+def standing(spent: float, amount_usd: float, thresholds: list[float], window: Window, now: datetime) -> dict[str, Any]:
+    """Where ``spent`` of ``amount_usd`` stands in its period ``window`` at ``now``: the
+    BudgetStatus fields of the period, the spend and its projection at the pace so far (this
+    machine's budgets, and the team's)."""
+    assert window.start is not None
     elapsed = max(now - window.start, MIN_PACE_WINDOW)
     rate = spent / elapsed.total_seconds()  # dollars per second so far
     projected = spent + rate * max((window.end - now).total_seconds(), 0)
     cross = None
-    if spent < budget.amount_usd and rate > 0:
-        moment = now + timedelta(seconds=(budget.amount_usd - spent) / rate)
+    if spent < amount_usd and rate > 0:
+        moment = now + timedelta(seconds=(amount_usd - spent) / rate)
         cross = timestamps.text(moment) if moment < window.end else None
-    percent = round(spent / budget.amount_usd * 100, 1)
-    warn_at = min(budget.thresholds) * 100
-    status = "exceeded" if spent >= budget.amount_usd else "warning" if percent >= warn_at else "ok"
-    return BudgetStatus(
-        **budget.model_dump(),
-        period_start_utc=window.start_utc or "",
-        period_end_utc=window.end_utc,
-        spent_usd=round(spent, 2),
-        remaining_usd=round(max(budget.amount_usd - spent, 0), 2),
-        percent=percent,
-        status=status,
-        projected_usd=round(projected, 2),
-        projected_cross_utc=cross,
-        unpriced_models=unpriced,
-    )
+    percent = round(spent / amount_usd * 100, 1)
+    warn_at = min(thresholds) * 100
+    return {
+        "period_start_utc": window.start_utc or "",
+        "period_end_utc": window.end_utc,
+        "spent_usd": round(spent, 2),
+        "remaining_usd": round(max(amount_usd - spent, 0), 2),
+        "percent": percent,
+        "status": "exceeded" if spent >= amount_usd else "warning" if percent >= warn_at else "ok",
+        "projected_usd": round(projected, 2),
+        "projected_cross_utc": cross,
+    }
 
 
 def alert_message(status: BudgetStatus) -> str:

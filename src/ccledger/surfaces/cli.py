@@ -583,7 +583,7 @@ def demo(group_by: str, as_json: bool) -> None:
     out.print(render.repo_table(costs))
 
 
-for command in (team_cli.sync_command, team_cli.team_command):
+for command in (team_cli.sync_command, team_cli.team_command, team_cli.team_budget_group):
     cli.add_command(command)
 
 

@@ -37,6 +37,7 @@ from ..models import (
 )
 
 if TYPE_CHECKING:
+    from ..team.budgets import TeamBudgetList
     from ..team.usage import TeamUsage
 
 __all__ = [
@@ -457,6 +458,25 @@ def budgets_table(result: BudgetStatusList) -> Group:
         table.add_row(
             str(status.id), scope + (f" ({short_model(status.model)})" if status.model else ""), status.period,
             money(status.spent_usd), money(status.amount_usd), f"{status.percent:.0f}%", money(status.projected_usd),
+            Text(status.status, style=colours.get(status.status, "")),
+        )  # fmt: skip
+    return Group(table)
+
+
+def team_budgets_table(result: TeamBudgetList) -> Group:
+    """Team budgets, most urgent first."""
+    if not result.budgets:
+        return Group(Text("No team budgets. Set one: ccledger team-budget set team month 2000", style="dim"))
+    table = _table(
+        f"Team budgets: {result.team}", "Calendar periods in each budget's zone; projections at the pace so far"
+    )
+    for heading in ("Id", "Scope", "Period", "Spent", "Budget", "%", "Projected", "Status"):
+        table.add_column(heading, justify="right" if heading in ("Id", "Spent", "Budget", "%", "Projected") else "left")
+    colours = {"ok": "green", "warning": "yellow", "exceeded": "bold red"}
+    for status in result.budgets:
+        table.add_row(
+            str(status.id), status.scope, f"{status.period} ({status.timezone})", money(status.spent_usd),
+            money(status.amount_usd), f"{status.percent:.0f}%", money(status.projected_usd),
             Text(status.status, style=colours.get(status.status, "")),
         )  # fmt: skip
     return Group(table)

@@ -6,7 +6,9 @@ as fast without them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import click
 
@@ -16,7 +18,9 @@ from ..ledger.db import open_db
 from . import console
 from .console import err, out, show, zone
 
-__all__ = ["SYNC_EVERY_SECONDS", "sync_after_index", "sync_command", "team_command"]
+__all__ = ["SYNC_EVERY_SECONDS", "sync_after_index", "sync_command", "team_budget_group", "team_command"]
+
+T = TypeVar("T")
 
 SYNC_EVERY_SECONDS = 300
 """How often a background ``ccledger index`` (the statusline's) syncs to the team database."""
@@ -109,7 +113,7 @@ def team_command(
 ) -> None:
     """Usage and cost across every machine synced to the team database, summed there."""
     from ..answers.periods import PeriodError, resolve_period
-    from ..team.connect import TeamError, connect, redact
+    from ..team.connect import redact
     from ..team.usage import team_usage
     from . import render
 
@@ -119,24 +123,19 @@ def team_command(
     except PeriodError as exc:
         raise click.UsageError(str(exc)) from exc
     filters = {"developer": developer or "", "repo": repo or "", "model": model or ""}
-    try:
-        with connect(url) as conn:
-            answer = team_usage(
-                conn,
-                window,
-                team=redact(url),
-                group_by=group_by,
-                filters=filters,
-                source=source,
-                limit=limit,
-                offset=offset,
-            )
-    except TeamError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except Exception as exc:  # psycopg's errors: a team database that has never been synced to, say
-        if type(exc).__module__.startswith("psycopg"):
-            raise click.ClickException(f"the team database at {redact(url)} cannot answer: {exc}") from exc
-        raise
+    answer = _on_team(
+        url,
+        lambda conn: team_usage(
+            conn,
+            window,
+            team=redact(url),
+            group_by=group_by,
+            filters=filters,
+            source=source,
+            limit=limit,
+            offset=offset,
+        ),
+    )
     more = answer.next_offset is not None
     show(
         answer,
@@ -178,3 +177,79 @@ def sync_after_index(*, quiet: bool) -> None:
         db.close()
     if not quiet:
         err.print(f"[dim]Sent {result.sent:,} responses to the team ledger at {result.team}[/dim]")
+
+
+@click.group("team-budget", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def team_budget_group(context: click.Context, as_json: bool) -> None:
+    """Team budgets in the team database: where each stands (this command alone), or set / rm one."""
+    if context.invoked_subcommand is not None:
+        return
+    from ..team.budgets import team_budget_status
+    from ..team.connect import redact
+    from . import render
+
+    url = _url()
+    answer = _on_team(url, lambda conn: team_budget_status(conn, team=redact(url), now=datetime.now(UTC)))
+    show(answer, render.team_budgets_table, as_json)
+
+
+@team_budget_group.command("set")
+@click.argument("scope")
+@click.argument("period", type=click.Choice(["day", "week", "month"]))
+@click.argument("amount_usd", type=click.FloatRange(min=0, min_open=True))
+@click.option("--threshold", "thresholds", multiple=True, type=float, help="A fraction that warns (repeatable).")
+@click.option("--include-prod", is_flag=True, help="Count synced production spend too (the team's budget only).")
+@click.option("--timezone", help="IANA zone its periods follow (default: config, else this machine's).")
+def team_budget_set(
+    scope: str, period: str, amount_usd: float, thresholds: tuple[float, ...], include_prod: bool, timezone: str | None
+) -> None:
+    """Set a budget for the whole team (SCOPE 'team') or one developer, e.g. `team month 2000`."""
+    from ..team.budgets import set_team_budget
+
+    budget = _on_team(
+        _url(),
+        lambda conn: set_team_budget(
+            conn,
+            scope=scope,
+            period=period,
+            amount_usd=amount_usd,
+            timezone=zone(timezone),
+            thresholds=list(thresholds) or None,
+            include_prod=include_prod,
+        ),
+    )
+    out.print(
+        f"Team budget {budget.id}: {budget.scope}, ${budget.amount_usd:,.2f} a {budget.period} ({budget.timezone})"
+    )
+
+
+@team_budget_group.command("rm")
+@click.argument("budget_id", type=int)
+def team_budget_rm(budget_id: int) -> None:
+    """Delete a team budget by its id (from `ccledger team-budget`)."""
+    from ..team.budgets import delete_team_budget
+
+    budget = _on_team(_url(), lambda conn: delete_team_budget(conn, budget_id))
+    out.print(f"Deleted team budget {budget.id} ({budget.scope}, {budget.period})")
+
+
+def _on_team(url: str, work: Callable[[Any], T]) -> T:
+    """``work`` on a connection to the team database (its tables made first), and its errors
+    made one-line ones: a bad argument a usage error, the database's refusal with the password masked."""
+    from ..team.connect import TeamError, connect, first_line, redact
+    from ..team.schema import migrate
+
+    try:
+        with connect(url) as conn:
+            migrate(conn)
+            return work(conn)
+    except TeamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith("psycopg"):
+            raise click.ClickException(f"the team database at {redact(url)} refused: {first_line(exc, url)}") from exc
+        raise

@@ -23,7 +23,9 @@ from sqlite_utils import Database
 from ..answers.periods import PeriodError, resolve_period
 from ..config import Config, ConfigError, load_config
 from ..ledger.db import open_db
+from ..team.budgets import TeamBudgetList, team_budget_status
 from ..team.connect import TeamError, connect, redact, team_url
+from ..team.schema import migrate
 from ..team.sync import SyncResult, sync
 from ..team.usage import TeamUsage, team_usage
 from .tool_parts import PULLS, Offset, Since, SourceArg, Timezone, Until, reply
@@ -104,6 +106,7 @@ def team_usage_tool(
         filters = {"developer": developer or "", "repo": repo or "", "model": model or ""}
         with connect(url) as conn:
             try:
+                migrate(conn)  # a team nobody has synced to yet answers with zeros
                 answer = team_usage(
                     conn,
                     window,
@@ -138,8 +141,23 @@ def sync_team(ctx: Context[Any]) -> Annotated[CallToolResult, SyncResult]:
             db.close()
 
 
+def team_budget_status_tool(ctx: Context[Any]) -> Annotated[CallToolResult, TeamBudgetList]:
+    """The team's budgets (set with `ccledger team-budget set`), for the whole team or one
+    developer: each one's spend this period across every synced machine, remaining, percent,
+    status (ok, warning past the first threshold, exceeded at 100%), the spend projected at the
+    period's end at the pace so far and when it crosses 100%. Most urgent first. Use it for "is
+    the team over budget?" or "how much of my team budget is left this month?"."""
+    state: _State = ctx.request_context.lifespan_context
+    with _team_errors():
+        url = _url(state)
+        with connect(url) as conn:
+            migrate(conn)
+            return reply(team_budget_status(conn, team=redact(url), now=state.now().astimezone(UTC)))
+
+
 TEAM_TOOLS: list[tuple[Callable[..., object], str, str, ToolAnnotations]] = [
     (team_usage_tool, "team_usage", "Team usage", TEAM_READ),
+    (team_budget_status_tool, "team_budget_status", "Team budget status", TEAM_READ),
     (sync_team, "sync_team", "Sync to the team ledger", PULLS),
 ]
 """The team tools: function, name, title, hints."""

@@ -207,7 +207,23 @@ LEFT JOIN team_price_periods AS p
         END BETWEEN p.min_prompt_tokens AND coalesce(p.max_prompt_tokens, 9223372036854775807);
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, _M001), (2, _M002), (3, _M003)]
+# Team budgets (``budgets``): for the whole team ('team') or one developer, per calendar period
+# in the zone each was set in. Nothing of a machine's own budgets.
+_M004 = """
+CREATE TABLE team_budgets (
+    id BIGSERIAL PRIMARY KEY,
+    scope TEXT NOT NULL,                  -- 'team', or a developer
+    period TEXT NOT NULL CHECK (period IN ('day', 'week', 'month')),
+    amount_nanousd BIGINT NOT NULL CHECK (amount_nanousd > 0),
+    thresholds TEXT NOT NULL,             -- JSON: fractions of the amount that warn
+    include_prod BOOLEAN NOT NULL DEFAULT false,
+    timezone TEXT NOT NULL,
+    created_utc TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (scope, period)
+);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, _M001), (2, _M002), (3, _M003), (4, _M004)]
 """(version, statements), in order; a database is at the highest version applied."""
 
 _VERSION_TABLE = """
@@ -218,6 +234,11 @@ CREATE TABLE IF NOT EXISTS team_schema (version INTEGER PRIMARY KEY, applied_utc
 def migrate(conn: psycopg.Connection) -> int:
     """Apply the migrations the database lacks, in one transaction under the schema lock;
     returns the version it is at. Safe to call from several machines at once."""
+    latest = MIGRATIONS[-1][0]
+    if conn.execute("SELECT to_regclass('team_schema') IS NOT NULL").fetchone() == (True,):
+        row = conn.execute("SELECT max(version) FROM team_schema").fetchone()
+        if row is not None and row[0] == latest:
+            return latest  # no lock and no DDL: a role that may only read answers too
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         conn.execute(_VERSION_TABLE)
