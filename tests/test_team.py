@@ -430,3 +430,61 @@ def test_team_budgets_for_the_team_and_a_developer(machines, team_url):
     }
     gone = run_cli(machines, "b1-laptop", team_url, "team-budget", "rm", "99")
     assert gone.returncode == 2 and "the team budgets are: 1, 2" in gone.stderr
+
+
+def test_a_sync_killed_at_any_moment_then_run_again_counts_everything_once(machines, team_url):
+    db = ledger_of(machines, "a1-laptop")
+    sums = db.execute(f"select count(*), {', '.join(f'sum({c})' for c in TOKENS)} from responses").fetchone()
+    db.close()
+    expected = {("alice@example.com", "a1-laptop"): dict(zip(("responses", *TOKENS), sums, strict=True))}
+    import signal
+    import time as clock
+
+    process = sync_cli(machines, "a1-laptop", team_url, "--no-index", "--batch-rows", "25")
+    deadline = clock.monotonic() + 60
+    while process.poll() is None and clock.monotonic() < deadline:  # kill it once a batch is in
+        with connect(team_url) as conn:
+            exists = conn.execute("select to_regclass('team_machines') is not null").fetchone()[0]
+            sent = exists and conn.execute("select coalesce(max(high_water), 0) from team_machines").fetchone()[0]
+        if sent:
+            process.send_signal(signal.SIGKILL)
+            break
+        clock.sleep(0.005)
+    process.communicate(timeout=60)
+    again = sync_cli(machines, "a1-laptop", team_url, "--no-index")
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    assert team_totals(team_url) == expected
+    assert json.loads(out)["sent"] < 879 or process.returncode == 0  # the rerun sent only what the killed one had not
+
+
+def test_the_readmes_row_level_security_shows_a_developer_their_own_rows_only(machines, team_url):
+    for name in ("a1-laptop", "b1-laptop"):
+        db = ledger_of(machines, name)
+        team_sync.sync(db, team_url, who=MACHINES[name], machine=name)
+        db.close()
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = readme.split("<!-- row-level security: tests/test_team.py runs this block as written -->")[1]
+    script = block.split("```sql\n", 1)[1].split("```", 1)[0]
+    import psycopg
+
+    with psycopg.connect(team_url, autocommit=True) as conn:  # the owner (here a superuser) runs it
+        conn.execute(script)
+    alice_url = team_url.replace("postgres:s3cret-pw@", "alice@")
+    try:
+        # All time, and a window whose edges are read from the responses (through a view).
+        for since, until in (("all", None), ("2026-11-21T09:20", "2026-11-21T12:45")):
+            window = resolve_period(since, until, zone=ZoneInfo("UTC"), now=NOW)
+            with connect(alice_url) as conn:
+                mine = team_usage(conn, window, team="t", group_by="developer")
+            with connect(team_url) as conn:
+                everyone = team_usage(conn, window, team="t", group_by="developer")
+            assert "bob@example.com" in {row.key for row in everyone.rows}
+            assert {row.key for row in mine.rows} <= {"alice@example.com"}
+            alice = next((row for row in everyone.rows if row.key == "alice@example.com"), None)
+            assert mine.totals.responses == (alice.responses if alice else 0)
+            assert mine.totals.cost_usd == (alice.cost_usd if alice else 0)
+    finally:
+        with psycopg.connect(team_url, autocommit=True) as conn:  # roles are the server's, not the database's
+            conn.execute("DROP OWNED BY alice")
+            conn.execute("DROP ROLE alice")

@@ -43,14 +43,19 @@ def _url() -> str:
 @click.command("sync")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a line.")
 @click.option("--no-index", is_flag=True, help="Send what the ledger holds without indexing first.")
-def sync_command(as_json: bool, no_index: bool) -> None:
+@click.option(
+    "--batch-rows",
+    type=click.IntRange(1, 1_000_000),
+    help="Responses per transaction (default 20,000; fewer on a slow link).",
+)
+def sync_command(as_json: bool, no_index: bool, batch_rows: int | None) -> None:
     """Index, then send this machine's new responses to the team database (CCLEDGER_TEAM_URL).
 
     Only what changed since the last sync is sent; sending again never counts anything twice.
     The developer is CCLEDGER_DEVELOPER (default: git's user.email), the machine CCLEDGER_MACHINE.
     """
     from ..team.connect import TeamError
-    from ..team.sync import sync
+    from ..team.sync import BATCH_ROWS, sync
 
     url = _url()
     db = open_db()
@@ -58,7 +63,7 @@ def sync_command(as_json: bool, no_index: bool) -> None:
         if not no_index:
             console.update(db, None, show_progress=False)
         try:
-            result = sync(db, url)
+            result = sync(db, url, batch_rows=batch_rows or BATCH_ROWS)
         except TeamError as exc:
             raise click.ClickException(f"{exc} (the local ledger is intact; run `ccledger sync` again later)") from exc
     finally:
