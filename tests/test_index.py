@@ -551,17 +551,21 @@ def test_the_helper_reads_and_the_refresh_writes(db, claude_dir, monkeypatch):
 RESPONSE_INDEXES_SQL = "select name from sqlite_master where type = 'index' and tbl_name = 'responses' order by 1"
 
 
+def _seen_at_each_write(monkeypatch, sql: str) -> list[list[tuple]]:
+    """What ``sql`` reads as each batch of an index is written (the list fills as it runs)."""
+    during: list[list[tuple]] = []
+    write_batch = index._write_batch
+    monkeypatch.setattr(
+        index, "_write_batch", lambda db, *a: during.append(db.execute(sql).fetchall()) or write_batch(db, *a)
+    )
+    return during
+
+
 def test_a_large_first_index_loads_without_the_deferrable_indexes(db, claude_dir, monkeypatch):
     many_files(claude_dir, 2)
     share_anything(monkeypatch)
     before = db.execute(RESPONSE_INDEXES_SQL).fetchall()
-    during = []
-    write_batch = index._write_batch
-    monkeypatch.setattr(
-        index,
-        "_write_batch",
-        lambda db, *a: during.append(db.execute(RESPONSE_INDEXES_SQL).fetchall()) or write_batch(db, *a),
-    )
+    during = _seen_at_each_write(monkeypatch, RESPONSE_INDEXES_SQL)
     index.refresh(db, [claude_dir])
     deferred = {(name,) for name in DEFERRABLE_INDEXES}
     assert deferred <= set(before) and all(not deferred & set(names) for names in during)
@@ -583,13 +587,7 @@ def test_a_first_index_writes_activity_without_its_triggers_and_time_indexes(db,
     before = db.execute(ACTIVITY_OBJECTS_SQL).fetchall()
     assert {name for _, name, _ in before} == set(DEFERRABLE_ACTIVITY)
     assert {kind for kind, _, _ in before} == {"index", "trigger"}
-    during = []
-    write_batch = index._write_batch
-    monkeypatch.setattr(
-        index,
-        "_write_batch",
-        lambda db, *a: during.append(db.execute(ACTIVITY_OBJECTS_SQL).fetchall()) or write_batch(db, *a),
-    )
+    during = _seen_at_each_write(monkeypatch, ACTIVITY_OBJECTS_SQL)
     index.refresh(db, [claude_dir])
     assert during and all(names == [] for names in during)
     assert db.execute(ACTIVITY_OBJECTS_SQL).fetchall() == before  # the same definitions, again

@@ -440,8 +440,8 @@ class BudgetInfo(BaseModel):
     include_prod: bool = Field(description="Whether production spend pulled for the repo counts.")
 
 
-class BudgetStatus(BudgetInfo):
-    """Where a budget stands in its current period."""
+class BudgetStanding(BaseModel):
+    """Where a budget stands in its current period (this machine's, and a team's: ``team.budgets``)."""
 
     period_start_utc: str
     period_end_utc: str
@@ -456,6 +456,10 @@ class BudgetStatus(BudgetInfo):
     unpriced_models: list[UnpricedModel] = Field(
         default_factory=list, description="Models with usage but no price: their spend is NOT counted."
     )
+
+
+class BudgetStatus(BudgetStanding, BudgetInfo):
+    """Where a budget stands in its current period."""
 
 
 class BudgetStatusList(BaseModel):

@@ -134,18 +134,22 @@ def _usage_cells(usage: Usage) -> list[str]:
 def usage_table(summary: UsageSummary) -> Group:
     """A usage summary: one row per group and a total."""
     filters = "".join(f", {name} {value}" for name, value in summary.filters.items())
-    table = _table(
-        f"{_subject(summary.source, summary.totals)} usage by {summary.group_by}: {summary.period.label}{filters}",
-        _caption(summary.period.timezone),
-    )
-    _key_column(table, summary.group_by.capitalize())
+    title = f"{_subject(summary.source, summary.totals)} usage by {summary.group_by}: {summary.period.label}{filters}"
+    table = _grouped_table(title, summary.period.timezone, summary.group_by, summary.rows, summary.totals)
+    return Group(table, *_split_note(summary.totals), *_unpriced_notes(summary.unpriced_models))
+
+
+def _grouped_table(title: str, timezone: str, group_by: str, rows: Iterable[UsageRow], totals: Usage) -> Table:
+    """Usage rows under their group's name, and the total."""
+    table = _table(title, _caption(timezone))
+    _key_column(table, group_by.capitalize())
     _usage_columns(table)
-    label = {"repo": short_repo, "model": short_model}.get(summary.group_by, str)
-    for row in summary.rows:
+    label = {"repo": short_repo, "model": short_model}.get(group_by, str)
+    for row in rows:
         table.add_row(label(row.key), *_usage_cells(row))
     table.add_section()
-    table.add_row("Total", *_usage_cells(summary.totals), style="bold")
-    return Group(table, *_split_note(summary.totals), *_unpriced_notes(summary.unpriced_models))
+    table.add_row("Total", *_usage_cells(totals), style="bold")
+    return table
 
 
 def team_table(usage: TeamUsage) -> Group:
@@ -153,16 +157,8 @@ def team_table(usage: TeamUsage) -> Group:
     filters = "".join(f", {name} {value}" for name, value in usage.filters.items())
     totals = usage.totals
     people = f"{totals.developers} developers, {totals.machines} machines"
-    table = _table(
-        f"Team usage by {usage.group_by}: {usage.period.label}{filters} ({people})", _caption(usage.period.timezone)
-    )
-    _key_column(table, usage.group_by.capitalize())
-    _usage_columns(table)
-    label = {"repo": short_repo, "model": short_model}.get(usage.group_by, str)
-    for row in usage.rows:
-        table.add_row(label(row.key), *_usage_cells(row))
-    table.add_section()
-    table.add_row("Total", *_usage_cells(totals), style="bold")
+    title = f"Team usage by {usage.group_by}: {usage.period.label}{filters} ({people})"
+    table = _grouped_table(title, usage.period.timezone, usage.group_by, usage.rows, totals)
     split = [Text(f"Claude Code (dev) {money(totals.dev_cost_usd)} + production (prod) {money(totals.prod_cost_usd)}")]
     return Group(table, *(split if totals.prod_cost_usd else []), *_unpriced_notes(usage.unpriced_models))
 

@@ -118,8 +118,7 @@ def team_command(
 ) -> None:
     """Usage and cost across every machine synced to the team database, summed there."""
     from ..answers.periods import PeriodError, resolve_period
-    from ..team.connect import redact
-    from ..team.usage import team_usage
+    from ..team.usage import team_usage_at
     from . import render
 
     url = _url()
@@ -128,19 +127,8 @@ def team_command(
     except PeriodError as exc:
         raise click.UsageError(str(exc)) from exc
     filters = {"developer": developer or "", "repo": repo or "", "model": model or ""}
-    answer = _on_team(
-        url,
-        lambda conn: team_usage(
-            conn,
-            window,
-            team=redact(url),
-            group_by=group_by,
-            filters=filters,
-            source=source,
-            limit=limit,
-            offset=offset,
-        ),
-    )
+    options = {"group_by": group_by, "filters": filters, "source": source, "limit": limit, "offset": offset}
+    answer = _plainly(lambda: team_usage_at(url, window, **options))
     more = answer.next_offset is not None
     show(
         answer,
@@ -241,20 +229,19 @@ def team_budget_rm(budget_id: int) -> None:
 
 
 def _on_team(url: str, work: Callable[[Any], T]) -> T:
-    """``work`` on a connection to the team database (its tables made first), and its errors
-    made one-line ones: a bad argument a usage error, the database's refusal with the password masked."""
-    from ..team.connect import TeamError, connect, first_line, redact
-    from ..team.schema import migrate
+    """``team.connect.on_team``, its errors made one-line ones (see :func:`_plainly`)."""
+    from ..team.connect import on_team
+
+    return _plainly(lambda: on_team(url, work))
+
+
+def _plainly(call: Callable[[], T]) -> T:
+    """``call()``, with the team database's errors one-line ones and a bad argument a usage error."""
+    from ..team.connect import TeamError
 
     try:
-        with connect(url) as conn:
-            migrate(conn)
-            return work(conn)
+        return call()
     except TeamError as exc:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    except Exception as exc:
-        if type(exc).__module__.startswith("psycopg"):
-            raise click.ClickException(f"the team database at {redact(url)} refused: {first_line(exc, url)}") from exc
-        raise

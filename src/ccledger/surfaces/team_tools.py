@@ -24,10 +24,9 @@ from ..answers.periods import PeriodError, resolve_period
 from ..config import Config, ConfigError, load_config
 from ..ledger.db import open_db
 from ..team.budgets import TeamBudgetList, team_budget_status
-from ..team.connect import TeamError, connect, redact, team_url
-from ..team.schema import migrate
+from ..team.connect import TeamError, on_team, redact, team_url
 from ..team.sync import SyncResult, sync
-from ..team.usage import TeamUsage, team_usage
+from ..team.usage import TeamUsage, team_usage_at
 from .tool_parts import PULLS, Offset, Since, SourceArg, Timezone, Until, reply
 
 __all__ = ["TEAM_TOOLS", "team_url_or_none"]
@@ -104,23 +103,8 @@ def team_usage_tool(
         url = _url(state)
         window = resolve_period(since, until, zone=state.zone(timezone), now=state.now().astimezone(UTC))
         filters = {"developer": developer or "", "repo": repo or "", "model": model or ""}
-        with connect(url) as conn:
-            try:
-                migrate(conn)  # a team nobody has synced to yet answers with zeros
-                answer = team_usage(
-                    conn,
-                    window,
-                    team=redact(url),
-                    group_by=group_by,
-                    filters=filters,
-                    source=source,
-                    limit=limit,
-                    offset=offset,
-                )
-            except Exception as exc:  # psycopg's: say what failed, never with a password
-                if type(exc).__module__.startswith("psycopg"):
-                    raise TeamError(f"the team database at {redact(url)} cannot answer: {exc}") from exc
-                raise
+        options = {"group_by": group_by, "filters": filters, "source": source, "limit": limit, "offset": offset}
+        answer = team_usage_at(url, window, **options)
     return reply(answer)
 
 
@@ -150,9 +134,8 @@ def team_budget_status_tool(ctx: Context[Any]) -> Annotated[CallToolResult, Team
     state: _State = ctx.request_context.lifespan_context
     with _team_errors():
         url = _url(state)
-        with connect(url) as conn:
-            migrate(conn)
-            return reply(team_budget_status(conn, team=redact(url), now=state.now().astimezone(UTC)))
+        now = state.now().astimezone(UTC)
+        return reply(on_team(url, lambda conn: team_budget_status(conn, team=redact(url), now=now)))
 
 
 TEAM_TOOLS: list[tuple[Callable[..., object], str, str, ToolAnnotations]] = [

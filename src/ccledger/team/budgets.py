@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from ..answers.budgets import standing, valid_thresholds
 from ..answers.periods import resolve_period
 from ..choices import BUDGET_PERIODS
-from ..models import UnpricedModel
+from ..models import BudgetStanding
 from .usage import team_usage
 
 if TYPE_CHECKING:
@@ -61,18 +61,8 @@ class TeamBudget(BaseModel):
     timezone: str = Field(description="The zone its periods follow: the one it was set in.")
 
 
-class TeamBudgetStatus(TeamBudget):
+class TeamBudgetStatus(BudgetStanding, TeamBudget):
     """Where a team budget stands in its current period."""
-
-    period_start_utc: str
-    period_end_utc: str
-    spent_usd: float
-    remaining_usd: float
-    percent: float = Field(description="spent / amount x 100.")
-    status: str = Field(description="ok, warning (past the first threshold) or exceeded (100% or more).")
-    projected_usd: float = Field(description="Spend at the period's end at the pace so far.")
-    projected_cross_utc: str | None = Field(description="When the pace so far reaches 100% in this period.")
-    unpriced_models: list[UnpricedModel] = Field(default_factory=list)
 
 
 class TeamBudgetList(BaseModel):

@@ -11,7 +11,8 @@ import getpass
 import os
 import shutil
 import subprocess
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Config, load_config
@@ -19,7 +20,9 @@ from ..config import Config, load_config
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["CONNECT_SECONDS", "TeamError", "connect", "developer", "first_line", "redact", "team_url"]
+__all__ = ["CONNECT_SECONDS", "TeamError", "connect", "developer", "first_line", "on_team", "redact", "team_url"]
+
+T = TypeVar("T")
 
 CONNECT_SECONDS = 5
 """How long to wait for the team database before reporting it unreachable."""
@@ -106,3 +109,19 @@ def first_line(exc: BaseException, url: str) -> str:
     text = lines[0] if lines else type(exc).__name__
     password = urlsplit(url).password
     return text.replace(password, "***") if password else text
+
+
+def on_team(url: str, work: Callable[[psycopg.Connection], T]) -> T:
+    """``work`` on a connection to the team database, its tables made first (a team nobody has
+    synced to answers with zeros); a statement the database refuses is a TeamError, its
+    password masked."""
+    import psycopg
+
+    from .schema import migrate
+
+    try:
+        with connect(url) as conn:
+            migrate(conn)
+            return work(conn)
+    except psycopg.Error as exc:
+        raise TeamError(f"the team database at {redact(url)} refused: {first_line(exc, url)}") from exc

@@ -22,7 +22,45 @@ __all__ = ["MIGRATIONS", "migrate"]
 SCHEMA_LOCK = 0x6363_6C65_0001
 ROLLUP_LOCK = 0x6363_6C65_0002
 
-_M001 = """
+# The pricing both views share (as the local ledger's response_costs and prod_costs): the
+# tokens, and their cost at the price period the row matches by time, speed and prompt size.
+_PROMPT = "{t}.input_tokens + {t}.cache_write_5m_tokens + {t}.cache_write_1h_tokens + {t}.cache_read_tokens"
+# A production bucket sums many requests: the context window the source names picks the tier.
+_PROD_PROMPT = f"""CASE
+            WHEN u.context_window IS NULL THEN {_PROMPT.format(t="u")}
+            WHEN u.context_window = '0-200k' THEN 0
+            ELSE 9223372036854775807
+        END"""
+_BATCH_DIVISOR = "CASE WHEN u.service_tier = 'batch' THEN 2 ELSE 1 END"
+_PRICE_JOIN = """LEFT JOIN team_model_prices AS m ON m.model = {t}.model
+LEFT JOIN team_price_periods AS p
+    ON p.model = m.canonical_model
+    AND p.valid_from_utc <= {at}
+    AND (p.valid_to_utc IS NULL OR {at} < p.valid_to_utc)
+    AND p.speed = CASE WHEN {t}.speed = 'fast' THEN 'fast' ELSE 'standard' END
+    AND {prompt} BETWEEN p.min_prompt_tokens AND coalesce(p.max_prompt_tokens, 9223372036854775807)"""
+
+
+def _priced(t: str, divisor: str) -> str:
+    """The total_tokens and cost_nanousd columns of rows ``t`` at the matched period's rates, the
+    tokens' part divided by ``divisor`` (a Message Batches record's is half price)."""
+    return f"""{t}.input_tokens + {t}.output_tokens + {t}.cache_write_5m_tokens + {t}.cache_write_1h_tokens
+        + {t}.cache_read_tokens AS total_tokens,
+    ({t}.input_tokens * p.input_nanousd + {t}.output_tokens * p.output_nanousd
+        + {t}.cache_write_5m_tokens * p.cache_write_5m_nanousd + {t}.cache_write_1h_tokens * p.cache_write_1h_nanousd
+        + {t}.cache_read_tokens * p.cache_read_nanousd) / {divisor}
+    + {t}.web_search_requests * p.web_search_nanousd AS cost_nanousd"""
+
+
+_TOKENS_DDL = ",\n    ".join(
+    f"{column} BIGINT NOT NULL"
+    for column in (
+        "input_tokens", "output_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens", "cache_read_tokens",
+        "web_search_requests",
+    )
+)  # fmt: skip
+
+_M001 = f"""
 CREATE TABLE team_responses (
     key TEXT PRIMARY KEY,
     message_id TEXT,
@@ -33,12 +71,7 @@ CREATE TABLE team_responses (
     agent_id TEXT,
     is_sidechain BOOLEAN NOT NULL,
     model TEXT NOT NULL,
-    input_tokens BIGINT NOT NULL,
-    output_tokens BIGINT NOT NULL,
-    cache_write_5m_tokens BIGINT NOT NULL,
-    cache_write_1h_tokens BIGINT NOT NULL,
-    cache_read_tokens BIGINT NOT NULL,
-    web_search_requests BIGINT NOT NULL,
+    {_TOKENS_DDL},
     speed TEXT,
     from_progress BOOLEAN NOT NULL,
     repo_id TEXT,
@@ -92,23 +125,9 @@ CREATE TABLE team_prices (
 -- What each response costs, as the local response_costs view prices it: a response matches one
 -- price period by time, speed and prompt size, or none (unpriced, never $0).
 CREATE VIEW team_response_costs AS
-SELECT r.*, m.canonical_model,
-    r.input_tokens + r.output_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens
-        + r.cache_read_tokens AS total_tokens,
-    r.input_tokens * p.input_nanousd + r.output_tokens * p.output_nanousd
-        + r.cache_write_5m_tokens * p.cache_write_5m_nanousd
-        + r.cache_write_1h_tokens * p.cache_write_1h_nanousd
-        + r.cache_read_tokens * p.cache_read_nanousd
-        + r.web_search_requests * p.web_search_nanousd AS cost_nanousd
+SELECT r.*, m.canonical_model, {_priced("r", "1")}
 FROM team_responses AS r
-LEFT JOIN team_model_prices AS m ON m.model = r.model
-LEFT JOIN team_price_periods AS p
-    ON p.model = m.canonical_model
-    AND p.valid_from_utc <= r.timestamp_utc
-    AND (p.valid_to_utc IS NULL OR r.timestamp_utc < p.valid_to_utc)
-    AND p.speed = CASE WHEN r.speed = 'fast' THEN 'fast' ELSE 'standard' END
-    AND r.input_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens + r.cache_read_tokens
-        BETWEEN p.min_prompt_tokens AND coalesce(p.max_prompt_tokens, 9223372036854775807);
+{_PRICE_JOIN.format(t="r", at="r.timestamp_utc", prompt=_PROMPT.format(t="r"))};
 
 CREATE TABLE team_rollup (
     hour_utc TIMESTAMPTZ NOT NULL,
@@ -152,7 +171,7 @@ FROM team_rollup GROUP BY 1, 2, 3, 4, 5, 6;
 # Production telemetry (``prod``): each source's records, keyed per source as locally. The
 # ledger that pulled a source last owns its rows here: they are replaced whole when it syncs, so
 # two machines pulling one source count it once. Priced as the local prod_costs view prices them.
-_M003 = """
+_M003 = f"""
 CREATE TABLE team_prod_usage (
     source_id TEXT NOT NULL,
     record_key TEXT NOT NULL,
@@ -161,12 +180,7 @@ CREATE TABLE team_prod_usage (
     repo_id TEXT NOT NULL,
     model TEXT NOT NULL,
     requests BIGINT,
-    input_tokens BIGINT NOT NULL,
-    output_tokens BIGINT NOT NULL,
-    cache_write_5m_tokens BIGINT NOT NULL,
-    cache_write_1h_tokens BIGINT NOT NULL,
-    cache_read_tokens BIGINT NOT NULL,
-    web_search_requests BIGINT NOT NULL,
+    {_TOKENS_DDL},
     speed TEXT,
     context_window TEXT,
     provider_cost_nanousd BIGINT,
@@ -184,27 +198,9 @@ CREATE TABLE team_prod_sources (
     synced_utc TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE VIEW team_prod_costs AS
-SELECT u.*, m.canonical_model,
-    u.input_tokens + u.output_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens + u.cache_read_tokens
-        AS total_tokens,
-    (u.input_tokens * p.input_nanousd + u.output_tokens * p.output_nanousd
-        + u.cache_write_5m_tokens * p.cache_write_5m_nanousd
-        + u.cache_write_1h_tokens * p.cache_write_1h_nanousd
-        + u.cache_read_tokens * p.cache_read_nanousd) / CASE WHEN u.service_tier = 'batch' THEN 2 ELSE 1 END
-    + u.web_search_requests * p.web_search_nanousd AS cost_nanousd
+SELECT u.*, m.canonical_model, {_priced("u", _BATCH_DIVISOR)}
 FROM team_prod_usage AS u
-LEFT JOIN team_model_prices AS m ON m.model = u.model
-LEFT JOIN team_price_periods AS p
-    ON p.model = m.canonical_model
-    AND p.valid_from_utc <= u.bucket_start_utc
-    AND (p.valid_to_utc IS NULL OR u.bucket_start_utc < p.valid_to_utc)
-    AND p.speed = CASE WHEN u.speed = 'fast' THEN 'fast' ELSE 'standard' END
-    AND CASE
-            WHEN u.context_window IS NULL
-                THEN u.input_tokens + u.cache_write_5m_tokens + u.cache_write_1h_tokens + u.cache_read_tokens
-            WHEN u.context_window = '0-200k' THEN 0
-            ELSE 9223372036854775807
-        END BETWEEN p.min_prompt_tokens AND coalesce(p.max_prompt_tokens, 9223372036854775807);
+{_PRICE_JOIN.format(t="u", at="u.bucket_start_utc", prompt=_PROD_PROMPT)};
 """
 
 # Team budgets (``budgets``): for the whole team ('team') or one developer, per calendar period

@@ -19,13 +19,14 @@ from pydantic import BaseModel, Field
 from .. import timestamps
 from ..answers.periods import Window
 from ..models import Period, UnpricedModel, Usage, UsageRow
+from .connect import on_team, redact
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     import psycopg
 
-__all__ = ["TEAM_GROUP_BY", "TeamTotals", "TeamUsage", "team_usage"]
+__all__ = ["TEAM_GROUP_BY", "TeamTotals", "TeamUsage", "team_usage", "team_usage_at"]
 
 _TIME_KEYS = {
     "day": "to_char(moment AT TIME ZONE %(zone)s, 'YYYY-MM-DD')",
@@ -187,6 +188,12 @@ def team_usage(
             for model, count, tokens in unpriced
         ],
     )
+
+
+def team_usage_at(url: str, window: Window, **options: Any) -> TeamUsage:
+    """:func:`team_usage` of the team database at ``url`` (see ``connect.on_team``), with
+    ``options`` as its keywords but ``team``."""
+    return on_team(url, lambda conn: team_usage(conn, window, team=redact(url), **options))
 
 
 def _usage(values: list[Any]) -> dict[str, Any]:
