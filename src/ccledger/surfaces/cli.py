@@ -27,7 +27,7 @@ from ..choices import (
 )
 from ..config import load_config
 from ..ledger.db import LedgerError, open_db
-from . import console, team_cli
+from . import console, dashboard_cli, team_cli
 from .console import ask, demo_ledger, empty_hint, err, lazy, ledger, out, show, zone
 
 if TYPE_CHECKING:
@@ -583,7 +583,7 @@ def demo(group_by: str, as_json: bool) -> None:
     out.print(render.repo_table(costs))
 
 
-for command in (team_cli.sync_command, team_cli.team_command, team_cli.team_budget_group):
+for command in (*team_cli.COMMANDS, *dashboard_cli.COMMANDS):
     cli.add_command(command)
 
 

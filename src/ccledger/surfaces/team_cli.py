@@ -18,7 +18,7 @@ from ..ledger.db import open_db
 from . import console
 from .console import err, out, show, zone
 
-__all__ = ["SYNC_EVERY_SECONDS", "sync_after_index", "sync_command", "team_budget_group", "team_command"]
+__all__ = ["COMMANDS", "SYNC_EVERY_SECONDS", "sync_after_index", "sync_command", "team_budget_group", "team_command"]
 
 T = TypeVar("T")
 
@@ -245,3 +245,7 @@ def _plainly(call: Callable[[], T]) -> T:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+COMMANDS = (sync_command, team_command, team_budget_group)
+"""The commands this module adds to ``cli``."""
