@@ -233,7 +233,7 @@ async def test_blocks_burn_rate_plan_and_pace(server):
 async def test_prices_resource_and_weekly_prompt(server):
     async with Client(server) as client:
         resources = (await client.list_resources()).resources
-        assert [str(r.uri) for r in resources] == ["ccledger://prices"]
+        assert [str(r.uri) for r in resources] == ["ui://ccledger/usage.html", "ccledger://prices"]
         table = json.loads((await client.read_resource("ccledger://prices")).contents[0].text)
         assert "claude-opus-4-6" in json.dumps(table)
         prompt = await client.get_prompt("weekly_report", {"period": "last week"})

@@ -55,6 +55,7 @@ from ..pricing import table as pricing
 from ..prod.pull import pull_sources
 from ..prod.sources import load_sources, select_sources
 from ..update import update
+from .mcp_app import usage_app
 from .team_tools import TEAM_TOOLS, team_url_or_none
 from .tool_parts import (
     DELETES,
@@ -510,10 +511,17 @@ def build_server(
             if state.db is not None:
                 state.db.close()
 
-    mcp = _Server("ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
-    for tool, title, hints in TOOLS:
-        # The docstring without its indentation: the host hands the model every space of it.
-        mcp.add_tool(tool, title=title, description=inspect.cleandoc(tool.__doc__ or ""), annotations=hints)
+    # usage_summary is added by the MCP App extension, with its chart (mcp_app); the rest here.
+    # The docstring without its indentation: the host hands the model every space of it.
+    options: dict[Callable[..., object], dict[str, Any]] = {
+        tool: {"title": title, "description": inspect.cleandoc(tool.__doc__ or ""), "annotations": hints}
+        for tool, title, hints in TOOLS
+    }
+    app = usage_app(usage_summary, **options[usage_summary])
+    mcp = _Server("ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan, extensions=[app])
+    for tool, _, _ in TOOLS:
+        if tool is not usage_summary:
+            mcp.add_tool(tool, **options[tool])
     for tool, name, title, hints in TEAM_TOOLS:
         mcp.add_tool(tool, name, title, inspect.cleandoc(tool.__doc__ or ""), hints)
 
