@@ -27,6 +27,7 @@ __all__ = [
     "local_date",
     "local_day_sql",
     "local_minute_sql",
+    "offset_spans",
     "one_group",
     "resolve_period",
 ]
@@ -196,7 +197,7 @@ def local_minute_sql(column: str, zone: ZoneInfo, start: datetime, end: datetime
     Integer arithmetic keeps it cheap over hundreds of thousands of rows. ``column`` must be a
     trusted identifier.
     """
-    spans = _offset_spans(zone, start, end)
+    spans = offset_spans(zone, start, end)
     params: dict[str, int] = {}
     branches = []
     for n, (until, minutes) in enumerate(spans):
@@ -264,7 +265,7 @@ def _offset_minutes(zone: ZoneInfo, moment: datetime) -> int:
     return int(offset.total_seconds() // 60) if offset is not None else 0
 
 
-def _offset_spans(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime | None, int]]:
+def offset_spans(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime | None, int]]:
     """[(until, offset_minutes), ...]: the offset in force up to each change, then the last one."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     spans: list[tuple[datetime | None, int]] = []

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .schema import PROD_LOCK
+
 if TYPE_CHECKING:
     import psycopg
     from sqlite_utils import Database
@@ -39,7 +41,6 @@ ON CONFLICT (source_id) DO UPDATE SET ledger_id = excluded.ledger_id, developer 
     machine = excluded.machine, last_pull_utc = excluded.last_pull_utc, fingerprint = excluded.fingerprint,
     synced_utc = now()
 """
-PROD_LOCK = 0x6363_6C65_0003
 
 
 def sync_prod(conn: psycopg.Connection, db: Database, *, ledger: str, who: str, machine: str) -> int:

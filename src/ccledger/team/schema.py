@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 
 __all__ = ["MIGRATIONS", "migrate"]
 
-# One lock for the schema and one for the rollup, so that two machines syncing at once neither
-# migrate twice nor rebuild the same hours side by side (pg_advisory_xact_lock keys).
+# One lock for the schema, one for the rollup and one for production sources, so that two
+# machines syncing at once neither migrate twice, nor rebuild the same hours side by side, nor
+# replace one source at once (pg_advisory_xact_lock keys).
 SCHEMA_LOCK = 0x6363_6C65_0001
 ROLLUP_LOCK = 0x6363_6C65_0002
+PROD_LOCK = 0x6363_6C65_0003
 
 # The pricing both views share (as the local ledger's response_costs and prod_costs): the
 # tokens, and their cost at the price period the row matches by time, speed and prompt size.

@@ -1,8 +1,9 @@
 """Pushing this machine's ledger to the team database: exact, idempotent and incremental.
 
 What is sent is every response the local ledger wrote since the last sync: a merge writes a new
-or better copy as a new row, and rowids only grow (``ingest.merge`` inserts before it deletes),
-so the rowid of the last row sent is a high-water mark. The mark is kept in the team database,
+or better copy as a new row, and rowids only grow (``ingest.merge`` numbers a replacement past
+the highest rowid before it deletes the rival), so the rowid of the last row sent is a
+high-water mark. The mark is kept in the team database,
 in the transaction that upserts the batch, so a sync killed half-way resumes where it stopped
 and one rerun sends nothing twice; a row sent twice changes nothing anyway:
 
@@ -30,9 +31,9 @@ from pydantic import BaseModel, Field
 
 from .. import __version__, paths, timestamps
 from ..ledger.db import write_transaction
-from .connect import TeamError, connect, developer, first_line, redact
+from .connect import TeamError, developer, on_team, redact
 from .prod_sync import sync_prod
-from .schema import ROLLUP_LOCK, migrate
+from .schema import ROLLUP_LOCK
 
 if TYPE_CHECKING:
     import psycopg
@@ -51,7 +52,7 @@ _COLUMNS = (
 _COLUMN_LIST = ", ".join(_COLUMNS)
 
 LOCAL_ROWS_SQL = f"select rowid, {_COLUMN_LIST} from responses where rowid > ? order by rowid limit ?"
-LOCAL_PENDING_SQL = "select count(*), coalesce(max(rowid), 0) from responses where rowid > ?"
+LOCAL_PENDING_SQL = "select count(*) from responses where rowid > ?"
 LOCAL_STATE_SQL = "select ledger_id from team_sync where id = 1"
 LOCAL_PRICES_SQL = "select fingerprint from price_sync where id = 1"
 LOCAL_MODELS_SQL = "select model, canonical_model from model_prices where canonical_model is not null"
@@ -224,38 +225,36 @@ def sync(
     started = time.perf_counter()
     who = who or developer()
     machine = machine or paths.machine_name()
-    sent = batches = 0
-    try:
-        conn = connect(url)
-        with conn:
-            import psycopg
+    ledger_id = db.execute(LOCAL_STATE_SQL).fetchone()[0]
+    progress = [0, 0]  # responses sent, batches: what a failure half-way still records
 
-            try:
-                migrate(conn)
-                ledger_id = db.execute(LOCAL_STATE_SQL).fetchone()[0]
-                with conn.transaction():
-                    high = conn.execute(MACHINE_SQL, {"ledger": ledger_id, "machine": machine, "developer": who})
-                    (high_water,) = high.fetchone() or (0,)
-                prices_updated = _sync_prices(conn, db, version)
-                while max_batches is None or batches < max_batches:
-                    rows = db.execute(LOCAL_ROWS_SQL, [high_water, batch_rows]).fetchall()
-                    if not rows:
-                        break
-                    _send_batch(conn, rows, ledger_id, who, machine)
-                    high_water, sent, batches = rows[-1][0], sent + len(rows), batches + 1
-                if not batches:
-                    with conn.transaction():
-                        conn.execute(TOUCH_SQL, {"ledger": ledger_id})
-                prod_sent = sync_prod(conn, db, ledger=ledger_id, who=who, machine=machine)
-            except psycopg.Error as exc:
-                raise TeamError(f"the team database at {redact(url)} refused the sync: {first_line(exc, url)}") from exc
+    def push(conn: psycopg.Connection) -> tuple[int, bool, int]:
+        with conn.transaction():
+            high = conn.execute(MACHINE_SQL, {"ledger": ledger_id, "machine": machine, "developer": who})
+            (high_water,) = high.fetchone() or (0,)
+        prices_updated = _sync_prices(conn, db, version)
+        conn.execute(INCOMING_SQL)  # this session's, emptied at every commit
+        conn.execute(TOUCHED_SQL)
+        while max_batches is None or progress[1] < max_batches:
+            rows = db.execute(LOCAL_ROWS_SQL, [high_water, batch_rows]).fetchall()
+            if not rows:
+                break
+            _send_batch(conn, rows, ledger_id, who, machine)
+            high_water, progress[0], progress[1] = rows[-1][0], progress[0] + len(rows), progress[1] + 1
+        if not progress[1]:
+            with conn.transaction():
+                conn.execute(TOUCH_SQL, {"ledger": ledger_id})
+        return high_water, prices_updated, sync_prod(conn, db, ledger=ledger_id, who=who, machine=machine)
+
+    try:
+        high_water, prices_updated, prod_sent = on_team(url, push)
     except TeamError as exc:
-        _record(db, str(exc), sent)
+        _record(db, str(exc), progress[0])
         raise
-    _record(db, None, sent)
-    pending = db.execute(LOCAL_PENDING_SQL, [high_water]).fetchone()[0]
+    _record(db, None, progress[0])
+    (pending,) = db.execute(LOCAL_PENDING_SQL, [high_water]).fetchone()
     return SyncResult(
-        team=redact(url), developer=who, machine=machine, sent=sent, batches=batches, pending=pending,
+        team=redact(url), developer=who, machine=machine, sent=progress[0], batches=progress[1], pending=pending,
         prod_records_sent=prod_sent, prices_updated=prices_updated, seconds=round(time.perf_counter() - started, 3),
     )  # fmt: skip
 
@@ -265,8 +264,6 @@ def _send_batch(conn: psycopg.Connection, rows: list[tuple[Any, ...]], ledger: s
     one transaction."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
-        conn.execute(INCOMING_SQL)
-        conn.execute(TOUCHED_SQL)
         with conn.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
             for row in rows:
                 copy.write_row(row[1:])

@@ -1,23 +1,26 @@
 """Usage across the team, summed in PostgreSQL: never rows pulled to the laptop.
 
-A window's whole UTC hours are read from ``team_rollup``; the minutes before its first whole
-hour and after its last are read from the priced responses themselves, through the hour index.
-So an answer is exact to the response for any window, as the local ones are. Days, weeks and
-months follow the asker's zone (PostgreSQL's own ``AT TIME ZONE``); in a zone whose offset is
-not a whole number of hours (India, Nepal, parts of Australia) an hour of the rollup can hold
-two local days, so those answers read the priced responses whole instead (slower, as exact).
+A window is read as the local answers read it (``answers.facts``): its whole UTC days from
+``team_daily``, but for a day two of the answer's groups share (``periods.one_group``: by month,
+the day holding a local month's start), whose hours come from ``team_rollup`` with the other
+whole hours, and the minutes before the first whole hour and after the last from the priced
+responses themselves, through the hour index. So an answer is exact to the response for any
+window. Days, weeks and months follow the asker's zone (PostgreSQL's own ``AT TIME ZONE``); in a
+zone whose offset is not a whole number of hours (India, Nepal, parts of Australia) an hour of the
+rollup can hold two local days, so answers by day, week or month there read the priced
+responses whole instead (slower, as exact).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from .. import timestamps
-from ..answers.periods import Window
+from ..answers.periods import Window, offset_spans, one_group
+from ..answers.queries import local_key
 from ..models import Period, UnpricedModel, Usage, UsageRow
 from .connect import on_team, redact
 
@@ -90,7 +93,11 @@ SELECT bucket_start_utc::timestamptz AS moment, '(prod)' AS developer, '(prod)' 
 FROM team_prod_costs WHERE bucket_start_utc >= %(start)s AND bucket_start_utc < %(end)s {only}"""
 
 _SUMMED = "sum(responses), " + ", ".join(f"sum({column})" for column in _SUMS)
-GROUPED_SQL = "WITH rows AS ({rows}) SELECT {key} AS key, " + _SUMMED + " FROM rows GROUP BY 1"
+_FIELDS = ("responses", *_SUMS)
+# Three statements over the same rows, not one UNION of their three aggregates: measured at
+# 2,000,000 responses, all time by month, the one statement took 85 ms against 69 (240 against 122
+# in New York).
+GROUPED_SQL = "WITH rows AS ({rows}) SELECT {key}, " + _SUMMED + " FROM rows GROUP BY 1"
 TOTALS_SQL = (
     "WITH rows AS ({rows}) SELECT count(DISTINCT developer) FILTER (WHERE source = 'dev'), "
     "count(DISTINCT machine) FILTER (WHERE source = 'dev'), "
@@ -148,24 +155,23 @@ def team_usage(
     if unknown:
         raise ValueError(f"unknown filter {sorted(unknown)[0]!r}: use developer, repo or model")
     first = conn.execute(FIRST_HOUR_SQL).fetchone()
-    rows_sql, params = _rows(window, group_by, filters, first[0] if first else None)
     only = "".join(f" AND {_FILTERS[name]} = %(filter_{name})s" for name in filters)
+    rows_sql, params = _rows(window, group_by, only, first[0] if first else None)
+    params.update({f"filter_{name}": value for name, value in filters.items()}, zone=window.zone.key)
     if source != "dev":
         prod = _PROD_ROWS.format(only=only)
         rows_sql = prod if source == "prod" else f"{rows_sql} UNION ALL {prod}"
-    params["zone"] = window.zone.key
     grouped = conn.execute(GROUPED_SQL.format(rows=rows_sql, key=_KEYS[group_by]), params).fetchall()
     totals = conn.execute(TOTALS_SQL.format(rows=rows_sql), params).fetchone()
+    assert totals is not None  # an aggregate without GROUP BY returns one row
     unpriced = conn.execute(UNPRICED_SQL.format(rows=rows_sql), params).fetchall()
-    rows = [UsageRow(key=key, **_usage(values)) for key, *values in grouped]
+    developers, machines, prod_nanousd, *sums = totals
+    total = _named(sums)
+    rows = [UsageRow(key=key, **_usage(_named(sums))) for key, *sums in grouped]
     if group_by in _TIME_KEYS:
         rows.sort(key=lambda row: row.key)
     else:
         rows.sort(key=lambda row: (-row.cost_usd, row.key))
-    assert totals is not None  # an aggregate without GROUP BY returns one row
-    developers, machines, prod_nanousd, *sums = totals
-    total = _usage(sums)
-    page = rows[offset : offset + limit]
     return TeamUsage(
         team=team,
         period=Period(
@@ -176,13 +182,13 @@ def team_usage(
         totals=TeamTotals(
             developers=developers,
             machines=machines,
-            dev_cost_usd=round(total["cost_usd"] - int(prod_nanousd) / 1e9, 6),
+            dev_cost_usd=round((total["cost_nanousd"] - int(prod_nanousd)) / 1e9, 6),
             prod_cost_usd=round(int(prod_nanousd) / 1e9, 6),
-            **total,
+            **_usage(total),
         ),
         rows_total=len(rows),
         next_offset=offset + limit if offset + limit < len(rows) else None,
-        rows=page,
+        rows=rows[offset : offset + limit],
         unpriced_models=[
             UnpricedModel(model=model, responses=int(count), total_tokens=int(tokens))
             for model, count, tokens in unpriced
@@ -196,27 +202,27 @@ def team_usage_at(url: str, window: Window, **options: Any) -> TeamUsage:
     return on_team(url, lambda conn: team_usage(conn, window, team=redact(url), **options))
 
 
-def _usage(values: list[Any]) -> dict[str, Any]:
-    """Usage fields from the summed columns (responses, then _SUMS); NULL sums (no rows) are 0."""
-    responses, *sums = (int(value or 0) for value in values)
-    named = dict(zip(_SUMS, sums, strict=True))
+def _named(sums: list[Any]) -> dict[str, int]:
+    """The summed columns (responses, then _SUMS) by name; a NULL sum (no rows) is 0."""
+    return dict(zip(_FIELDS, (int(value or 0) for value in sums), strict=True))
+
+
+def _usage(sums: dict[str, int]) -> dict[str, Any]:
+    """The Usage fields of a part's sums."""
     return {
-        "responses": responses,
-        **{name: named[name] for name in _SUMS[:7]},
-        "cost_usd": round(named["cost_nanousd"] / 1e9, 6),
+        "responses": sums["responses"],
+        **{name: sums[name] for name in _SUMS[:7]},
+        "cost_usd": round(sums["cost_nanousd"] / 1e9, 6),
     }
 
 
-def _rows(window: Window, group_by: str, filters: dict[str, str], first: datetime | None) -> tuple[str, dict[str, Any]]:
-    """The SQL of the window's rows and its parameters: whole UTC days from the daily rollup (but
-    for days two of the answer's groups share), other whole hours from the hourly one, and the
-    minutes at the edges from the responses. ``first``: the earliest hour the team has."""
-    only = "".join(f" AND {_FILTERS[name]} = %(filter_{name})s" for name in filters)
-    params: dict[str, Any] = {f"filter_{name}": value for name, value in filters.items()}
+def _rows(window: Window, group_by: str, only: str, first: datetime | None) -> tuple[str, dict[str, Any]]:
+    """The SQL of the window's Claude Code rows, each part filtered by ``only``, and its
+    parameters (see the module docstring). ``first``: the earliest hour the team has."""
     end = window.end.astimezone(UTC)
     start = (window.start or first or end).astimezone(UTC)
-    params.update(start=_text(start), end=_text(end))
-    if not _whole_hours(window.zone, start, end):
+    params: dict[str, Any] = {"start": timestamps.text(start), "end": timestamps.text(end)}
+    if group_by in _TIME_KEYS and not _whole_hours(window.zone, start, end):  # other groupings: hours are hours
         return _ALL_RESPONSE_ROWS.format(only=only), params
     whole_from, whole_to = _ceil(start, _HOUR), _floor(end, _HOUR)
     if whole_from >= whole_to:  # no whole hour: the window lies within one or two hours
@@ -239,7 +245,7 @@ def _rows(window: Window, group_by: str, filters: dict[str, str], first: datetim
     for name, low, high in (("head", start, min(whole_from, end)), ("tail", max(whole_to, start), end)):
         if low < high:
             params[f"{name}_hour"] = _floor(low, _HOUR)
-            params[f"{name}_from"], params[f"{name}_to"] = _text(low), _text(high)
+            params[f"{name}_from"], params[f"{name}_to"] = timestamps.text(low), timestamps.text(high)
             parts.append(_EDGE_ROWS.format(name=name, only=only))
     if not parts:  # an empty window
         params.update(hours_from=start, hours_to=start)
@@ -248,32 +254,21 @@ def _rows(window: Window, group_by: str, filters: dict[str, str], first: datetim
 
 
 def _split_days(zone: ZoneInfo, group_by: str, low: datetime, high: datetime) -> list[datetime]:
-    """The UTC days in [low, high) whose hours fall in two of the answer's groups (by day outside
-    UTC, every one; by month, the one holding a local month's start); none for other groupings."""
-    key = _GROUP_OF.get(group_by)
-    if key is None:
+    """The UTC days in [low, high) whose hours fall in two of the answer's groups
+    (``periods.one_group``: by day outside UTC, every one); none for other groupings."""
+    if group_by not in _TIME_KEYS:
         return []
-    split = []
-    day = low
-    while day < high:
-        if key(day.astimezone(zone).date()) != key((day + _DAY - timedelta(microseconds=1)).astimezone(zone).date()):
-            split.append(day)
-        day += _DAY
-    return split
+    whole = one_group(zone, local_key(group_by))
+    days = (low + _DAY * n for n in range((high - low) // _DAY))
+    return [day for day in days if not whole(day.date().isoformat())]
 
 
-_GROUP_OF: dict[str, Callable[[date], object]] = {
-    "day": lambda day: day,
-    "week": lambda day: day - timedelta(days=day.weekday()),
-    "month": lambda day: (day.year, day.month),
-}
 _HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
 
 
 def _whole_hours(zone: ZoneInfo, start: datetime, end: datetime) -> bool:
-    """Whether the zone's offset is a whole number of hours from ``start`` to ``end`` (sampled monthly)."""
-    moments = [end, *(start + timedelta(days=day) for day in range(0, max(1, (end - start).days), 30))]
-    return all((moment.astimezone(zone).utcoffset() or timedelta()) % _HOUR == timedelta() for moment in moments)
+    """Whether every offset the zone has from ``start`` to ``end`` is a whole number of hours."""
+    return all(minutes % 60 == 0 for _, minutes in offset_spans(zone, start, end))
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:
@@ -284,8 +279,3 @@ def _floor(moment: datetime, step: timedelta) -> datetime:
 def _ceil(moment: datetime, step: timedelta) -> datetime:
     floor = _floor(moment, step)
     return floor if floor == moment else floor + step
-
-
-def _text(moment: datetime) -> str:
-    """A moment as the ledger writes timestamps (2026-12-03T12:00:00.000Z)."""
-    return timestamps.text(moment)
