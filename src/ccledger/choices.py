@@ -15,6 +15,7 @@ __all__ = [
     "HEATMAP_METRICS",
     "PLANS",
     "SOURCE_CHOICES",
+    "TEAM_GROUP_BY_CHOICES",
     "ActivityGroupBy",
     "BudgetPeriod",
     "GroupBy",
@@ -22,6 +23,7 @@ __all__ = [
     "PacePeriod",
     "Plan",
     "Source",
+    "TeamGroupBy",
 ]
 
 GroupBy = Literal["day", "week", "month", "repo", "branch", "model", "session", "machine"]
@@ -38,6 +40,10 @@ HEATMAP_METRICS: tuple[str, ...] = get_args(HeatmapMetric)
 # Where usage was spent: Claude Code (its transcripts), shipped apps (pulled telemetry), or both.
 Source = Literal["dev", "prod", "all"]
 SOURCE_CHOICES: tuple[str, ...] = get_args(Source)
+
+# How the team's usage is grouped (``team.usage``).
+TeamGroupBy = Literal["developer", "machine", "repo", "model", "day", "week", "month"]
+TEAM_GROUP_BY_CHOICES: tuple[str, ...] = get_args(TeamGroupBy)
 
 # A budget's period and the period expression that resolves it.
 BudgetPeriod = Literal["day", "week", "month"]

@@ -56,7 +56,7 @@ from ..prod.pull import pull_sources
 from ..prod.sources import load_sources, select_sources
 from ..update import update
 from .mcp_app import usage_app
-from .team_tools import TEAM_TOOLS, team_url_or_none
+from .team_tools import TEAM_TOOLS, team_configured
 from .tool_parts import (
     DELETES,
     PULLS,
@@ -127,7 +127,7 @@ class ServerState:
     def with_alerts(self, db: Database, result: AlertedT) -> AlertedT:
         """The result, carrying the budgets that are past a threshold (so Claude mentions them)."""
         result.budget_alerts = budgets.alerts(db, zone=self.config.zone(), now=self.now())
-        if hasattr(result, "team_view") and team_url_or_none(self.config) is not None:
+        if hasattr(result, "team_view") and team_configured(self.config):
             result.team_view = "This machine's usage only: team_usage answers for every machine synced to the team."
         return result
 

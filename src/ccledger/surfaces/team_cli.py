@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import timestamps
+from ..choices import BUDGET_PERIODS, SOURCE_CHOICES, TEAM_GROUP_BY_CHOICES
 from ..config import ConfigError, load_config
 from ..ledger.db import open_db
 from . import console
@@ -85,7 +86,7 @@ def sync_command(as_json: bool, no_index: bool, batch_rows: int | None) -> None:
 @click.option(
     "--by",
     "group_by",
-    type=click.Choice(["developer", "machine", "repo", "model", "day", "week", "month"]),
+    type=click.Choice(TEAM_GROUP_BY_CHOICES),
     default="developer",
     show_default=True,
     help="How to group rows.",
@@ -95,7 +96,7 @@ def sync_command(as_json: bool, no_index: bool, batch_rows: int | None) -> None:
 @click.option("--model", help="Only this model.")
 @click.option(
     "--source",
-    type=click.Choice(["dev", "prod", "all"]),
+    type=click.Choice(SOURCE_CHOICES),
     default="all",
     show_default=True,
     help="dev: Claude Code; prod: shipped apps' pulled telemetry, synced; all: both.",
@@ -190,7 +191,7 @@ def team_budget_group(context: click.Context, as_json: bool) -> None:
 
 @team_budget_group.command("set")
 @click.argument("scope")
-@click.argument("period", type=click.Choice(["day", "week", "month"]))
+@click.argument("period", type=click.Choice(list(BUDGET_PERIODS)))
 @click.argument("amount_usd", type=click.FloatRange(min=0, min_open=True))
 @click.option("--threshold", "thresholds", multiple=True, type=float, help="A fraction that warns (repeatable).")
 @click.option("--include-prod", is_flag=True, help="Count synced production spend too (the team's budget only).")

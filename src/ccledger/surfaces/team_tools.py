@@ -1,8 +1,8 @@
-"""The team ledger's MCP tools: the team's usage, and a sync on request.
+"""The team ledger's MCP tools: the team's usage, its budgets, and a sync on request.
 
-Both reach a database over the network, so each uses a connection of its own for as long as it
-needs one and never holds the local ledger meanwhile: a team database that is slow or gone
-costs these two tools an error, and the local answers nothing.
+Each reaches a database over the network, so each uses a connection of its own for as long as
+it needs one and never holds the local ledger meanwhile: a team database that is slow or gone
+costs these tools an error, and the local answers nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from mcp.server.mcpserver import Context
@@ -21,6 +21,7 @@ from pydantic import Field
 from sqlite_utils import Database
 
 from ..answers.periods import PeriodError, resolve_period
+from ..choices import TeamGroupBy
 from ..config import Config, ConfigError, load_config
 from ..ledger.db import open_db
 from ..team.budgets import TeamBudgetList, team_budget_status
@@ -29,7 +30,7 @@ from ..team.sync import SyncResult, sync
 from ..team.usage import TeamUsage, team_usage_at
 from .tool_parts import PULLS, Offset, Since, SourceArg, Timezone, Until, reply
 
-__all__ = ["TEAM_TOOLS", "team_url_or_none"]
+__all__ = ["TEAM_TOOLS", "team_configured"]
 
 _NOT_CONFIGURED = (
     "no team database is configured. Tell the user: set CCLEDGER_TEAM_URL (or [team] url in the "
@@ -59,12 +60,12 @@ def _team_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from exc
 
 
-def team_url_or_none(config: Config) -> str | None:
-    """The team database's URL when one is configured (a malformed one counts as configured)."""
+def team_configured(config: Config) -> bool:
+    """Whether a team database is configured (a malformed URL counts: its tools say what is wrong)."""
     try:
-        return team_url(config)
+        return team_url(config) is not None
     except TeamError:
-        return "(malformed)"
+        return True
 
 
 def _url(state: _State) -> str:
@@ -78,10 +79,7 @@ def team_usage_tool(
     ctx: Context[Any],
     since: Since = None,
     until: Until = None,
-    group_by: Annotated[
-        Literal["developer", "machine", "repo", "model", "day", "week", "month"],
-        Field(description="How to group rows."),
-    ] = "developer",
+    group_by: Annotated[TeamGroupBy, Field(description="How to group rows.")] = "developer",
     developer: Annotated[str | None, Field(description="Only this developer (as the answer names them).")] = None,
     repo: Annotated[str | None, Field(description="Only this repo id, as the answer names it.")] = None,
     model: Annotated[str | None, Field(description="Only this model id.")] = None,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
 from ..answers.budgets import standing, valid_thresholds
 from ..answers.periods import resolve_period
-from ..choices import BUDGET_PERIODS
+from ..choices import BUDGET_PERIODS, BudgetPeriod
 from ..models import BudgetStanding
 from .usage import team_usage
 
@@ -36,16 +36,16 @@ __all__ = [
 TEAM = "team"
 """The scope of a budget for the whole team (else a developer, as the team ledger names them)."""
 
-UPSERT_SQL = """
+_COLUMNS = "id, scope, period, amount_nanousd, thresholds, include_prod, timezone"  # as _budget reads them
+UPSERT_SQL = f"""
 INSERT INTO team_budgets (scope, period, amount_nanousd, thresholds, include_prod, timezone)
 VALUES (%(scope)s, %(period)s, %(amount)s, %(thresholds)s, %(include_prod)s, %(timezone)s)
 ON CONFLICT (scope, period) DO UPDATE SET amount_nanousd = excluded.amount_nanousd,
     thresholds = excluded.thresholds, include_prod = excluded.include_prod, timezone = excluded.timezone
-RETURNING id, scope, period, amount_nanousd, thresholds, include_prod, timezone
+RETURNING {_COLUMNS}
 """
-SELECT_SQL = "SELECT id, scope, period, amount_nanousd, thresholds, include_prod, timezone FROM team_budgets"
-_RETURNING = "RETURNING id, scope, period, amount_nanousd, thresholds, include_prod, timezone"
-DELETE_SQL = f"DELETE FROM team_budgets WHERE id = %s {_RETURNING}"
+SELECT_SQL = f"SELECT {_COLUMNS} FROM team_budgets ORDER BY id"
+DELETE_SQL = f"DELETE FROM team_budgets WHERE id = %s RETURNING {_COLUMNS}"
 DEVELOPERS_SQL = "SELECT DISTINCT developer FROM team_machines ORDER BY 1"
 
 
@@ -54,7 +54,7 @@ class TeamBudget(BaseModel):
 
     id: int
     scope: str = Field(description="'team' for everyone, else one developer (as team_usage names them).")
-    period: Literal["day", "week", "month"] = Field(description="A calendar period in `timezone`.")
+    period: BudgetPeriod = Field(description="A calendar period in `timezone`.")
     amount_usd: float
     thresholds: list[float] = Field(description="Fractions of the amount that warn, e.g. [0.9, 1.0].")
     include_prod: bool = Field(description="Whether shipped apps' synced production spend counts (team budgets only).")
@@ -135,7 +135,7 @@ def team_budget_status(conn: psycopg.Connection, *, team: str, now: datetime) ->
 
 
 def _budgets(conn: psycopg.Connection) -> list[TeamBudget]:
-    return [_budget(row) for row in conn.execute(SELECT_SQL + " ORDER BY id")]
+    return [_budget(row) for row in conn.execute(SELECT_SQL)]
 
 
 def _budget(row: tuple[Any, ...]) -> TeamBudget:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from .. import timestamps
 from ..answers.periods import Window, offset_spans, one_group
 from ..answers.queries import local_key
+from ..choices import SOURCE_CHOICES, TEAM_GROUP_BY_CHOICES
 from ..models import Period, UnpricedModel, Usage, UsageRow
 from .connect import on_team, redact
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     import psycopg
 
-__all__ = ["TEAM_GROUP_BY", "TeamTotals", "TeamUsage", "team_usage", "team_usage_at"]
+__all__ = ["TeamTotals", "TeamUsage", "team_usage", "team_usage_at"]
 
 _TIME_KEYS = {
     "day": "to_char(moment AT TIME ZONE %(zone)s, 'YYYY-MM-DD')",
@@ -43,8 +44,6 @@ _KEYS = {
     "model": "model",
     **_TIME_KEYS,
 }
-TEAM_GROUP_BY = tuple(_KEYS)
-"""What a team answer can be grouped by."""
 _FILTERS = {"developer": "developer", "repo": "repo_id", "model": "model"}
 
 _SUMS = (
@@ -143,13 +142,13 @@ def team_usage(
     limit: int = 50,
     offset: int = 0,
 ) -> TeamUsage:
-    """The team's usage over ``window`` by ``group_by`` (one of TEAM_GROUP_BY), filtered by
+    """The team's usage over ``window`` by ``group_by`` (one of choices.TEAM_GROUP_BY_CHOICES), filtered by
     developer, repo and model; rows by cost (largest first), or in time order by day, week, month.
     ``source``: dev (Claude Code), prod (pulled telemetry) or all."""
-    if source not in ("dev", "prod", "all"):
-        raise ValueError(f"source must be dev, prod or all, not {source!r}")
-    if group_by not in _KEYS:
-        raise ValueError(f"group_by must be one of {', '.join(TEAM_GROUP_BY)}, not {group_by!r}")
+    if source not in SOURCE_CHOICES:
+        raise ValueError(f"source must be one of {', '.join(SOURCE_CHOICES)}, not {source!r}")
+    if group_by not in TEAM_GROUP_BY_CHOICES:
+        raise ValueError(f"group_by must be one of {', '.join(TEAM_GROUP_BY_CHOICES)}, not {group_by!r}")
     filters = {name: value for name, value in (filters or {}).items() if value}
     unknown = set(filters) - set(_FILTERS)
     if unknown:
