@@ -47,9 +47,8 @@ def view_html(db: Database, *, since: str, until: str | None, repo: str | None, 
     """The dashboard's view of a period: totals, spend over time by model, spend by repo, the
     weekday-by-hour heatmap. Raises PeriodError or QueryError for a bad argument."""
     args: dict[str, Any] = {"since": since, "until": until, "zone": zone, "now": now}
-    total = queries.usage_summary(db, group_by="day", repo=repo, **args)
     grouping = "day" if since in ("today", "this week", "this month", "last month") else "month"
-    over_time = queries.usage_summary(db, group_by=grouping, repo=repo, **args)
+    over_time = queries.usage_summary(db, group_by=grouping, repo=repo, **args)  # its totals cover every row
     models = queries.usage_summary(db, group_by="model", repo=repo, **args).rows
     labels = sorted(row.key for row in over_time.rows)
     series = []
@@ -65,14 +64,14 @@ def view_html(db: Database, *, since: str, until: str | None, repo: str | None, 
         series.append(("other", [max(costs.get(label, 0.0) - shown[i], 0.0) for i, label in enumerate(labels)]))
     repos = queries.cost_by_repo(db, since=since, until=until, zone=zone, now=now).repos
     heat = activity.activity_heatmap(db, since=since, until=until, repo=repo, metric="cost", zone=zone, now=now)
-    totals = total.totals
+    totals = over_time.totals
     return "".join([
         f'<section class="totals" data-cost="{totals.cost_usd:.6f}" data-responses="{totals.responses}">',
-        f"<h2>{escape(total.period.label)}: <b>${totals.cost_usd:,.2f}</b></h2>",
+        f"<h2>{escape(over_time.period.label)}: <b>${totals.cost_usd:,.2f}</b></h2>",
         f"<p>{totals.responses:,} responses, {totals.total_tokens:,} tokens; Claude Code ${totals.dev_cost_usd:,.2f}",
         f", production ${totals.prod_cost_usd:,.2f}</p>" if totals.prod_cost_usd else "</p>",
         *(f'<p class="unpriced">{escape(m.model)}: {m.responses} responses with no price (not counted)</p>'
-          for m in total.unpriced_models),
+          for m in over_time.unpriced_models),
         "</section>",
         f"<h3>Spend by {grouping}, by model</h3>", svg.stacked_bars(labels, series),
         "<h3>Spend by repo</h3>",
@@ -130,50 +129,51 @@ def dashboard_app(
     db = open_db(ledger)
     lock = threading.Lock()  # one refresh-and-query on the connection at a time, as the MCP server
 
-    def fresh_view(request: Request) -> str:
-        params = request.query_params
-        with lock:
-            update(db, roots)
-            return view_html(
-                db, since=params.get("since") or "this month", until=params.get("until") or None,
-                repo=params.get("repo") or None, zone=zone(), now=now(),
-            )  # fmt: skip
+    def answered(call: Callable[[Database, dict[str, str]], Response]) -> Callable[[Request], Response]:
+        """An endpoint: the ledger refreshed and held, ``call`` made with it and the query's
+        parameters, a bad argument answered 400 with what is wrong (as HTML, or JSON for /api)."""
 
-    def page(request: Request) -> Response:
-        try:
-            view = fresh_view(request)
-        except (PeriodError, queries.QueryError) as exc:
-            return HTMLResponse(f"<p>{escape(str(exc))}</p>", 400)
-        since = request.query_params.get("since") or "this month"
-        repo = request.query_params.get("repo") or ""
+        def endpoint(request: Request) -> Response:
+            params = dict(request.query_params)
+            try:
+                with lock:
+                    update(db, roots)
+                    return call(db, params)
+            except (PeriodError, queries.QueryError) as exc:
+                if request.url.path.startswith("/api/"):
+                    return JSONResponse({"error": str(exc)}, 400)
+                return HTMLResponse(f"<p>{escape(str(exc))}</p>", 400)
+
+        return endpoint
+
+    def view(db: Database, params: dict[str, str]) -> str:
+        return view_html(
+            db, since=params.get("since") or "this month", until=params.get("until") or None,
+            repo=params.get("repo") or None, zone=zone(), now=now(),
+        )  # fmt: skip
+
+    def page(db: Database, params: dict[str, str]) -> Response:
+        shown = view(db, params)
+        since, repo = params.get("since") or "this month", params.get("repo") or ""
         nav = "".join(
             f'<a class="{"on" if name == since else ""}" href="?{escape(urlencode({"since": name, "repo": repo}))}">'
             f"{escape(name)}</a>"
             for name in PERIODS
         )
         nonce = secrets.token_urlsafe(16)
-        html = _PAGE.format(nav=nav, since=escape(since), repo=escape(repo), view=view, poll=POLL_SECONDS, nonce=nonce)
+        html = _PAGE.format(nav=nav, since=escape(since), repo=escape(repo), view=shown, poll=POLL_SECONDS, nonce=nonce)
         policy = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; connect-src 'self'"
         return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-store"})
 
-    def fragment(request: Request) -> Response:
-        try:
-            return HTMLResponse(fresh_view(request), headers={"Cache-Control": "no-store"})
-        except (PeriodError, queries.QueryError) as exc:
-            return HTMLResponse(f"<p>{escape(str(exc))}</p>", 400)
+    def fragment(db: Database, params: dict[str, str]) -> Response:
+        return HTMLResponse(view(db, params), headers={"Cache-Control": "no-store"})
 
-    def usage_json(request: Request) -> Response:
-        params = request.query_params
-        try:
-            with lock:
-                update(db, roots)
-                summary = queries.usage_summary(
-                    db, since=params.get("since") or "this month", until=params.get("until") or None,
-                    group_by=params.get("group_by") or "day", repo=params.get("repo") or None, zone=zone(), now=now(),
-                )  # fmt: skip
-        except (PeriodError, queries.QueryError) as exc:
-            return JSONResponse({"error": str(exc)}, 400)
+    def usage_json(db: Database, params: dict[str, str]) -> Response:
+        summary = queries.usage_summary(
+            db, since=params.get("since") or "this month", until=params.get("until") or None,
+            group_by=params.get("group_by") or "day", repo=params.get("repo") or None, zone=zone(), now=now(),
+        )  # fmt: skip
         return JSONResponse(summary.model_dump(mode="json"))
 
-    routes = [Route("/", page), Route("/view", fragment), Route("/api/usage", usage_json)]
+    routes = [Route("/", answered(page)), Route("/view", answered(fragment)), Route("/api/usage", answered(usage_json))]
     return _LocalOnly(Starlette(routes=routes), port)
