@@ -49,13 +49,17 @@ async def fetched(real_projects, tmp_path):
         resources = {str(resource.uri): resource for resource in (await client.list_resources()).resources}
         page = (await client.read_resource(USAGE_APP_URI)).contents[0]
         result = await client.call_tool("usage_summary", {"since": "all", "group_by": "month"})
-    return tools, resources, page, result
+        others = {
+            "cost_by_repo": await client.call_tool("cost_by_repo", {"since": "all"}),
+            "usage_blocks": await client.call_tool("usage_blocks", {"since": "all", "limit": 12}),
+        }
+    return tools, resources, page, result, others
 
 
 async def test_usage_summary_is_bound_to_a_locked_down_app_and_still_answers_in_full(real_projects, tmp_path):
-    tools, resources, page, result = await fetched(real_projects, tmp_path)
-    assert tools["usage_summary"].meta["ui"]["resourceUri"] == USAGE_APP_URI
-    assert [name for name, tool in tools.items() if tool.meta and "ui" in tool.meta] == ["usage_summary"]
+    tools, resources, page, result, _ = await fetched(real_projects, tmp_path)
+    bound = {name: tool.meta["ui"]["resourceUri"] for name, tool in tools.items() if tool.meta and "ui" in tool.meta}
+    assert bound == dict.fromkeys(("usage_summary", "cost_by_repo", "usage_blocks"), USAGE_APP_URI)
     assert resources[USAGE_APP_URI].mime_type == APP_MIME
     assert page.mime_type == APP_MIME and page.meta["ui"]["csp"] == {}  # no outside domain of any kind
     elsewhere = page.text.replace("http-equiv", "").replace(
@@ -72,7 +76,7 @@ async def test_chromium_draws_the_answer_and_shows_untrusted_names_as_text(real_
         if os.environ.get("CCLEDGER_REQUIRE_CHROMIUM"):
             pytest.fail("no chromium (apt-get install chromium)")
         pytest.skip("no chromium (apt-get install chromium)")
-    _, _, page, result = await fetched(real_projects, tmp_path)
+    _, _, page, result, others = await fetched(real_projects, tmp_path)
     answer = {"content": [block.model_dump(mode="json") for block in result.content],
               "structuredContent": result.structured_content}  # fmt: skip
     rows = answer["structuredContent"]["rows"]
@@ -91,6 +95,12 @@ async def test_chromium_draws_the_answer_and_shows_untrusted_names_as_text(real_
     assert f"all: ${total:,.2f} (878 responses)" in drawn
     assert "&lt;img src=x" in drawn and "<img" not in drawn  # drawn as text, never as markup
     assert "<title>sized " in dom  # it told the host its size
+    repos = others["cost_by_repo"].structured_content
+    drawn = _drawn(chromium, page.text, others["cost_by_repo"], tmp_path)
+    assert drawn.count("<rect") == len(repos["repos"]) > 1 and f"${repos['totals']['cost_usd']:,.2f}" in drawn
+    blocks = [block for block in others["usage_blocks"].structured_content["blocks"] if not block["is_gap"]]
+    drawn = _drawn(chromium, page.text, others["usage_blocks"], tmp_path)
+    assert drawn.count("<rect") == len(blocks) > 1 and f"{len(blocks)} 5-hour blocks" in drawn
     if os.environ.get("CCLEDGER_SCREENSHOTS"):  # refresh the README's picture (without the hostile row)
         rows.pop()
         path.write_text(page.text.replace("<head>", "<head>" + HOST_SHIM.replace("RESULT", json.dumps(answer)), 1))
@@ -100,3 +110,17 @@ async def test_chromium_draws_the_answer_and_shows_untrusted_names_as_text(real_
              "--window-size=680,360", "--virtual-time-budget=3000", f"--screenshot={shot}", path.as_uri()],
             capture_output=True, timeout=120, check=True,
         )  # fmt: skip
+
+
+def _drawn(chromium: str, page: str, result, tmp_path: Path) -> str:
+    """What the app draws for ``result`` in Chromium: the markup of its #app."""
+    answer = {"content": [block.model_dump(mode="json") for block in result.content],
+              "structuredContent": result.structured_content}  # fmt: skip
+    path = tmp_path / "other.html"
+    path.write_text(page.replace("<head>", "<head>" + HOST_SHIM.replace("RESULT", json.dumps(answer)), 1))
+    dom = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}",
+         "--virtual-time-budget=3000", "--dump-dom", path.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    return dom[dom.index('<div id="app">') : dom.index("</div>", dom.index('<div id="app">'))]

@@ -59,9 +59,11 @@ async def test_tools_are_described_read_only_and_typed(server):
             assert tool.output_schema is not None and tool.output_schema["type"] == "object"
             assert len(tool.description) > 150, f"{tool.name} needs a description a model can act on"
         assert tools["usage_summary"].output_schema["title"] == "UsageSummary"
-        # Each tool is a function of the module, registered from TOOLS in that order, and the
-        # description a host hands the model is its docstring without the code's indentation.
-        assert list(tools) == [tool.__name__ for tool, _, _ in server_module.TOOLS] + [
+        # Each tool is a function of the module, registered from TOOLS in that order (those the
+        # MCP App charts first), and the description a host hands the model is its docstring
+        # without the code's indentation.
+        ordered = sorted(server_module.TOOLS, key=lambda entry: entry[0] not in server_module.CHARTED)
+        assert list(tools) == [tool.__name__ for tool, _, _ in ordered] + [
             name for _, name, _, _ in server_module.TEAM_TOOLS
         ]
         for tool, title, _ in server_module.TOOLS:

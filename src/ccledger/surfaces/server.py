@@ -468,7 +468,10 @@ TOOLS: list[tuple[Callable[..., object], str, ToolAnnotations]] = [
     (delete_budget, "Delete a budget", DELETES),
     (pull_prod_telemetry, "Pull production telemetry", PULLS),
 ]
-"""Every tool, in the order a client lists them, with its title and its hints to the host."""
+"""Every tool, with its title and its hints to the host; a client lists them in this order, the
+CHARTED ones first."""
+CHARTED = (usage_summary, cost_by_repo, usage_blocks)
+"""The tools bound to the MCP App's chart (``mcp_app``): hosts that render apps draw their answers."""
 
 
 def weekly_report(
@@ -511,16 +514,16 @@ def build_server(
             if state.db is not None:
                 state.db.close()
 
-    # usage_summary is added by the MCP App extension, with its chart (mcp_app); the rest here.
+    # The tools a chart says more for are added by the MCP App extension (mcp_app); the rest here.
     # The docstring without its indentation: the host hands the model every space of it.
     options: dict[Callable[..., object], dict[str, Any]] = {
         tool: {"title": title, "description": inspect.cleandoc(tool.__doc__ or ""), "annotations": hints}
         for tool, title, hints in TOOLS
     }
-    app = usage_app(usage_summary, **options[usage_summary])
+    app = usage_app({tool: options[tool] for tool in CHARTED})
     mcp = _Server("ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan, extensions=[app])
     for tool, _, _ in TOOLS:
-        if tool is not usage_summary:
+        if tool not in CHARTED:
             mcp.add_tool(tool, **options[tool])
     for tool, name, title, hints in TEAM_TOOLS:
         mcp.add_tool(tool, name, title, inspect.cleandoc(tool.__doc__ or ""), hints)
