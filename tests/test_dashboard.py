@@ -7,61 +7,60 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import assistant_line
+from dashboard_process import dashboard_process, figures, get
 
-from ccledger.answers import queries
+from ccledger.answers import activity, budgets, pace, queries
 from ccledger.ledger.db import open_db
 from ccledger.update import update
 
 SCREENSHOTS = Path(__file__).parent.parent / "docs" / "screenshots"
+TABS = ("spend", "blocks", "budgets", "activity", "sessions")
+NOW = datetime.now(UTC)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _live_session(claude: Path) -> None:
+    """A session of the last two hours beside the real corpus: an active 5-hour block, and spend
+    this month for the budgets to stand at."""
+    lines = [
+        assistant_line(
+            message_id=f"live{n}", request_id=f"rlive{n}", session_id="live-session", model="claude-opus-4-5-20251101",
+            timestamp=(NOW - timedelta(minutes=100 - 10 * n)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            input_tokens=3000, output_tokens=9000, cache_read=200_000, cwd="/home/u/live-repo",
+        )
+        for n in range(10)
+    ]  # fmt: skip
+    folder = claude / "projects" / "-home-u-live-repo"
+    folder.mkdir(parents=True)
+    (folder / "live-session.jsonl").write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture
 def dashboard(real_projects, tmp_path):
-    port = _free_port()
+    """A `ccledger dashboard` process on the real corpus plus a live session, with two budgets
+    and the official limits one statusline tick recorded; its base URL."""
+    _live_session(real_projects)
     env = {**os.environ, "CLAUDE_CONFIG_DIR": str(real_projects), "CCLEDGER_DB": str(tmp_path / "dash.db")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ccledger", "dashboard", "--no-open", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    for amount in (["all", "month", "40"], ["all", "day", "5", "--threshold", "0.5"]):
+        subprocess.run([sys.executable, "-m", "ccledger", "budget", "set", *amount], env=env, check=True, timeout=60)
+    reset = int((NOW + timedelta(hours=3)).timestamp())
+    windows = {"five_hour": 37, "seven_day": 12}
+    tick = {"session_id": "live-session", "rate_limits": {
+        window: {"used_percentage": used, "resets_at": reset} for window, used in windows.items()
+    }}  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "ccledger", "statusline"], input=json.dumps(tick), text=True, env=env,
+        capture_output=True, check=True, timeout=60,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/api/usage?since=all", timeout=30).read()
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(process.communicate()[1]) from None
-            time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.communicate(timeout=30)
-
-
-def get(url: str, **headers: str) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+    with dashboard_process(env) as base:
+        yield base
 
 
 def totals_shown(html: str) -> tuple[float, int]:
@@ -87,6 +86,50 @@ def test_the_pages_figures_are_usage_summarys_and_the_period_selector_changes_th
     assert status == 200 and totals_shown(fragment) == shown["all"]
     api = json.loads(get(f"{dashboard}/api/usage?since=all&group_by=model")[1])
     assert api["totals"]["responses"] == shown["all"][1]
+
+
+def test_every_tab_shows_its_tools_figures(dashboard, real_projects, tmp_path):
+    db = open_db(tmp_path / "mine.db")
+    update(db, [real_projects])
+    utc, now = ZoneInfo("UTC"), datetime.now(UTC)
+
+    html = get(f"{dashboard}/?tab=blocks&since=all")[1]
+    listed = [b for b in pace.usage_blocks(db, since="all", limit=40, zone=utc, now=now).blocks if not b.is_gap]
+    shown = figures(html, "blocks")
+    assert (int(shown["blocks"]), float(shown["cost"])) == (len(listed), pytest.approx(sum(b.cost_usd for b in listed)))
+    report = pace.burn_rate(db, now=now)
+    assert report.active_block is not None and "Active block" in html and f"{report.projected_cost_usd:,.2f}" in html
+    assert "five-hour (official)" in html and "37%" in html and "seven-day (official)" in html
+
+    html = get(f"{dashboard}/?tab=budgets")[1]
+    theirs = budgets.budget_status(open_db(tmp_path / "dash.db"), zone=utc, now=now).budgets
+    assert [float(p) for p in figures(html, "budgets")["percents"].split(",")] == [
+        pytest.approx(b.percent, abs=1e-4) for b in theirs
+    ]
+    assert len(theirs) == 2 and all(b.percent > 0 for b in theirs) and html.count('class="meters"') == 1
+
+    html = get(f"{dashboard}/?tab=activity&since=all")[1]
+    totals = activity.activity_summary(db, since="all", zone=utc, now=now).totals
+    shown = figures(html, "activity")
+    assert [int(shown[k]) for k in ("prompts", "tool-uses", "commits", "lines-added")] == [
+        totals.prompts,
+        totals.tool_uses,
+        totals.commits,
+        totals.lines_added,
+    ]
+    assert totals.tool_uses > 100 and html.count("<svg") == 4  # tools, commands, agents, heatmap
+
+    html = get(f"{dashboard}/?tab=sessions&since=all")[1]
+    found = queries.sessions(db, since="all", limit=25, zone=utc, now=now)
+    assert int(figures(html, "sessions")["sessions"]) == found.total_sessions > 25
+    links = re.findall(r'href="(\?tab=sessions[^"]*session=[^"]+)"', html)
+    assert len(links) == 25 and "offset=25" in html  # a page, and the way to the next
+    html = get(f"{dashboard}/{links[0].replace('&amp;', '&')}")[1]
+    first = found.sessions[0]
+    detail = queries.session_detail(db, first.session_id)
+    assert figures(html, "session") == {"session": first.session_id, "cost": f"{detail.totals.cost_usd:.6f}"}
+    assert get(f"{dashboard}/?tab=sessions&session=no-such-session")[0] == 400
+    assert get(f"{dashboard}/?tab=team")[0] == 400  # no team database: no team tab
 
 
 def test_it_answers_this_machine_only_and_says_what_is_wrong(dashboard):
@@ -130,6 +173,17 @@ def test_chromium_renders_every_chart_and_requests_nothing_off_the_machine(dashb
         [*common, f"--screenshot={screenshot}", f"{dashboard}/?since=all"], capture_output=True, timeout=120, check=True
     )
     assert screenshot.stat().st_size > 10_000
+    shots = {"spend": screenshot}
+    for tab in TABS[1:]:  # every other tab, as its link opens it: charts drawn, and a picture of it
+        url = f"{dashboard}/?tab={tab}&since=all"
+        dom = subprocess.run(
+            [*common, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
+        ).stdout
+        assert f'<section class="{tab}"' in dom and re.search(r"<svg class=\"[a-z-]+\"", dom), tab
+        assert dom.count("<rect") > 5, tab
+        shots[tab] = tmp_path / f"dashboard-{tab}.png"
+        subprocess.run([*common, f"--screenshot={shots[tab]}", url], capture_output=True, timeout=120, check=True)
+        assert shots[tab].stat().st_size > 10_000, tab
     # Every request the page made (its origin the initiator; the browser's own update and time
     # checks have none) went to the dashboard: the page, and the fragment it polls for.
     events = json.loads(net_log.read_text(errors="replace"))["events"]
@@ -140,4 +194,5 @@ def test_chromium_renders_every_chart_and_requests_nothing_off_the_machine(dashb
     assert all(url.startswith(dashboard + "/") for url in by_page), by_page
     if os.environ.get("CCLEDGER_SCREENSHOTS"):  # refresh the README's picture
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(screenshot, SCREENSHOTS / "dashboard.png")
+        for tab, shot in shots.items():
+            shutil.copy(shot, SCREENSHOTS / ("dashboard.png" if tab == "spend" else shot.name))

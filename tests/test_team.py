@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import REAL_PROJECTS, assistant_line, write_lines
+from dashboard_process import dashboard_process, figures, get
 from postgres_server import start_or_skip
 
 from ccledger.answers import queries
@@ -488,3 +489,41 @@ def test_the_readmes_row_level_security_shows_a_developer_their_own_rows_only(ma
         with psycopg.connect(team_url, autocommit=True) as conn:  # roles are the server's, not the database's
             conn.execute("DROP OWNED BY alice")
             conn.execute("DROP ROLE alice")
+
+
+def test_the_dashboards_team_tab_shows_team_usage(machines, team_url, tmp_path):
+    for name in MACHINES:
+        db = ledger_of(machines, name)
+        team_sync.sync(db, team_url, who=MACHINES[name], machine=name)
+        db.close()
+    env = {
+        **os.environ, "CCLEDGER_TEAM_URL": team_url, "CLAUDE_CONFIG_DIR": str(machines["b1-laptop"]),
+        "CCLEDGER_DB": str(machines["b1-laptop"].parent / "ledger.db"),
+    }  # fmt: skip
+    window = resolve_period("all", None, zone=ZoneInfo("UTC"), now=datetime.now(UTC))
+    with connect(team_url) as conn:
+        expected = team_usage(conn, window, team=redact(team_url), group_by="developer").totals
+    with dashboard_process(env) as base:
+        status, html = get(f"{base}/?tab=team&since=all")
+        assert status == 200 and ">team</a>" in html  # the tab is offered
+        shown = figures(html, "team")
+        assert (float(shown["cost"]), int(shown["responses"]), int(shown["developers"])) == (
+            pytest.approx(expected.cost_usd, abs=1e-6),
+            expected.responses,
+            2,
+        )
+        assert html.count("<svg") == 2 and "bob@example.com" in html and "s3cret-pw" not in html
+        chromium = shutil.which("chromium")
+        if chromium and os.environ.get("CCLEDGER_SCREENSHOTS"):  # the README's picture of the tab
+            shot = Path(__file__).parent.parent / "docs" / "screenshots" / "dashboard-team.png"
+            subprocess.run(
+                [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=960,900",
+                 f"--screenshot={shot}", f"{base}/?tab=team&since=all"],
+                capture_output=True, timeout=120, check=True,
+            )  # fmt: skip
+    env["CCLEDGER_TEAM_URL"] = team_url.rsplit("/", 1)[0] + "/no_such_database"
+    with dashboard_process(env) as base:  # a team database that is gone: the tab says so
+        status, html = get(f"{base}/?tab=team&since=all")
+        assert status == 200 and "no_such_database" in html and "s3cret-pw" not in html
+        assert get(f"{base}/?since=all")[0] == 200  # and the local tabs answer as before

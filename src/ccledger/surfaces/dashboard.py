@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -29,55 +28,28 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..answers import activity, queries
+from ..answers import queries
 from ..answers.periods import PeriodError
 from ..ledger.db import open_db
 from ..update import update
-from . import svg
+from . import dashboard_views
+from .dashboard_views import View
 
 __all__ = ["PERIODS", "dashboard_app", "view_html"]
 
 PERIODS = ("today", "this week", "this month", "last month", "all")
 """The period selector's choices (any period the tools take works in ?since=)."""
-TOP_MODELS = 5  # series in the stacked chart; the rest sum into 'other'
 POLL_SECONDS = 15
 
 
-def view_html(db: Database, *, since: str, until: str | None, repo: str | None, zone: ZoneInfo, now: datetime) -> str:
-    """The dashboard's view of a period: totals, spend over time by model, spend by repo, the
-    weekday-by-hour heatmap. Raises PeriodError or QueryError for a bad argument."""
-    args: dict[str, Any] = {"since": since, "until": until, "zone": zone, "now": now}
-    grouping = "day" if since in ("today", "this week", "this month", "last month") else "month"
-    over_time = queries.usage_summary(db, group_by=grouping, repo=repo, **args)  # its totals cover every row
-    models = queries.usage_summary(db, group_by="model", repo=repo, **args).rows
-    labels = sorted(row.key for row in over_time.rows)
-    series = []
-    for row in models[:TOP_MODELS]:
-        by_label = {
-            r.key: r.cost_usd
-            for r in queries.usage_summary(db, group_by=grouping, model=row.key, repo=repo, **args).rows
-        }
-        series.append((row.key, [by_label.get(label, 0.0) for label in labels]))
-    if len(models) > TOP_MODELS:
-        shown = [sum(values[i] for _, values in series) for i in range(len(labels))]
-        costs = {r.key: r.cost_usd for r in over_time.rows}
-        series.append(("other", [max(costs.get(label, 0.0) - shown[i], 0.0) for i, label in enumerate(labels)]))
-    repos = queries.cost_by_repo(db, since=since, until=until, zone=zone, now=now).repos
-    heat = activity.activity_heatmap(db, since=since, until=until, repo=repo, metric="cost", zone=zone, now=now)
-    totals = over_time.totals
-    return "".join([
-        f'<section class="totals" data-cost="{totals.cost_usd:.6f}" data-responses="{totals.responses}">',
-        f"<h2>{escape(over_time.period.label)}: <b>${totals.cost_usd:,.2f}</b></h2>",
-        f"<p>{totals.responses:,} responses, {totals.total_tokens:,} tokens; Claude Code ${totals.dev_cost_usd:,.2f}",
-        f", production ${totals.prod_cost_usd:,.2f}</p>" if totals.prod_cost_usd else "</p>",
-        *(f'<p class="unpriced">{escape(m.model)}: {m.responses} responses with no price (not counted)</p>'
-          for m in over_time.unpriced_models),
-        "</section>",
-        f"<h3>Spend by {grouping}, by model</h3>", svg.stacked_bars(labels, series),
-        "<h3>Spend by repo</h3>",
-        svg.leaderboard([(r.repo_id, r.dev_cost_usd, r.prod_cost_usd) for r in repos[:15]]),
-        f"<h3>When the spend happens ({escape(zone.key)})</h3>", svg.heat_grid(heat.grid, unit="$"),
-    ])  # fmt: skip
+def view_html(
+    db: Database, view: View, *, tabs: Mapping[str, Callable[[Database, View], str]] = dashboard_views.TABS
+) -> str:
+    """The dashboard's view ``view.tab`` of a period (see ``dashboard_views``). Raises PeriodError
+    or QueryError for a bad argument, QueryError for a tab there is not."""
+    if view.tab not in tabs:
+        raise queries.QueryError(f"tab={view.tab!r} is not one of: {', '.join(tabs)}")
+    return tabs[view.tab](db, view)
 
 
 _PAGE = """<!doctype html>
@@ -86,11 +58,15 @@ _PAGE = """<!doctype html>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 900px; color: #222; }}
 nav a {{ margin-right: .8rem; }} nav a.on {{ font-weight: bold; }} svg {{ width: 100%; height: auto; }}
-.unpriced {{ color: #b00; }} footer {{ color: #777; font-size: .85rem; margin-top: 2rem; }}
+.unpriced {{ color: #b00; }} .note {{ color: #555; font-size: .85rem; }}
+table {{ border-collapse: collapse; width: 100%; font-size: .85rem; }} td, th {{ padding: 2px 6px; text-align: left; }}
+tr:nth-child(even) {{ background: #f4f4f4; }} td.cost {{ text-align: right; }} nav.tabs a {{ font-size: 1.1rem; }}
+footer {{ color: #777; font-size: .85rem; margin-top: 2rem; }}
 </style></head>
 <body><h1>ccledger</h1>
+<nav class="tabs">{tabs}</nav>
 <nav>{nav}</nav>
-<form method="get"><input type="hidden" name="since" value="{since}">
+<form method="get"><input type="hidden" name="tab" value="{tab}"><input type="hidden" name="since" value="{since}">
 <label>Repo <input name="repo" value="{repo}" placeholder="all repos"></label> <button>Filter</button></form>
 <div id="view">{view}</div>
 <footer>API list-price equivalents from this machine's ledger; updated every {poll} s.</footer>
@@ -123,11 +99,15 @@ class _LocalOnly:
 
 def dashboard_app(
     ledger: Path, *, port: int, roots: list[Path] | None = None, zone: Callable[[], ZoneInfo],
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC), team_url: str | None = None,
 ) -> ASGIApp:  # fmt: skip
-    """The dashboard over the ledger at ``ledger`` (refreshed from ``roots`` before each view)."""
+    """The dashboard over the ledger at ``ledger`` (refreshed from ``roots`` before each view),
+    with a team tab over the team database at ``team_url`` when one is given."""
     db = open_db(ledger)
     lock = threading.Lock()  # one refresh-and-query on the connection at a time, as the MCP server
+    tabs = dict(dashboard_views.TABS)
+    if team_url is not None:
+        tabs["team"] = dashboard_views.team_tab(team_url)
 
     def answered(call: Callable[[Database, dict[str, str]], Response]) -> Callable[[Request], Response]:
         """An endpoint: the ledger refreshed and held, ``call`` made with it and the query's
@@ -146,27 +126,39 @@ def dashboard_app(
 
         return endpoint
 
-    def view(db: Database, params: dict[str, str]) -> str:
-        return view_html(
-            db, since=params.get("since") or "this month", until=params.get("until") or None,
-            repo=params.get("repo") or None, zone=zone(), now=now(),
+    def view_of(params: dict[str, str]) -> View:
+        offset = params.get("offset") or "0"
+        if not offset.isdigit():
+            raise queries.QueryError(f"offset={offset!r} is not a whole number")
+        return View(
+            since=params.get("since") or "this month", until=params.get("until") or None,
+            repo=params.get("repo") or None, zone=zone(), now=now(), tab=params.get("tab") or "spend",
+            session=params.get("session") or None, offset=int(offset),
         )  # fmt: skip
 
     def page(db: Database, params: dict[str, str]) -> Response:
-        shown = view(db, params)
-        since, repo = params.get("since") or "this month", params.get("repo") or ""
-        nav = "".join(
-            f'<a class="{"on" if name == since else ""}" href="?{escape(urlencode({"since": name, "repo": repo}))}">'
-            f"{escape(name)}</a>"
-            for name in PERIODS
-        )
+        view = view_of(params)
+        shown = view_html(db, view, tabs=tabs)
+        repo = view.repo or ""
+
+        def links(names: tuple[str, ...] | list[str], key: str, current: str) -> str:
+            base = {"tab": view.tab, "since": view.since, "repo": repo}
+            return "".join(
+                f'<a class="{"on" if name == current else ""}" href="?{escape(urlencode({**base, key: name}))}">'
+                f"{escape(name)}</a>"
+                for name in names
+            )
+
         nonce = secrets.token_urlsafe(16)
-        html = _PAGE.format(nav=nav, since=escape(since), repo=escape(repo), view=shown, poll=POLL_SECONDS, nonce=nonce)
+        html = _PAGE.format(
+            tabs=links(list(tabs), "tab", view.tab), nav=links(PERIODS, "since", view.since), tab=escape(view.tab),
+            since=escape(view.since), repo=escape(repo), view=shown, poll=POLL_SECONDS, nonce=nonce,
+        )  # fmt: skip
         policy = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; connect-src 'self'"
         return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-store"})
 
     def fragment(db: Database, params: dict[str, str]) -> Response:
-        return HTMLResponse(view(db, params), headers={"Cache-Control": "no-store"})
+        return HTMLResponse(view_html(db, view_of(params), tabs=tabs), headers={"Cache-Control": "no-store"})
 
     def usage_json(db: Database, params: dict[str, str]) -> Response:
         summary = queries.usage_summary(

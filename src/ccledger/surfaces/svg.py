@@ -1,6 +1,6 @@
 """Charts as SVG text, drawn on the server: no charting library, no script, nothing fetched.
 
-The dashboard's pictures are few and plain (bars, stacked bars, a 7 x 24 grid), so a hundred
+The dashboard's pictures are few and plain (bars, stacked bars, progress meters, a 7 x 24 grid), so a hundred
 lines of SVG serve them better than a JavaScript library would: the page works offline under a
 strict Content-Security-Policy, the charts need no script, render the same in every browser, and
 a test can read the figures back out of the markup. Every text is escaped.
@@ -8,10 +8,12 @@ a test can read the figures back out of the markup. Every text is escaped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
+from typing import NamedTuple
 
-__all__ = ["PALETTE", "heat_grid", "leaderboard", "stacked_bars"]
+__all__ = ["PALETTE", "heat_grid", "leaderboard", "meters", "stacked_bars"]
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
 """Series colours, in order (a colour-blind-safe set)."""
@@ -20,15 +22,19 @@ _FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def stacked_bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, unit: str = "$") -> str:
-    """Columns over ``labels`` (days, weeks, months), each split by ``series`` (name, a value per
-    label), with a legend; a column's title gives its total."""
+def stacked_bars(
+    labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, unit: str = "$", axis_chars: int = 5
+) -> str:
+    """Columns over ``labels`` (days, weeks, months, blocks), each split by ``series`` (name, a value
+    per label), with a legend; a column's title gives its total. The axis shows each label's last
+    ``axis_chars`` characters (a day's MM-DD)."""
     width, height, left, bottom = 860, 240, 56, 40
     totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
     top = max(totals, default=0) or 1
     step = (width - left - 10) / max(len(labels), 1)
     bar = max(step * 0.8, 1)
     legend_rows = (len(series) + 3) // 4
+    every = math.ceil(len(labels) * axis_chars * 6.5 / (width - left - 10)) or 1  # axis labels that fit
     parts = [_open(width, height + 8 + 16 * legend_rows, "stacked-bars")]
     parts.append(f'<text x="4" y="14" {_FONT}>{escape(_money(top, unit))}</text>')
     parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>')
@@ -45,8 +51,8 @@ def stacked_bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{size:.1f}" fill="{colour}">'
                 f"<title>{escape(label)} {escape(name)}: {escape(_money(values[i], unit))}</title></rect>"
             )
-        if len(labels) <= 16 or i % max(len(labels) // 12, 1) == 0:
-            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" {_FONT}>{escape(label[-5:])}</text>')
+        if i % every == 0:
+            parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" {_FONT}>{escape(label[-axis_chars:])}</text>')
     for index, (name, _) in enumerate(series):  # the legend, four to a row
         x, y = left + index % 4 * 200, height + 6 + index // 4 * 16
         colour = PALETTE[index % len(PALETTE)]
@@ -70,6 +76,47 @@ def leaderboard(rows: Sequence[tuple[str, float, float]], *, unit: str = "$") ->
             parts.append(_bar(330 + dev_width, y + 3, prod_width, PALETTE[1]))
         label = escape(_money(dev + prod, unit))
         parts.append(f'<text x="{336 + dev_width + prod_width:.1f}" y="{y + 14}" {_FONT}>{label}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+class Meter(NamedTuple):
+    """One bar of :func:`meters`: how far along something is, as fractions of its whole."""
+
+    name: str
+    used: float  # 1.0 is the whole (a budget's amount, 100 % of a limit)
+    projected: float | None = None  # where the pace so far ends the period, if known
+    marks: Sequence[float] = ()  # thresholds to tick, e.g. (0.8, 1.0)
+    text: str = ""  # what the bar says beside it
+
+
+def meters(rows: Sequence[Meter]) -> str:
+    """Progress bars: each one filled to ``used`` (red past the whole), a hollow bar to
+    ``projected`` behind it, and a tick at each of ``marks``. The scale reaches the largest of
+    them, at least the whole."""
+    width, line, left, span = 860, 34, 260, 420
+    scale = max([1.0, *(max(row.used, row.projected or 0) for row in rows)])
+    parts = [_open(width, line * max(len(rows), 1) + 4, "meters")]
+    for i, row in enumerate(rows):
+        y = i * line + 4
+        used = min(row.used, scale) / scale * span
+        colour = PALETTE[3] if row.used >= 1 else PALETTE[0]
+        parts.append(f'<text x="0" y="{y + 15}" {_FONT}>{escape(row.name[:40])}</text>')
+        parts.append(f'<rect x="{left}" y="{y + 3}" width="{span}" height="16" fill="#eee"/>')
+        if row.projected is not None:
+            projected = min(row.projected, scale) / scale * span
+            parts.append(
+                f'<rect x="{left}" y="{y + 3}" width="{projected:.1f}" height="16" fill="none" '
+                f'stroke="{PALETTE[1]}" stroke-dasharray="3 2"><title>projected {row.projected:.0%}</title></rect>'
+            )
+        parts.append(
+            f'<rect x="{left}" y="{y + 5}" width="{used:.1f}" height="12" fill="{colour}">'
+            f"<title>{escape(row.name)}: {row.used:.1%}</title></rect>"
+        )
+        for mark in (*row.marks, 1.0):
+            x = left + min(mark, scale) / scale * span
+            parts.append(f'<line x1="{x:.1f}" y1="{y}" x2="{x:.1f}" y2="{y + 22}" stroke="#555"/>')
+        parts.append(f'<text x="{left + span + 8}" y="{y + 15}" {_FONT}>{escape(row.text)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
