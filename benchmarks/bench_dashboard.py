@@ -5,14 +5,16 @@
 
 Starts a real ``ccledger dashboard`` process on a copy-free path to the ledger (its transcripts
 root is the 3,000-file corpus, so every request pays the freshness check, as a user's would) and
-times over HTTP: the page (first paint: the whole HTML with its charts) for last month and all
-time, the polled view, and the JSON endpoint. Prints p50/p95 beside the goals.
+times over HTTP: the page (first paint: the whole HTML with its charts) of every tab for last
+month and all time, a session's drill-down, the polled view, and the JSON endpoint. Prints
+p50/p95 beside the goals.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -26,9 +28,13 @@ LEDGER = HERE / ".work" / "tools-1000000-s1.db"
 CORPUS = HERE / ".work" / "corpus-1024mb-3000f-s1"
 GOAL_PAGE_MS, GOAL_JSON_MS = 500.0, 100.0
 
+TABS = ("spend", "blocks", "budgets", "activity", "sessions")
 REQUESTS = {
-    "page, last month": ("/?since=last+month", GOAL_PAGE_MS),
-    "page, all time": ("/?since=all", GOAL_PAGE_MS),
+    **{
+        f"{tab} page, {label}": (f"/?tab={tab}&since={since}", GOAL_PAGE_MS)
+        for tab in TABS
+        for label, since in (("last month", "last+month"), ("all time", "all"))
+    },
     "polled view, last month": ("/view?since=last+month", GOAL_PAGE_MS),
     "JSON usage, last month by day": ("/api/usage?since=last+month", GOAL_JSON_MS),
     "JSON usage, all time by month": ("/api/usage?since=all&group_by=month", GOAL_JSON_MS),
@@ -63,8 +69,13 @@ def main(argv: list[str] | None = None) -> int:
                 break
             except OSError:
                 time.sleep(0.1)
+        listed = urllib.request.urlopen(base + "/?tab=sessions&since=all", timeout=60).read().decode()
+        session = re.search(r"session=([^&\"]+)", listed)
+        requests = dict(REQUESTS)
+        if session:
+            requests["a session's drill-down"] = (f"/?tab=sessions&since=all&session={session.group(1)}", GOAL_PAGE_MS)
         print(f"ledger {args.ledger.name}, {args.calls} calls each (freshness check over {args.corpus.name} included)")
-        for label, (path, goal) in REQUESTS.items():
+        for label, (path, goal) in requests.items():
             samples = []
             for _ in range(args.calls):
                 started = time.perf_counter()

@@ -154,3 +154,24 @@ def test_without_a_gap_in_the_day_before_a_window_more_history_is_read(db, claud
     assert not blocks.settled(loaded, start - blocks.SHORT_LOOKBACK, start)
     window = blocks.blocks_between(db.conn, start, end)
     assert window and summary(window) == summary([block for block in whole if block.start >= start])
+
+
+def test_an_hour_holding_a_response_at_a_blocks_end_is_split_as_a_bucket_is(db, claude_dir):
+    # The block 09:00-14:00 keeps the response at 14:00:00.000 exactly; 14:20 and 14:50, in the
+    # same UTC hour (one span of the hourly rollup), begin the next block.
+    stamps = ["2026-11-20T09:05:00.000Z", "2026-11-20T14:00:00.000Z", "2026-11-20T14:20:00.000Z",
+              "2026-11-20T14:50:00.000Z", "2026-11-20T16:10:00.000Z"]  # fmt: skip
+    write_lines(
+        claude_dir / "projects" / "p" / "s.jsonl",
+        *(assistant_line(message_id=f"m{n}", timestamp=stamp) for n, stamp in enumerate(stamps)),
+    )
+    index.refresh(db, [claude_dir])
+    pricing.ensure_prices(db)
+    ensure_rollup(db)
+    spans = blocks.load_spans(db.conn, at("2026-11-20T00:00"), at("2026-11-21T00:00"))
+    assert [(s.first.hour, s.responses) for s in spans] == [(9, 1), (14, 3), (16, 1)]  # whole hours
+    for start in (None, at("2026-11-20T08:07:30")):  # the edges read as buckets and responses
+        found = [
+            (b.start.hour, b.end.hour, b.responses) for b in blocks.blocks_between(db.conn, start, at("2026-11-21"))
+        ]
+        assert found == [(9, 14, 2), (14, 19, 3)], start

@@ -205,7 +205,9 @@ def activity_heatmap(
         raise QueryError(f"metric={metric!r} is not one of: {', '.join(HEATMAP_METRICS)}")
     window = window_of(since, until, zone, now)
     repo_id = resolve_repo(db, repo) if repo else None
-    query = _Query(db, window, repo_id, "cell")
+    # Prompts and active time are events and gaps: the rest of the rollup (tool uses, most of it) is not read.
+    only = "" if metric in ("responses", "cost") else "and kind in ('event', 'gap')"
+    query = _Query(db, window, repo_id, "cell", only=only)
     cells: Counter[int] = Counter()
     if metric in ("responses", "cost"):
         for row in query.rows(HEATMAP_ROLLUP_SQL):
@@ -242,13 +244,14 @@ def known_since(db: Database, window: Window | None) -> str | None:
 class _Query:
     """The window, filter and group key that every part of one answer is read with."""
 
-    def __init__(self, db: Database, window: Window, repo_id: str | None, group_by: str) -> None:
+    def __init__(self, db: Database, window: Window, repo_id: str | None, group_by: str, *, only: str = "") -> None:
         self.db, self.window, self.repo_id = db, window, repo_id
         self.params: dict[str, Any] = {
             "start": window.start_utc or "0000", "end": window.end_utc, "repo_id": repo_id,
         }  # fmt: skip
         self.key_params: dict[str, Any] = {}
-        self.repo = "and repo_id = :repo_id" if repo_id else ""
+        # The rows' filter: the repo, and ``only`` (more conditions on the facts' columns).
+        self.repo = ("and repo_id = :repo_id " if repo_id else "") + only
         self.local: Callable[[int], str] | None = None
         self.by_session = group_by in ("session", "cell")  # the daily rollup keeps no sessions, no hours
         self.whole: Callable[[str], bool] = any_day

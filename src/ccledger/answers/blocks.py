@@ -231,6 +231,16 @@ group by bucket_utc
 order by bucket_utc
 """
 
+HOUR_SPANS_SQL = """
+select min(first_utc), max(last_utc), sum(responses), sum(input_tokens), sum(output_tokens),
+       sum(cache_write_5m_tokens + cache_write_1h_tokens), sum(cache_read_tokens), sum(cost_nanousd),
+       group_concat(distinct model), sum(unpriced_responses)
+from usage_hourly
+where hour_utc >= ? and hour_utc < ? and source = 'dev'
+group by hour_utc
+order by hour_utc
+"""
+
 RESPONSE_SPANS_SQL = """
 select timestamp_utc, timestamp_utc, 1, input_tokens, output_tokens, cache_write_5m_tokens + cache_write_1h_tokens,
        cache_read_tokens, coalesce(cost_nanousd, 0), model, cost_nanousd is null
@@ -238,6 +248,7 @@ from response_costs
 where timestamp_utc >= ? and timestamp_utc < ?
 order by timestamp_utc
 """
+SPAN_RESPONSES_SQL = RESPONSE_SPANS_SQL.replace("timestamp_utc < ?", "timestamp_utc <= ?")  # first to last
 
 
 def _span(row: tuple) -> Span:
@@ -251,15 +262,33 @@ def _span(row: tuple) -> Span:
 
 
 def load_spans(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[Span]:
-    """Spans between ``start`` and ``end``: rollup buckets, and single responses at unaligned edges."""
+    """Spans between ``start`` and ``end``: whole UTC hours from the hourly rollup, the buckets
+    around them, and single responses at unaligned edges.
+
+    An hour is as good a span as a bucket: a block starts on a UTC hour and lasts whole hours,
+    so an hour never straddles two blocks but where a response sits exactly on a block's end
+    (the case ``build_blocks`` splits any span for).
+    """
     start_text, end_text = timestamps.text(start), timestamps.text(end)
-    inner_start, inner_end = timestamps.text(buckets.ceil(start)), timestamps.text(buckets.floor(end))
+    inner_start, inner_end = buckets.ceil(start), buckets.floor(end)
     if inner_start >= inner_end:
         return [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (start_text, end_text))]
-    spans = [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (start_text, inner_start))]
-    spans += [_span(row) for row in conn.execute(BUCKET_SPANS_SQL, (inner_start, inner_end))]
-    spans += [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, (inner_end, end_text))]
-    return spans
+    hours_start, hours_end = _ceil_hour(inner_start), floor_to_hour(inner_end)
+    if hours_start >= hours_end:
+        hours_start = hours_end = inner_end
+    parts = [
+        (RESPONSE_SPANS_SQL, start_text, timestamps.text(inner_start)),
+        (BUCKET_SPANS_SQL, timestamps.text(inner_start), timestamps.text(hours_start)),
+        (HOUR_SPANS_SQL, timestamps.text(hours_start)[:13], timestamps.text(hours_end)[:13]),
+        (BUCKET_SPANS_SQL, timestamps.text(hours_end), timestamps.text(inner_end)),
+        (RESPONSE_SPANS_SQL, timestamps.text(inner_end), end_text),
+    ]
+    return [_span(row) for sql, low, high in parts if low < high for row in conn.execute(sql, (low, high))]
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    start = floor_to_hour(moment)
+    return start if start == moment else start + timedelta(hours=1)
 
 
 def blocks_between(conn: sqlite3.Connection, start: datetime | None, end: datetime) -> list[Block]:
@@ -272,9 +301,11 @@ def blocks_between(conn: sqlite3.Connection, start: datetime | None, end: dateti
         if not settled(spans, start - SHORT_LOOKBACK, start):
             spans = load_spans(conn, start - LOOKBACK, end)
 
-    def split(span: Span) -> list[Span]:
-        bucket = buckets.bounds(timestamps.text(span.first))
-        return [_span(row) for row in conn.execute(RESPONSE_SPANS_SQL, bucket)]
+    def split(span: Span) -> list[Span]:  # its responses: those from its first to its last
+        return [
+            _span(row)
+            for row in conn.execute(SPAN_RESPONSES_SQL, (timestamps.text(span.first), timestamps.text(span.last)))
+        ]
 
     return [block for block in build_blocks(spans, split) if start is None or block.start >= start]
 
