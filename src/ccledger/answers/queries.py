@@ -284,7 +284,7 @@ def sessions(
     if not 1 <= limit <= 500:
         raise QueryError(f"limit={limit} is out of range; use 1 to 500")
     window = window_of(since, until, zone, now)
-    facts = Facts(window, {"repo_id": _resolve_repo(db, repo) if repo else None})
+    facts = Facts(window, {"repo_id": _resolve_repo(db, repo) if repo else None}, whole=any_day)
     tally = facts.scan(db, "session_id", columns=SESSION_COLUMNS_SQL, where="where session_id is not null")
     merged: dict[str, dict[str, Any]] = {}
     for row in tally.rows:
