@@ -131,6 +131,15 @@ def test_every_tab_shows_its_tools_figures(dashboard, real_projects, tmp_path):
     assert get(f"{dashboard}/?tab=sessions&session=no-such-session")[0] == 400
     assert get(f"{dashboard}/?tab=team")[0] == 400  # no team database: no team tab
 
+    # Claude goes on working: the next view (what the page polls for) has the new response.
+    before = totals_shown(get(f"{dashboard}/view?since=all")[1])
+    late = assistant_line(message_id="late", request_id="rlate", session_id="live-session",
+                          timestamp=NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z"), cwd="/home/u/live-repo")  # fmt: skip
+    with (real_projects / "projects" / "-home-u-live-repo" / "live-session.jsonl").open("a") as transcript:
+        transcript.write(late + "\n")
+    after = totals_shown(get(f"{dashboard}/view?since=all")[1])
+    assert after[1] == before[1] + 1 and after[0] > before[0]
+
 
 def test_it_answers_this_machine_only_and_says_what_is_wrong(dashboard):
     port = dashboard.rsplit(":", 1)[1]

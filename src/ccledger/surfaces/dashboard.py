@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..answers import queries
 from ..answers.periods import PeriodError
+from ..ingest.scan import ScanCache
 from ..ledger.db import open_db
 from ..update import update
 from . import dashboard_views
@@ -105,6 +106,7 @@ def dashboard_app(
     with a team tab over the team database at ``team_url`` when one is given."""
     db = open_db(ledger)
     lock = threading.Lock()  # one refresh-and-query on the connection at a time, as the MCP server
+    cache = ScanCache()  # as the MCP server's: a check for changes that reads little when nothing changed
     tabs = dict(dashboard_views.TABS)
     if team_url is not None:
         tabs["team"] = dashboard_views.team_tab(team_url)
@@ -117,7 +119,7 @@ def dashboard_app(
             params = dict(request.query_params)
             try:
                 with lock:
-                    update(db, roots)
+                    update(db, roots, cache=cache)
                     return call(db, params)
             except (PeriodError, queries.QueryError) as exc:
                 if request.url.path.startswith("/api/"):
