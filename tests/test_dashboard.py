@@ -82,6 +82,16 @@ def test_the_pages_figures_are_usage_summarys_and_the_period_selector_changes_th
         assert shown[since] == (pytest.approx(expected.cost_usd, abs=1e-6), expected.responses)
         assert html.count("<svg") == 3 and html.count("<rect") > 10
     assert len(set(shown.values())) == 3  # each period its own figures
+    for by in ("day", "week", "month"):  # the chart's columns, as the tool groups them
+        html = get(f"{dashboard}/?since=all&by={by}")[1]
+        grouped = queries.usage_summary(db, since="all", group_by=by, limit=1000, zone=ZoneInfo("UTC"), now=now)
+        chart = html[html.index('<svg class="stacked-bars"') :]
+        columns = {
+            title.split(" ")[0]
+            for title in re.findall(r"<rect [^>]*><title>([^<]+)</title>", chart[: chart.index("</svg>")])
+        }
+        assert columns == {row.key for row in grouped.rows if row.cost_usd > 0}, by
+    assert get(f"{dashboard}/?since=all&by=fortnight")[0] == 400
     status, fragment = get(f"{dashboard}/view?since=all")
     assert status == 200 and totals_shown(fragment) == shown["all"]
     api = json.loads(get(f"{dashboard}/api/usage?since=all&group_by=model")[1])

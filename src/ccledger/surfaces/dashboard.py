@@ -135,7 +135,7 @@ def dashboard_app(
         return View(
             since=params.get("since") or "this month", until=params.get("until") or None,
             repo=params.get("repo") or None, zone=zone(), now=now(), tab=params.get("tab") or "spend",
-            session=params.get("session") or None, offset=int(offset),
+            session=params.get("session") or None, offset=int(offset), by=params.get("by") or None,
         )  # fmt: skip
 
     def page(db: Database, params: dict[str, str]) -> Response:

@@ -28,6 +28,7 @@ TOP_MODELS = 5  # series in the stacked chart; the rest sum into 'other'
 TOP_ROWS = 15  # bars in a leaderboard
 SESSIONS_PAGE = 25
 BLOCKS_SHOWN = 40  # usage_blocks' largest page
+SPEND_COLUMNS = ("day", "week", "month")
 
 
 class Period(TypedDict):
@@ -49,6 +50,7 @@ class View:
     zone: ZoneInfo
     now: datetime
     tab: str = "spend"
+    by: str | None = None  # the spend chart's columns: day, week or month (default: by the period's length)
     session: str | None = None  # the sessions tab's drill-down
     offset: int = 0  # the sessions tab's page
 
@@ -62,7 +64,8 @@ class View:
 
     def link(self, **changes: object) -> str:
         """A query string for this view with ``changes`` (escaped for an attribute)."""
-        params = {"tab": self.tab, "since": self.since, "until": self.until or "", "repo": self.repo or ""}
+        params = {"tab": self.tab, "since": self.since, "until": self.until or "", "repo": self.repo or "",
+                  "by": self.by or ""}  # fmt: skip
         params.update({key: str(value) for key, value in changes.items()})
         return escape("?" + urlencode({key: value for key, value in params.items() if value}))
 
@@ -83,7 +86,9 @@ def _section(kind: str, title: str, figures: dict[str, object], *body: str) -> s
 
 def spend_view(db: Database, view: View) -> str:
     """Totals, spend over time stacked by model, spend by repo, and when the spend happens."""
-    grouping = "day" if view.since in ("today", "this week", "this month", "last month") else "month"
+    grouping = view.by or ("day" if view.since in ("today", "this week", "this month", "last month") else "month")
+    if grouping not in SPEND_COLUMNS:
+        raise queries.QueryError(f"by={grouping!r} is not one of: {', '.join(SPEND_COLUMNS)}")
     over_time = queries.usage_summary(db, group_by=grouping, repo=view.repo, **view.period)
     models = queries.usage_summary(db, group_by="model", repo=view.repo, **view.period).rows
     labels = sorted(row.key for row in over_time.rows)
@@ -107,7 +112,12 @@ def spend_view(db: Database, view: View) -> str:
         *(f'<p class="unpriced">{escape(m.model)}: {m.responses} responses with no price (not counted)</p>'
           for m in over_time.unpriced_models),
         "</section>",
-        f"<h3>Spend by {grouping}, by model</h3>", svg.stacked_bars(labels, series),
+        f"<h3>Spend by {grouping}, by model</h3>",
+        '<p class="note">' + " ".join(
+            f'<a href="{view.link(by=name)}">by {name}</a>' if name != grouping else f"by {name}"
+            for name in SPEND_COLUMNS
+        ) + "</p>",
+        svg.stacked_bars(labels, series),
         "<h3>Spend by repo (Claude Code, then production)</h3>",
         svg.leaderboard([(r.repo_id, r.dev_cost_usd, r.prod_cost_usd) for r in repos[:TOP_ROWS]]),
         f"<h3>When the spend happens ({escape(view.zone.key)})</h3>", svg.heat_grid(heat.grid, unit="$"),
