@@ -84,8 +84,9 @@ def test_a_head_start_for_other_roots_is_dropped(claude_dir, monkeypatch, spawne
 
 def test_a_small_first_index_ends_the_helper_started_early(real_projects, monkeypatch, spawned):
     monkeypatch.setattr(spawn_module, "usable_cpus", lambda: 2)  # a CPU to spare: started early
+    monkeypatch.setattr(spawn_module, "PARALLEL_BYTES", 64 << 20)
     head_start = headstart.start(["--quiet"])
-    assert head_start is not None and head_start.helper is None  # 6 MB: not worth sharing
+    assert head_start is not None and head_start.helper is None  # 11 MB of 64: not worth sharing
     assert len(spawned) == 1 and spawned[0].returncode is not None
     with closing(open_db()) as db:
         stats = index.refresh(db, head_start=head_start)
@@ -94,6 +95,7 @@ def test_a_small_first_index_ends_the_helper_started_early(real_projects, monkey
 
 
 def test_a_ledger_that_exists_is_planned_against_before_any_helper_starts(real_projects, monkeypatch, spawned):
+    monkeypatch.setattr(spawn_module, "PARALLEL_BYTES", 64 << 20)  # the first index alone
     with closing(open_db()) as db:
         index.refresh(db)
         share_anything(monkeypatch)
@@ -149,6 +151,7 @@ def test_the_index_command_creates_no_pydantic_model(real_projects, tmp_path):
 
 
 def test_below_the_sharing_threshold_the_files_table_is_read_once(real_projects, monkeypatch, spawned):
+    monkeypatch.setattr(spawn_module, "PARALLEL_BYTES", 64 << 20)
     with closing(open_db()) as db:
         index.refresh(db)
 
@@ -156,7 +159,7 @@ def test_below_the_sharing_threshold_the_files_table_is_read_once(real_projects,
             raise AssertionError("the head start read the files table the refresh reads")
 
         monkeypatch.setattr(headstart, "_known_files", read_twice)
-        head_start = headstart.start([])  # 6 MB of transcripts in all: never worth a helper
+        head_start = headstart.start([])  # 11 MB of transcripts in all, of 64: never worth a helper
         assert head_start is not None and spawned == []
         assert index.refresh(db, head_start=head_start).files_read == 0
 

@@ -669,6 +669,7 @@ def ledger_rows(db) -> list[tuple]:
 
 def test_a_first_load_merges_in_memory_as_the_ledger_would(db, claude_dir, tmp_path, monkeypatch):
     rivals_corpus(claude_dir)
+    monkeypatch.setattr(spawn_module, "PARALLEL_BYTES", 1 << 40)  # one reader: both read the files in one order
     first_load = index._first_load
 
     def no_first_load(db):
