@@ -1,8 +1,9 @@
 """The ``ccledger`` console script: what must happen before the rest of the CLI is imported.
 
 Claude Code runs the statusline command on every tick; importing click, rich and pydantic would
-cost it several times its time budget. ``ccledger index`` plans its reading and starts its helper
-process first (see ``headstart``), so that the helper reads while this process imports.
+cost it several times its time budget. ``ccledger index`` and ``ccledger report`` plan their
+reading and start their helper process first (see ``headstart``), so that the helper reads
+while this process imports.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def main() -> None:
 
         statusline()
         return
-    if sys.argv[1:2] != ["index"]:
+    if sys.argv[1:2] not in (["index"], ["report"]):
         from .surfaces.cli import main as cli
 
         try:
@@ -34,7 +35,8 @@ def main() -> None:
         return
     from .ingest.speedups.headstart import start
 
-    head_start = start(sys.argv[2:])
+    # `report` reads the default roots whatever its arguments, and is most often a first answer.
+    head_start = start(sys.argv[2:] if sys.argv[1] == "index" else [])
     from .surfaces.cli import main as cli
 
     try:
@@ -50,7 +52,7 @@ def main() -> None:
 
 
 def _exit_now(status: object) -> None:  # never returns (typing.NoReturn: not imported here)
-    """End ``ccledger index`` as ``sys.exit(status)`` would, without the interpreter's teardown.
+    """End ``ccledger index`` (or ``report``) as ``sys.exit(status)`` would, without the interpreter's teardown.
 
     Tearing down the modules the command imported (click, sqlite-utils, msgspec, ...) takes
     15 ms of a process that has closed the ledger and ended its helper: it holds nothing that

@@ -97,7 +97,11 @@ out = LazyConsole(soft_wrap=True)
 def ledger(prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = False) -> Iterator[tuple[Database, bool]]:
     """The user's ledger, refreshed and priced; or the demo ledger when there is nothing at all."""
     roots = paths.claude_roots()
+    context = click.get_current_context(silent=True)
+    head_start = context.find_root().obj if context is not None else None  # made by the console script
     if demo_when_empty and _no_transcripts(roots) and _ledger_is_empty():
+        if head_start is not None:
+            head_start.close()
         err.print(
             "[yellow]No Claude Code transcripts found under "
             f"{', '.join(str(root) for root in roots)}; showing the bundled demo data.[/yellow]"
@@ -107,7 +111,7 @@ def ledger(prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = Fal
         return
     db = open_db()
     try:
-        update(db, None, show_progress=not quiet, prices_file=prices_file)
+        update(db, None, show_progress=not quiet, prices_file=prices_file, head_start=head_start)
         yield db, False
     finally:
         db.close()
