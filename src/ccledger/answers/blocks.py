@@ -221,25 +221,17 @@ def active_block(blocks: Sequence[Block], now: datetime) -> Block | None:
 SHORT_LOOKBACK = timedelta(days=1)
 LOOKBACK = timedelta(days=14)
 
-BUCKET_SPANS_SQL = """
+_SPANS_SQL = """
 select min(first_utc), max(last_utc), sum(responses), sum(input_tokens), sum(output_tokens),
        sum(cache_write_5m_tokens + cache_write_1h_tokens), sum(cache_read_tokens), sum(cost_nanousd),
        group_concat(distinct model), sum(unpriced_responses)
-from usage_rollup
-where bucket_utc >= ? and bucket_utc < ? and source = 'dev'
-group by bucket_utc
-order by bucket_utc
+from {table}
+where {period} >= ? and {period} < ? and source = 'dev'
+group by {period}
+order by {period}
 """
-
-HOUR_SPANS_SQL = """
-select min(first_utc), max(last_utc), sum(responses), sum(input_tokens), sum(output_tokens),
-       sum(cache_write_5m_tokens + cache_write_1h_tokens), sum(cache_read_tokens), sum(cost_nanousd),
-       group_concat(distinct model), sum(unpriced_responses)
-from usage_hourly
-where hour_utc >= ? and hour_utc < ? and source = 'dev'
-group by hour_utc
-order by hour_utc
-"""
+BUCKET_SPANS_SQL = _SPANS_SQL.format(table="usage_rollup", period="bucket_utc")
+HOUR_SPANS_SQL = _SPANS_SQL.format(table="usage_hourly", period="hour_utc")
 
 RESPONSE_SPANS_SQL = """
 select timestamp_utc, timestamp_utc, 1, input_tokens, output_tokens, cache_write_5m_tokens + cache_write_1h_tokens,
