@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
@@ -77,6 +76,11 @@ setInterval(async () => {{
   if (answer.ok) document.getElementById("view").innerHTML = await answer.text();
 }}, {poll}000);
 </script></body></html>"""
+
+
+def _links(links: list[tuple[str, bool, str]]) -> str:
+    """Navigation links: (name, whether it is the current one, its escaped query string)."""
+    return "".join(f'<a class="{"on" if on else ""}" href="{href}">{escape(name)}</a>' for name, on, href in links)
 
 
 class _LocalOnly:
@@ -141,20 +145,14 @@ def dashboard_app(
     def page(db: Database, params: dict[str, str]) -> Response:
         view = view_of(params)
         shown = view_html(db, view, tabs=tabs)
-        repo = view.repo or ""
-
-        def links(names: tuple[str, ...] | list[str], key: str, current: str) -> str:
-            base = {"tab": view.tab, "since": view.since, "repo": repo}
-            return "".join(
-                f'<a class="{"on" if name == current else ""}" href="?{escape(urlencode({**base, key: name}))}">'
-                f"{escape(name)}</a>"
-                for name in names
-            )
-
+        # A tab keeps the period; a period starts afresh (no end, no page, no session).
+        tab_links = [(name, name == view.tab, view.link(tab=name, session="", offset="")) for name in tabs]
+        period_links = [(name, name == view.since, view.link(since=name, until="", session="", offset=""))
+                        for name in PERIODS]  # fmt: skip
         nonce = secrets.token_urlsafe(16)
         html = _PAGE.format(
-            tabs=links(list(tabs), "tab", view.tab), nav=links(PERIODS, "since", view.since), tab=escape(view.tab),
-            since=escape(view.since), repo=escape(repo), view=shown, poll=POLL_SECONDS, nonce=nonce,
+            tabs=_links(tab_links), nav=_links(period_links), tab=escape(view.tab), since=escape(view.since),
+            repo=escape(view.repo or ""), view=shown, poll=POLL_SECONDS, nonce=nonce,
         )  # fmt: skip
         policy = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; connect-src 'self'"
         return HTMLResponse(html, headers={"Content-Security-Policy": policy, "Cache-Control": "no-store"})
@@ -163,10 +161,8 @@ def dashboard_app(
         return HTMLResponse(view_html(db, view_of(params), tabs=tabs), headers={"Cache-Control": "no-store"})
 
     def usage_json(db: Database, params: dict[str, str]) -> Response:
-        summary = queries.usage_summary(
-            db, since=params.get("since") or "this month", until=params.get("until") or None,
-            group_by=params.get("group_by") or "day", repo=params.get("repo") or None, zone=zone(), now=now(),
-        )  # fmt: skip
+        view = view_of(params)
+        summary = queries.usage_summary(db, group_by=params.get("group_by") or "day", repo=view.repo, **view.period)
         return JSONResponse(summary.model_dump(mode="json"))
 
     routes = [Route("/", answered(page)), Route("/view", answered(fragment)), Route("/api/usage", answered(usage_json))]
