@@ -12,15 +12,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
 from ..answers import activity, budgets, pace, queries
+from ..answers.periods import resolve_period
+from ..team.connect import TeamError, on_team, redact
+from ..team.usage import TeamUsage, team_usage
 from ..timestamps import parse
 from . import svg
+from .svg import money
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["TABS", "View", "team_tab"]
 
@@ -70,13 +77,9 @@ class View:
         return escape("?" + urlencode({key: value for key, value in params.items() if value}))
 
 
-def _money(value: float | None) -> str:
-    return "" if value is None else f"${value:,.2f}"
-
-
-def _shown(showing: str) -> str:
-    """Which rows a page holds, without the tools' hint about offsets (the page links instead)."""
-    return showing.split(";")[0]
+def _page(first: int, shown: int, total: int, noun: str) -> str:
+    """Which rows a page holds, e.g. '26-50 of 58 sessions' (the page links to the others)."""
+    return f"{first + 1}-{first + shown} of {total} {noun}" if shown < total else f"all {total} {noun}"
 
 
 def _section(kind: str, title: str, figures: dict[str, object], *body: str) -> str:
@@ -105,13 +108,15 @@ def spend_view(db: Database, view: View) -> str:
     heat = activity.activity_heatmap(db, repo=view.repo, metric="cost", **view.period)
     totals = over_time.totals
     return "".join([
-        f'<section class="totals" data-cost="{totals.cost_usd:.6f}" data-responses="{totals.responses}">',
-        f"<h2>{escape(over_time.period.label)}: <b>${totals.cost_usd:,.2f}</b></h2>",
-        f"<p>{totals.responses:,} responses, {totals.total_tokens:,} tokens; Claude Code ${totals.dev_cost_usd:,.2f}",
-        f", production ${totals.prod_cost_usd:,.2f}</p>" if totals.prod_cost_usd else "</p>",
-        *(f'<p class="unpriced">{escape(m.model)}: {m.responses} responses with no price (not counted)</p>'
-          for m in over_time.unpriced_models),
-        "</section>",
+        _section(
+            "totals", f"{escape(over_time.period.label)}: <b>{money(totals.cost_usd)}</b>",
+            {"cost": f"{totals.cost_usd:.6f}", "responses": totals.responses},
+            f"<p>{totals.responses:,} responses, {totals.total_tokens:,} tokens; "
+            f"Claude Code {money(totals.dev_cost_usd)}",
+            f", production {money(totals.prod_cost_usd)}</p>" if totals.prod_cost_usd else "</p>",
+            *(f'<p class="unpriced">{escape(m.model)}: {m.responses} responses with no price (not counted)</p>'
+              for m in over_time.unpriced_models),
+        ),
         f"<h3>Spend by {grouping}, by model</h3>",
         '<p class="note">' + " ".join(
             f'<a href="{view.link(by=name)}">by {name}</a>' if name != grouping else f"by {name}"
@@ -129,7 +134,7 @@ def blocks_view(db: Database, view: View) -> str:
     the period's blocks (the latest ones) by cost."""
     report = pace.burn_rate(db, now=view.now)
     listed = pace.usage_blocks(db, since=view.since, until=view.until, limit=BLOCKS_SHOWN, zone=view.zone, now=view.now)
-    official = [
+    meters = [
         svg.Meter(
             f"{limit.window.replace('_', '-')} (official)", limit.used_percentage / 100,
             text=f"{limit.used_percentage:.0f}%" + (f", resets {view.local(limit.resets_at_utc)}" if limit.resets_at_utc
@@ -139,9 +144,9 @@ def blocks_view(db: Database, view: View) -> str:
     ]  # fmt: skip
     active = report.active_block
     if active is not None and report.projected_cost_usd:
-        official.append(svg.Meter(
+        meters.append(svg.Meter(
             "this block's cost (estimate)", active.cost_usd / report.projected_cost_usd, 1.0,
-            text=f"{_money(active.cost_usd)} of {_money(report.projected_cost_usd)} projected",
+            text=f"{money(active.cost_usd)} of {money(report.projected_cost_usd)} projected",
         ))  # fmt: skip
     shown = [block for block in listed.blocks if not block.is_gap]
     labels = [view.local(block.start_utc) for block in shown]
@@ -152,8 +157,8 @@ def blocks_view(db: Database, view: View) -> str:
     if active is not None:
         burn = (
             f"<p>Active block {view.local(active.start_utc)} to {view.local(active.end_utc, '%H:%M')}: "
-            f"{_money(active.cost_usd)} so far, {_money(report.cost_per_hour_usd)}/hour, "
-            f"{report.minutes_left or 0:.0f} minutes left, {_money(report.projected_cost_usd)} projected.</p>"
+            f"{money(active.cost_usd)} so far, {money(report.cost_per_hour_usd)}/hour, "
+            f"{report.minutes_left or 0:.0f} minutes left, {money(report.projected_cost_usd)} projected.</p>"
         )
     else:
         last = report.last_block
@@ -162,9 +167,10 @@ def blocks_view(db: Database, view: View) -> str:
     if not report.official:
         burn += "<p>No official percentages yet: `ccledger statusline` records them as Claude Code reports them.</p>"
     return _section(
-        "blocks", f"5-hour blocks: {escape(listed.period.label)} &middot; {escape(_shown(listed.showing))}",
+        "blocks", f"5-hour blocks: {escape(listed.period.label)} &middot; "
+        + _page(0, len(listed.blocks), listed.blocks_total, "blocks and gaps (the most recent)"),
         {"blocks": len(shown), "cost": f"{sum(block.cost_usd for block in shown):.6f}"},
-        burn, svg.meters(official) if official else "",
+        burn, svg.meters(meters) if meters else "",
         f"<h3>Cost per block ({escape(view.zone.key)}), estimates from this machine's transcripts</h3>",
         svg.stacked_bars(labels, series, axis_chars=11), f'<p class="note">{escape(listed.note)}</p>',
     )  # fmt: skip
@@ -180,12 +186,12 @@ def budgets_view(db: Database, view: View) -> str:
         svg.Meter(
             " ".join(filter(None, (b.scope, b.model, "per", b.period))), b.percent / 100,
             b.projected_usd / b.amount_usd, b.thresholds,
-            f"{_money(b.spent_usd)} of {_money(b.amount_usd)} ({b.percent:.0f}%), {b.status}",
+            f"{money(b.spent_usd)} of {money(b.amount_usd)} ({b.percent:.0f}%), {b.status}",
         )
         for b in found
     ]  # fmt: skip
     crossing = [
-        f"<li>{escape(b.scope)} per {b.period}: projected {_money(b.projected_usd)}"
+        f"<li>{escape(b.scope)} per {b.period}: projected {money(b.projected_usd)}"
         + (f", crosses 100% {view.local(b.projected_cross_utc)}" if b.projected_cross_utc else "")
         + "</li>"
         for b in found
@@ -206,8 +212,8 @@ def activity_view(db: Database, view: View) -> str:
     facts = (
         f"<p>{t.prompts:,} prompts in {t.sessions:,} sessions, {t.tool_uses:,} tool uses ({t.tool_errors:,} errors), "
         f"+{t.lines_added:,} / -{t.lines_removed:,} lines, {t.commits:,} commits, {t.pull_requests:,} pull requests, "
-        f"{t.active_seconds / 3600:,.1f} active hours (estimate) for {_money(t.cost_usd)}"
-        + (f"; {_money(t.cost_per_commit_usd)} a commit" if t.cost_per_commit_usd is not None else "")
+        f"{t.active_seconds / 3600:,.1f} active hours (estimate) for {money(t.cost_usd)}"
+        + (f"; {money(t.cost_per_commit_usd)} a commit" if t.cost_per_commit_usd is not None else "")
         + "</p>"
     )
     known = f"<p class=\"note\">Activity known since {escape(found.activity_known_since)}.</p>" if (
@@ -236,14 +242,15 @@ def sessions_view(db: Database, view: View) -> str:
         f"{escape(s.session_id[:8])}</a></td><td>{escape(s.repo_id or '')}</td><td>{escape(s.git_branch or '')}</td>"
         f"<td>{view.local(s.last_utc, '%Y-%m-%d %H:%M')}</td><td>{s.prompts:,}</td><td>{s.tool_uses:,}</td>"
         f"<td>+{s.lines_added:,} / -{s.lines_removed:,}</td><td>{s.commits:,}</td>"
-        f'<td class="cost">{_money(s.cost_usd)}</td></tr>'
+        f'<td class="cost">{money(s.cost_usd)}</td></tr>'
         for s in found.sessions
     )
     more = f'<p><a href="{view.link(offset=found.next_offset)}">Earlier sessions</a></p>' if found.next_offset else ""
     costliest = sorted(found.sessions, key=lambda s: -s.cost_usd)[:TOP_ROWS]
     bars = [(s.session_id[:8] + " " + (s.repo_id or ""), s.cost_usd, 0.0) for s in costliest]
     return _section(
-        "sessions", f"Sessions: {escape(found.period.label)} &middot; {escape(_shown(found.showing))}",
+        "sessions", f"Sessions: {escape(found.period.label)} &middot; "
+        + _page(view.offset, len(found.sessions), found.total_sessions, "sessions"),
         {"sessions": found.total_sessions},
         f"<h3>The page's costliest</h3>{svg.leaderboard(bars)}",
         "<table><tr><th>session</th><th>repo</th><th>branch</th><th>last</th><th>prompts</th><th>tools</th>"
@@ -262,7 +269,7 @@ def _session_view(db: Database, view: View) -> str:
         facts += f"; {done.prompts:,} prompts, {done.tool_uses:,} tool uses, +{done.lines_added:,} / "
         facts += f"-{done.lines_removed:,} lines, {done.commits:,} commits"
     return _section(
-        "session", f"Session {escape(detail.session_id)}: <b>{_money(detail.totals.cost_usd)}</b>",
+        "session", f"Session {escape(detail.session_id)}: <b>{money(detail.totals.cost_usd)}</b>",
         {"session": detail.session_id, "cost": f"{detail.totals.cost_usd:.6f}"},
         facts + "</p>", f'<p><a href="{view.link(session="")}">All sessions</a></p>',
         "<h3>By model</h3>", svg.leaderboard([(row.key, row.cost_usd, 0.0) for row in detail.by_model]),
@@ -276,23 +283,25 @@ def team_tab(url: str) -> Callable[[Database, View], str]:
     day (what ``team_usage`` answers). A database that cannot be reached says so in the tab."""
 
     def team_view(db: Database, view: View) -> str:
-        from ..answers.periods import resolve_period
-        from ..team.connect import TeamError
-        from ..team.usage import team_usage_at
-
         window = resolve_period(view.since, view.until, zone=view.zone, now=view.now)
-        filters = {"repo": queries.resolve_repo(db, view.repo) if view.repo else ""}
+        team, filters = redact(url), {"repo": queries.resolve_repo(db, view.repo) if view.repo else ""}
+
+        def answers(conn: psycopg.Connection) -> tuple[TeamUsage, TeamUsage]:  # one connection for both
+            return (
+                team_usage(conn, window, team=team, group_by="developer", filters=filters, limit=TOP_ROWS),
+                team_usage(conn, window, team=team, group_by="day", filters=filters, limit=100),
+            )
+
         try:
-            people = team_usage_at(url, window, group_by="developer", filters=filters, limit=TOP_ROWS)
-            days = team_usage_at(url, window, group_by="day", filters=filters, limit=100)
+            people, days = on_team(url, answers)
         except TeamError as exc:
             return _section("team", "Team", {}, f'<p class="unpriced">{escape(str(exc))}</p>')
         t = people.totals
         return _section(
-            "team", f"Team: <b>{_money(t.cost_usd)}</b>",
+            "team", f"Team: <b>{money(t.cost_usd)}</b>",
             {"cost": f"{t.cost_usd:.6f}", "responses": t.responses, "developers": t.developers},
-            f"<p>{t.developers} developers on {t.machines} machines; Claude Code {_money(t.dev_cost_usd)}, "
-            f"production {_money(t.prod_cost_usd)}; as of each machine's last sync to {escape(people.team)}.</p>",
+            f"<p>{t.developers} developers on {t.machines} machines; Claude Code {money(t.dev_cost_usd)}, "
+            f"production {money(t.prod_cost_usd)}; as of each machine's last sync to {escape(people.team)}.</p>",
             "<h3>By developer</h3>", svg.leaderboard([(row.key, row.cost_usd, 0.0) for row in people.rows]),
             "<h3>By day</h3>",
             svg.stacked_bars([row.key for row in days.rows], [("team", [row.cost_usd for row in days.rows])]),

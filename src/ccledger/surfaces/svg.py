@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import NamedTuple
 
-__all__ = ["PALETTE", "heat_grid", "leaderboard", "meters", "stacked_bars"]
+__all__ = ["PALETTE", "Meter", "heat_grid", "leaderboard", "meters", "money", "stacked_bars"]
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
 """Series colours, in order (a colour-blind-safe set)."""
@@ -36,7 +36,7 @@ def stacked_bars(
     legend_rows = (len(series) + 3) // 4
     every = math.ceil(len(labels) * axis_chars * 6.5 / (width - left - 10)) or 1  # axis labels that fit
     parts = [_open(width, height + 8 + 16 * legend_rows, "stacked-bars")]
-    parts.append(f'<text x="4" y="14" {_FONT}>{escape(_money(top, unit))}</text>')
+    parts.append(f'<text x="4" y="14" {_FONT}>{escape(money(top, unit))}</text>')
     parts.append(f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>')
     for i, label in enumerate(labels):
         x = left + i * step
@@ -49,7 +49,7 @@ def stacked_bars(
             colour = PALETTE[index % len(PALETTE)]
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{size:.1f}" fill="{colour}">'
-                f"<title>{escape(label)} {escape(name)}: {escape(_money(values[i], unit))}</title></rect>"
+                f"<title>{escape(label)} {escape(name)}: {escape(money(values[i], unit))}</title></rect>"
             )
         if i % every == 0:
             parts.append(f'<text x="{x:.1f}" y="{height - bottom + 14}" {_FONT}>{escape(label[-axis_chars:])}</text>')
@@ -74,7 +74,7 @@ def leaderboard(rows: Sequence[tuple[str, float, float]], *, unit: str = "$") ->
         parts.append(_bar(330, y + 3, dev_width, PALETTE[0]))
         if prod_width:
             parts.append(_bar(330 + dev_width, y + 3, prod_width, PALETTE[1]))
-        label = escape(_money(dev + prod, unit))
+        label = escape(money(dev + prod, unit))
         parts.append(f'<text x="{336 + dev_width + prod_width:.1f}" y="{y + 14}" {_FONT}>{label}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -136,7 +136,7 @@ def heat_grid(grid: Sequence[Sequence[float]], *, unit: str = "") -> str:
             parts.append(
                 f'<rect x="{left + hour * cell}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
                 f'fill="{PALETTE[2]}" fill-opacity="{0.08 + 0.92 * share:.3f}">'
-                f"<title>{_DAYS[day]} {hour:02d}:00 {escape(_money(value, unit))}</title></rect>"
+                f"<title>{_DAYS[day]} {hour:02d}:00 {escape(money(value, unit))}</title></rect>"
             )
     parts.append("</svg>")
     return "".join(parts)
@@ -150,5 +150,8 @@ def _open(width: float, height: float, kind: str) -> str:
     return f'<svg class="{kind}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img">'
 
 
-def _money(value: float, unit: str) -> str:
+def money(value: float | None, unit: str = "$") -> str:
+    """A figure as the charts show it: dollars to the cent, anything else whole with its unit ("" for None)."""
+    if value is None:
+        return ""
     return f"${value:,.2f}" if unit == "$" else f"{value:,.0f}{unit}"
