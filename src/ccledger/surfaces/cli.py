@@ -159,7 +159,9 @@ def statusline() -> None:
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @prices_option
+@click.pass_obj
 def report(
+    head_start: HeadStart | None,
     group_by: str,
     since: str,
     until: str | None,
@@ -177,7 +179,7 @@ def report(
     demo data instead (and says so).
     """
     _one_format(as_json, as_csv)
-    with ledger(prices_file, quiet=as_json or as_csv, demo_when_empty=True) as (db, demo):
+    with ledger(prices_file, quiet=as_json or as_csv, demo_when_empty=True, head_start=head_start) as (db, demo):
         if demo and since == "this month":
             since = "all"
         summary = ask(
@@ -588,7 +590,7 @@ for command in (*team_cli.COMMANDS, *dashboard_cli.COMMANDS):
 
 
 def main(head_start: HeadStart | None = None) -> None:
-    """Entry point of the ``ccledger`` console script; ``head_start`` is for ``ccledger index``."""
+    """Entry point of the ``ccledger`` console script; ``head_start`` is for ``index`` and ``report``."""
     try:
         cli(obj=head_start)
     except KeyboardInterrupt:

@@ -94,11 +94,12 @@ out = LazyConsole(soft_wrap=True)
 
 
 @contextmanager
-def ledger(prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = False) -> Iterator[tuple[Database, bool]]:
-    """The user's ledger, refreshed and priced; or the demo ledger when there is nothing at all."""
+def ledger(
+    prices_file: Path | None, *, quiet: bool, demo_when_empty: bool = False, head_start: HeadStart | None = None
+) -> Iterator[tuple[Database, bool]]:
+    """The user's ledger, refreshed and priced (with ``head_start``, the console script's, if it
+    made one); or the demo ledger when there is nothing at all."""
     roots = paths.claude_roots()
-    context = click.get_current_context(silent=True)
-    head_start = context.find_root().obj if context is not None else None  # made by the console script
     if demo_when_empty and _no_transcripts(roots) and _ledger_is_empty():
         if head_start is not None:
             head_start.close()
