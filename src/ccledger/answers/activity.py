@@ -250,8 +250,8 @@ class _Query:
             "start": window.start_utc or "0000", "end": window.end_utc, "repo_id": repo_id,
         }  # fmt: skip
         self.key_params: dict[str, Any] = {}
-        # The rows' filter: the repo, and ``only`` (more conditions on the facts' columns).
-        self.repo = ("and repo_id = :repo_id " if repo_id else "") + only
+        self.repo = "and repo_id = :repo_id " if repo_id else ""
+        self.row_filter = self.repo + only  # the rows read: the repo's, and ``only`` (more conditions on them)
         self.local: Callable[[int], str] | None = None
         self.by_session = group_by in ("session", "cell")  # the daily rollup keeps no sessions, no hours
         self.whole: Callable[[str], bool] = any_day
@@ -278,7 +278,7 @@ class _Query:
         return found
 
     def _sql(self, sql: str) -> str:
-        return sql.format(key=self.key, cell=self.key, repo=self.repo)
+        return sql.format(key=self.key, cell=self.key, repo=self.row_filter)
 
     def _local(self, key: Any) -> Any:
         # None: a subagent's row, ranked by name alone
