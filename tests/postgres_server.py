@@ -10,12 +10,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 __all__ = ["PostgresServer", "find_binaries"]
 
@@ -29,12 +29,6 @@ def find_binaries() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PostgresServer:
     """A cluster started by :meth:`start` and removed by :meth:`stop`."""
 
@@ -42,7 +36,7 @@ class PostgresServer:
         self.binaries = binaries
         self.folder = Path(tempfile.mkdtemp(prefix="ccledger-pg-"))
         self.data = self.folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_postgres = os.geteuid() == 0  # initdb refuses to run as root
 
     def _run(self, *args: str) -> None:

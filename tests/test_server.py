@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import httpx2
 import pytest
-from conftest import REAL_PROJECTS_TOTALS, assistant_line, write_lines
+from conftest import REAL_PROJECTS_TOTALS, assistant_line, free_port, write_lines
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
@@ -258,12 +258,6 @@ async def test_stdio_subprocess(real_projects, tmp_path):
         summary = await call(client, "usage_summary", since="all", group_by="model")
         assert summary["totals"]["responses"] == 878
         assert "not in the ledger" in await error_of(client, "usage_summary", repo="nope")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_http(real_projects, tmp_path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
