@@ -1,5 +1,7 @@
+import sqlite3
 import subprocess
 import sys
+import threading
 
 from ccledger.ledger.db import open_db
 from ccledger.ledger.schema import MIGRATIONS
@@ -36,6 +38,24 @@ def test_processes_opening_a_new_ledger_at_once(tmp_path):
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 0, stderr.decode()
     db = open_db(path)
+    assert db.execute("select count(*) from _sqlite_migrations").fetchone()[0] == len(MIGRATIONS._migrations)
+    db.close()
+
+
+def test_a_new_ledger_waits_for_another_writer_to_enter_wal(tmp_path):
+    # SQLite answers "database is locked" at once, not after the busy timeout, when a connection
+    # enters WAL while another holds the write lock: two first indexes at once meet this.
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("begin immediate")
+    release = threading.Timer(0.3, holder.execute, ["commit"])
+    release.start()
+    try:
+        db = open_db(path)
+    finally:
+        release.join()
+        holder.close()
+    assert db.execute("pragma journal_mode").fetchone() == ("wal",)
     assert db.execute("select count(*) from _sqlite_migrations").fetchone()[0] == len(MIGRATIONS._migrations)
     db.close()
 

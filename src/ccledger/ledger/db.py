@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,7 +85,7 @@ def _prepare(db: Database, writable: bool) -> Database:
         # Rows of about 400 bytes under four indexes insert a fifth faster in 8 KiB pages than in
         # the default 4 KiB. It applies to a new ledger only (before WAL and the first table).
         conn.execute("PRAGMA page_size=8192")
-        conn.execute("PRAGMA journal_mode=WAL")
+        _enter_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; at worst a crash loses a commit
     # Random-keyed indexes (message ids) thrash the default 2 MB page cache during a cold index.
     conn.execute("PRAGMA cache_size=-65536")
@@ -99,6 +100,26 @@ def _prepare(db: Database, writable: bool) -> Database:
     if writable:
         restore_indexes(db)
     return db
+
+
+def _enter_wal(conn: sqlite3.Connection) -> None:
+    """Switch the ledger to WAL (a no-op once it is), waiting for another process doing the same.
+
+    Entering WAL rewrites the file's header from inside a read: SQLite then refuses a second
+    process at once, not through the busy timeout (waiting while holding a read could deadlock).
+    Two indexers creating one ledger at once meet exactly here, so wait for the other one here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    pause = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _check_known(db: Database) -> None:
