@@ -18,6 +18,7 @@ installed; anything else is unpriced, never $0.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import re
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,7 @@ _ROWS_VERSION = 1
 _NANO_PER_TOKEN = Decimal(1000)  # USD per MTok -> nano-dollars per token
 _NANO = Decimal(1_000_000_000)
 _SINCE_ALWAYS = ""  # sorts before every timestamp: a model's first price also covers earlier logs
-_GENAI = "genai-prices"
+_GENAI, _GENAI_MODULE = "genai-prices", "genai_prices"  # its distribution, its module
 
 SYNC_STATE_SQL = "select fingerprint from price_sync where id = 1"
 
@@ -318,6 +319,12 @@ def _keys_of(entries: list[ModelEntry], source: str, text: str) -> dict[str, str
 @lru_cache(maxsize=1)
 def _genai_version() -> str | None:
     """The installed genai-prices version, without importing it (that costs a second)."""
+    # Most installs lack the extra: looking for the module is a few stats, while asking the
+    # package metadata imports importlib.metadata and reads every installed distribution.
+    if importlib.util.find_spec(_GENAI_MODULE) is None:
+        return None
+    from importlib import metadata
+
     try:
         return metadata.version(_GENAI)
     except metadata.PackageNotFoundError:
