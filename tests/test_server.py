@@ -3,17 +3,21 @@
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 
+import anyio
 import httpx2
 import pytest
-from conftest import REAL_PROJECTS_TOTALS, assistant_line, free_port, write_lines
+from conftest import REAL_PROJECTS_TOTALS, assistant_line, free_port, totals, write_lines
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from ccledger.ledger.db import open_db
 from ccledger.surfaces import server as server_module
 from ccledger.surfaces.server import build_server
 
@@ -258,6 +262,61 @@ async def test_stdio_subprocess(real_projects, tmp_path):
         summary = await call(client, "usage_summary", since="all", group_by="model")
         assert summary["totals"]["responses"] == 878
         assert "not in the ledger" in await error_of(client, "usage_summary", repo="nope")
+
+
+def _responses_in(path) -> int:
+    """Responses in the ledger file, read as another process would, without opening it for writes."""
+    if not path.exists():
+        return 0
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
+        try:
+            return db.execute("select count(*) from responses").fetchone()[0]
+        except sqlite3.OperationalError:  # the schema is being made
+            return 0
+
+
+async def test_a_stdio_server_indexes_once_its_tools_are_listed_before_any_call(real_projects, tmp_path):
+    env = serve_env(real_projects, tmp_path)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "ccledger", "serve"], env=env)
+    ledger = tmp_path / "served.db"
+    async with Client(params) as client:
+        assert "usage_summary" in {tool.name for tool in (await client.list_tools()).tools}
+        deadline = time.monotonic() + 60
+        while _responses_in(ledger) < 878 and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
+        assert _responses_in(ledger) == 878  # indexed without a call
+        summary = await call(client, "usage_summary", since="all", group_by="model")
+        assert summary["totals"]["responses"] == 878
+        status = await call(client, "index_status")
+        assert status["responses"] == 878 and status["files"] == 99
+
+
+def test_a_host_gone_before_the_first_refresh_ends_leaves_a_ledger_the_next_run_completes(real_projects, tmp_path):
+    env = serve_env(real_projects, tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ccledger", "serve"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    for message in (
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "check", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    ):  # fmt: skip
+        proc.stdin.write(json.dumps(message) + "\n")
+        proc.stdin.flush()
+    answered = [json.loads(proc.stdout.readline()) for _ in range(2)]
+    assert [message["id"] for message in answered] == [1, 2]
+    proc.stdin.close()  # a health check: gone once it has the tools, the first refresh under way or not
+    assert proc.wait(timeout=60) == 0
+    proc.stdout.close()
+    indexed = subprocess.run(
+        [sys.executable, "-m", "ccledger", "index", "--json"], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(indexed.stdout)["bad_lines"] == 0
+    ledger = open_db(tmp_path / "served.db")
+    assert totals(ledger) == REAL_PROJECTS_TOTALS
+    ledger.close()
 
 
 def start_http(real_projects, tmp_path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:

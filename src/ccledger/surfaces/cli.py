@@ -7,7 +7,6 @@ its helper process.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,8 +26,8 @@ from ..choices import (
 )
 from ..config import load_config
 from ..ledger.db import LedgerError, open_db
-from . import console, dashboard_cli, team_cli
-from .console import ask, demo_ledger, empty_hint, err, lazy, ledger, out, show, zone
+from . import console, dashboard_cli, serve_cli, team_cli
+from .console import ask, demo_ledger, empty_hint, err, json_option, lazy, ledger, out, prices_option, show, zone
 
 if TYPE_CHECKING:
     from ..answers import activity, budgets, pace, queries
@@ -83,15 +82,6 @@ def _period_options(default_since: str) -> Callable[[Callable[..., T]], Callable
         )(command)
 
     return decorate
-
-
-prices_option = click.option(
-    "--prices",
-    "prices_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="A prices.toml that adds or replaces model prices for this run.",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 @cli.command("index")
@@ -503,42 +493,6 @@ def prices(as_json: bool, prices_file: Path | None) -> None:
     show(table, render.prices_table, as_json)
 
 
-@cli.command()
-@click.option("--http", "use_http", is_flag=True, help="Speak streamable HTTP instead of stdio.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (with --http).")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535), help="Port (with --http).")
-@click.option(
-    "--token",
-    envvar="CCLEDGER_HTTP_TOKEN",
-    help="Bearer token clients must send (with --http; required off loopback). Prefer the environment "
-    "variable CCLEDGER_HTTP_TOKEN: a --token on the command line is visible to every user in `ps`.",
-)
-@click.option("--allow-origin", "origins", multiple=True, help="A browser Origin allowed to call (repeatable).")
-@prices_option
-def serve(
-    use_http: bool, host: str, port: int, token: str | None, origins: tuple[str, ...], prices_file: Path | None
-) -> None:
-    """Run the MCP server (stdio by default: `claude mcp add ccledger -- ccledger serve`)."""
-    import logging
-
-    from .http_transport import HttpConfigError, serve_http
-    from .server import build_server
-
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="ccledger: %(message)s")
-    server = build_server(prices_file=prices_file)
-    if not use_http:
-        _end_at_once_on_interrupt()
-        server.run()  # stdio: stdout carries the protocol and nothing else
-        return
-    source = click.get_current_context().get_parameter_source("token")
-    if token and source == click.core.ParameterSource.COMMANDLINE:
-        logging.warning("--token is visible to every user of this machine (ps); set CCLEDGER_HTTP_TOKEN instead")
-    try:
-        serve_http(server, host=host, port=port, token=token, allowed_origins=origins)
-    except HttpConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
-
-
 @cli.command("setup")
 @click.option("--dry-run", is_flag=True, help="Say what would change, and change nothing.")
 @click.option("--undo", "undoing", is_flag=True, help="Remove what setup added (nothing else).")
@@ -553,20 +507,6 @@ def setup_command(dry_run: bool, undoing: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     for line in plan.lines:
         click.echo(line)
-
-
-def _end_at_once_on_interrupt() -> None:
-    """End a stdio server at once and quietly on SIGINT or SIGTERM, as its host ends it. Its
-    stdin reader is a thread blocked on a read: an exception in the main thread (click's
-    "Aborted!") would leave it waiting, and the host to kill it. Whatever was committed is in the
-    ledger; SQLite rolls back a write cut short the next time the ledger is opened."""
-    import signal
-
-    def end(signum: int, frame: object) -> None:
-        os._exit(128 + signum)
-
-    signal.signal(signal.SIGINT, end)
-    signal.signal(signal.SIGTERM, end)
 
 
 @cli.command()
@@ -585,7 +525,7 @@ def demo(group_by: str, as_json: bool) -> None:
     out.print(render.repo_table(costs))
 
 
-for command in (*team_cli.COMMANDS, *dashboard_cli.COMMANDS):
+for command in (*serve_cli.COMMANDS, *team_cli.COMMANDS, *dashboard_cli.COMMANDS):
     cli.add_command(command)
 
 

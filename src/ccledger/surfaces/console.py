@@ -1,5 +1,5 @@
 """What every ``ccledger`` command shares: modules loaded on first use, the two consoles, the
-ledger a command answers from, and errors turned into usage errors.
+ledger a command answers from, the options several take, and errors turned into usage errors.
 
 Modules that only some commands need (the query layer, pydantic, rich) are imported when first
 used: ``ccledger index`` reads transcripts sooner for it, and that is when a first index starts
@@ -42,15 +42,25 @@ __all__ = [
     "demo_ledger",
     "empty_hint",
     "err",
+    "json_option",
     "lazy",
     "ledger",
     "out",
+    "prices_option",
     "show",
     "update",
     "zone",
 ]
 
 T = TypeVar("T")
+
+prices_option = click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A prices.toml that adds or replaces model prices for this run.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
 def lazy(name: str) -> ModuleType:

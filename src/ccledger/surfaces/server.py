@@ -8,17 +8,16 @@ with a message that says what would work.
 from __future__ import annotations
 
 import inspect
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Protocol, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from mcp import MCPError
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, ToolAnnotations
@@ -30,18 +29,15 @@ from ..answers import activity, budgets, pace, queries
 from ..answers import status as ledger_status
 from ..answers.periods import PeriodError, resolve_period
 from ..choices import ActivityGroupBy, BudgetPeriod, HeatmapMetric
-from ..config import Config, ConfigError, load_config
-from ..ingest import scan
+from ..config import ConfigError, load_config
 from ..ledger.db import LedgerError, open_db
 from ..models import (
     ActivityHeatmap,
     ActivitySummary,
     BlockList,
-    BudgetAlert,
     BudgetInfo,
     BudgetStatusList,
     BurnRateReport,
-    IndexStats,
     IndexStatus,
     PlanValue,
     ProdPullResult,
@@ -54,9 +50,9 @@ from ..models import (
 from ..pricing import table as pricing
 from ..prod.pull import pull_sources
 from ..prod.sources import load_sources, select_sources
-from ..update import update
 from .mcp_app import usage_app
-from .team_tools import TEAM_TOOLS, team_configured
+from .server_state import ServerState, open_state
+from .team_tools import TEAM_TOOLS
 from .tool_parts import (
     DELETES,
     PULLS,
@@ -84,64 +80,6 @@ models, times, repos, branches), never prompt or file content. The ledger can al
 of apps the user ships (production telemetry, pulled with pull_prod_telemetry): usage_summary and
 cost_by_repo then show Claude Code (dev) and production (prod) spend side by side.
 """
-
-
-class Alerted(Protocol):
-    """A result that carries the budgets past a threshold."""
-
-    budget_alerts: list[BudgetAlert]
-
-
-AlertedT = TypeVar("AlertedT", bound=Alerted)
-
-
-@dataclass
-class ServerState:
-    """The server's state: one ledger connection, used by one tool call at a time.
-
-    mcp runs sync tools on worker threads; the lock keeps one refresh-and-query on the
-    connection at a time, which also makes concurrent calls cheap (the second finds the
-    ledger fresh).
-    """
-
-    db: Database | None  # None: the ledger could not be opened, and `unusable` says why
-    path: Path
-    config: Config
-    unusable: str | None = None
-    roots: list[Path] | None = None
-    prices_file: Path | None = None
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    last_refresh: IndexStats | None = None
-    scan_cache: scan.ScanCache = field(default_factory=scan.ScanCache)
-
-    @contextmanager
-    def fresh(self) -> Iterator[Database]:
-        """The ledger brought up to date with the transcripts and prices, held for one answer."""
-        with self.lock:
-            if self.db is None:
-                raise ToolError(f"{self.unusable}. Tell the user: ccledger answers again once that is fixed.")
-            self.last_refresh = update(self.db, self.roots, prices_file=self.prices_file, cache=self.scan_cache)
-            yield self.db
-
-    def with_alerts(self, db: Database, result: AlertedT) -> AlertedT:
-        """The result, carrying the budgets that are past a threshold (so Claude mentions them)."""
-        result.budget_alerts = budgets.alerts(db, zone=self.config.zone(), now=self.now())
-        if hasattr(result, "team_view") and team_configured(self.config):
-            result.team_view = "This machine's usage only: team_usage answers for every machine synced to the team."
-        return result
-
-    def zone(self, timezone: str | None) -> ZoneInfo:
-        """The zone a tool was given, else the user's."""
-        if not timezone:
-            return self.config.zone()
-        try:
-            return ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ToolError(
-                f"timezone={timezone!r} is not an IANA timezone; use e.g. 'UTC', 'Europe/Berlin' "
-                "or 'America/Los_Angeles', or leave it empty for the user's own"
-            ) from exc
 
 
 @contextmanager
@@ -500,19 +438,21 @@ def build_server(
     roots: list[Path] | None = None,
     prices_file: Path | None = None,
     now: Callable[[], datetime] | None = None,
+    warm: bool = False,
 ) -> MCPServer:
-    """An MCP server over the ledger at ``db_path`` (default: ``CCLEDGER_DB``)."""
+    """An MCP server over the ledger at ``db_path`` (default: ``CCLEDGER_DB``). A ``warm`` one
+    (``ccledger serve``) indexes once the host has listed the tools (:meth:`ServerState.warm_up`)."""
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[ServerState]:
         path = Path(db_path) if db_path is not None else paths.db_path()
-        state = _open_state(path)
+        state = open_state(path)
         state.roots, state.prices_file, state.now = roots, prices_file, now or _utcnow
+        state.warm = warm
         try:
             yield state
         finally:
-            if state.db is not None:
-                state.db.close()
+            state.close()
 
     # The tools a chart says more for are added by the MCP App extension (mcp_app); the rest here.
     # The docstring without its indentation: the host hands the model every space of it.
@@ -521,7 +461,10 @@ def build_server(
         for tool, title, hints in TOOLS
     }
     app = usage_app({tool: options[tool] for tool in CHARTED})
-    mcp = _Server("ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan, extensions=[app])
+    mcp = _Server(
+        "ccledger", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan, extensions=[app],
+        middleware=[_warm_up_once_listed],
+    )  # fmt: skip
     for tool, _, _ in TOOLS:
         if tool not in CHARTED:
             mcp.add_tool(tool, **options[tool])
@@ -537,6 +480,14 @@ def build_server(
     return mcp
 
 
+async def _warm_up_once_listed(ctx: ServerRequestContext[ServerState, Any], call_next: CallNext) -> HandlerResult:
+    """Once the host has the tools, the first refresh starts (:meth:`ServerState.warm_up`)."""
+    result = await call_next(ctx)
+    if ctx.method == "tools/list":
+        ctx.lifespan_context.warm_up()
+    return result
+
+
 class _Server(MCPServer):
     """The SDK's server, with an unknown prompt answered as the client's mistake it is (an
     invalid-params error naming the prompts), not an exception logged with its traceback."""
@@ -550,26 +501,6 @@ class _Server(MCPServer):
                 code=INVALID_PARAMS, message=f"no prompt named {name!r}; the prompts are: {', '.join(known)}"
             )
         return await super().get_prompt(name, arguments, context)
-
-
-def _open_state(path: Path) -> ServerState:
-    """The server's state over the ledger at ``path``. A ledger or config that cannot be used
-    does not stop the server: every tool then answers with an error that says why."""
-    problems = []
-    try:
-        db: Database | None = open_db(path)
-    except LedgerError as exc:
-        db = None
-        problems.append(str(exc))
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        config = Config(path=paths.config_path())
-        problems.append(str(exc))
-    if problems and db is not None:
-        db.close()
-        db = None
-    return ServerState(db=db, path=path, config=config, unusable="; ".join(problems) or None)
 
 
 def _utcnow() -> datetime:
