@@ -481,10 +481,14 @@ def build_server(
 
 
 async def _warm_up_once_listed(ctx: ServerRequestContext[ServerState, Any], call_next: CallNext) -> HandlerResult:
-    """Once the host has the tools, the first refresh starts (:meth:`ServerState.warm_up`)."""
+    """Once the host has the tools, the first refresh starts, when the host is quiet
+    (:meth:`ServerState.warm_up`)."""
+    state = ctx.lifespan_context
+    state.heard()
     result = await call_next(ctx)
+    state.heard()
     if ctx.method == "tools/list":
-        ctx.lifespan_context.warm_up()
+        state.warm_up()
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ from .team_tools import team_configured
 __all__ = ["Alerted", "AlertedT", "ServerState", "open_state"]
 
 _log = logging.getLogger(__name__)
+
+# How long the host must have sent nothing before the first refresh starts: its handshake is a
+# burst of requests (initialize, the tools, prompts and resources listed) well within this.
+_QUIET_SECONDS = 0.5
 
 
 class Alerted(Protocol):
@@ -60,6 +65,7 @@ class ServerState:
     scan_cache: scan.ScanCache = field(default_factory=scan.ScanCache)
     warm: bool = False  # index as soon as the host has the tools (see warm_up)
     _warming: threading.Thread | None = field(default=None, init=False, repr=False)
+    _heard: float = field(default=0.0, init=False, repr=False)  # time.monotonic() of the host's last message
 
     @contextmanager
     def fresh(self) -> Iterator[Database]:
@@ -70,17 +76,24 @@ class ServerState:
             self.last_refresh = update(self.db, self.roots, prices_file=self.prices_file, cache=self.scan_cache)
             yield self.db
 
+    def heard(self) -> None:
+        """Note that the host just sent something (see :meth:`warm_up`)."""
+        self._heard = time.monotonic()
+
     def warm_up(self) -> None:
-        """Start the first refresh now, in a thread, when the server was made to (``warm``; once):
+        """Start the first refresh in a thread, when the server was made to (``warm``; once):
         the first question then finds the ledger indexed, or the indexing under way, instead of
         indexing a first history itself. The server calls it once the host has listed the
-        tools: a refresh started sooner slows the handshake, and a host that waits for it no
-        longer (Claude Code's ``-p``) then starts without the tools."""
+        tools, and the refresh waits until the host has been quiet a moment: a refresh during
+        the handshake slows its replies, and a host that waits for them no longer (Claude
+        Code's ``-p``) then starts without the tools."""
         if self.warm and self._warming is None and self.db is not None:
             self._warming = threading.Thread(target=self._refresh_first, name="ccledger-warm-up", daemon=True)
             self._warming.start()
 
     def _refresh_first(self) -> None:
+        while (wait := self._heard + _QUIET_SECONDS - time.monotonic()) > 0:
+            time.sleep(wait)
         with self.lock:
             try:
                 assert self.db is not None
