@@ -162,12 +162,15 @@ def _history(count: int, *, end: datetime, seed: int) -> Any:
 CALLS = {
     "usage_summary (this month, by day)": ("usage_summary", {}),
     "usage_summary (last 7 days, by model)": ("usage_summary", {"since": "last 7 days", "group_by": "model"}),
+    "usage_summary (all, by day)": ("usage_summary", {"since": "all", "group_by": "day"}),
     "usage_summary (all, by month)": ("usage_summary", {"since": "all", "group_by": "month"}),
     "cost_by_repo (this month)": ("cost_by_repo", {}),
     "cost_by_repo (all)": ("cost_by_repo", {"since": "all"}),
     "sessions (last 7 days)": ("sessions", {}),
     "session_detail": ("session_detail", {}),  # a session from the middle of the history
     "index_status": ("index_status", {}),
+    "burn_rate": ("burn_rate", {}),
+    "usage_blocks (last 3 days)": ("usage_blocks", {}),
     "activity_summary (this month)": ("activity_summary", {}),
     "activity_summary (last 7 days, by day)": ("activity_summary", {"since": "last 7 days", "group_by": "day"}),
     "activity_summary (all, by month)": ("activity_summary", {"since": "all", "group_by": "month"}),

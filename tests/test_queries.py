@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import assistant_line, write_lines
 
-from ccledger.answers import facts, queries
+from ccledger.answers import blocks, facts, pace, queries
 from ccledger.answers.periods import resolve_period
 from ccledger.ingest import index
 from ccledger.ledger.rollup import ensure_rollup
@@ -173,3 +173,29 @@ def test_an_unknown_model_is_an_error_naming_close_ones(ledger):
     with pytest.raises(queries.QueryError, match="matches no model") as error:
         _summary(ledger, model="opus-9-9")
     assert "claude-opus" in str(error.value)
+
+
+# Every read of raw responses over a window, as the answers run it: none may walk the whole
+# table (an index chosen to spare a GROUP BY's sort once read all 5,000,000 rows for a 5-hour block).
+WINDOWED_RAW_READS = {
+    "burn rate by model": pace.BLOCK_MODELS_SQL,
+    "block spans": blocks.RESPONSE_SPANS_SQL,
+    "a span's responses": blocks.SPAN_RESPONSES_SQL,
+    "window edges": facts.SCAN_SQL.format(
+        key="model",
+        usage=facts.USAGE_SUMS_SQL,
+        columns="",
+        where="",
+        facts=facts.RAW_FACTS_SQL.format(columns=facts.FACT_COLUMNS, filters=""),
+    ),
+}
+
+
+@pytest.mark.parametrize("label", WINDOWED_RAW_READS)
+def test_a_window_of_raw_responses_is_read_by_the_time_index(ledger, label):
+    sql = WINDOWED_RAW_READS[label]
+    params = ("2025-07-14T10:00:00.000Z", "2025-07-14T15:00:00.000Z")
+    named = dict(zip(("start", "end"), params, strict=True))
+    plan = [row[3] for row in ledger.execute("explain query plan " + sql, named if ":start" in sql else params)]
+    reads = [step for step in plan if " r " in f" {step} " or "responses" in step]
+    assert reads and all("USING INDEX responses_time" in step for step in reads), plan

@@ -37,9 +37,11 @@ select model as key, count(*) as responses, sum(input_tokens) as input_tokens, s
        sum(web_search_requests) as web_search_requests, coalesce(sum(cost_nanousd), 0) as cost_nanousd
 from response_costs
 where timestamp_utc >= :start and timestamp_utc <= :end
-group by model
+group by +model
 order by cost_nanousd desc
 """
+# `+model`: without it SQLite walks the whole model index to skip a sort of a few hundred rows
+# (every response of the ledger: 1.7 s at 5,000,000), instead of the time index's hours.
 
 
 def usage_blocks(
