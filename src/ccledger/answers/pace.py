@@ -28,7 +28,14 @@ BLOCKS_NOTE = (
     "previous response, a new block begins. Claude's real window also counts claude.ai and other machines."
 )
 
-LAST_RESPONSE_SQL = "select max(last_utc) from usage_rollup where source = 'dev'"
+# The latest response is in the latest bucket, the first in the first: two seeks, not a scan.
+LAST_RESPONSE_SQL = """
+select max(last_utc) from usage_rollup
+where source = 'dev' and bucket_utc = (select max(bucket_utc) from usage_rollup where source = 'dev')
+"""
+FIRST_RESPONSE_SQL = """
+select min(first_utc) from usage_rollup where bucket_utc = (select min(bucket_utc) from usage_rollup)
+"""
 
 BLOCK_MODELS_SQL = """
 select model as key, count(*) as responses, sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens,
@@ -119,7 +126,7 @@ def plan_value(
     window = queries.window_of(since or "this month", until, zone, now)
     start = window.start
     if start is None:  # 'all': from the first response
-        first = db.execute("select min(first_utc) from usage_rollup").fetchone()[0]
+        first = db.execute(FIRST_RESPONSE_SQL).fetchone()[0]
         start = timestamps.parse(first) if first else now
     end = min(window.end, now)
     subscription = _prorated(PLANS[plan], start, end, zone)

@@ -15,9 +15,10 @@ if TYPE_CHECKING:
 
 __all__ = ["index_status"]
 
+# From the daily rollup: the same sums as the 15-minute one in an eighth of the rows.
 LEDGER_FACTS_SQL = """
 select coalesce(sum(responses), 0) as responses, min(first_utc) as first_utc, max(last_utc) as last_utc
-from usage_rollup where source = 'dev'
+from usage_daily where source = 'dev'
 """
 
 
